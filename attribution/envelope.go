@@ -1,0 +1,183 @@
+package attribution
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Envelope is the JSON wrapper of every Kafka event (DESIGN.md "Kafka topics").
+type Envelope struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Version    int             `json:"version"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	Payload    json.RawMessage `json:"payload"`
+}
+
+// Validate checks the fields every envelope must have.
+func (e *Envelope) Validate() error {
+	var errs []error
+	if e.ID == "" {
+		errs = append(errs, errors.New("id is empty"))
+	}
+	if e.Type == "" {
+		errs = append(errs, errors.New("type is empty"))
+	}
+	if e.Version != 1 {
+		errs = append(errs, errors.New("version must be 1"))
+	}
+	if e.OccurredAt.IsZero() {
+		errs = append(errs, errors.New("occurred_at is missing"))
+	}
+	if len(e.Payload) == 0 || e.Payload[0] != '{' {
+		errs = append(errs, errors.New("payload must be an object"))
+	}
+	return errors.Join(errs...)
+}
+
+// Event types refedge produces about traffic.
+const (
+	TypeClickRecorded = "click.recorded"
+	TypeClickRevoked  = "click.revoked"
+)
+
+// AppendEnvelope appends the click as a click.recorded envelope. The envelope id is the
+// click id, so consumers deduplicate redeliveries by it.
+func (c *Click) AppendEnvelope(dst []byte) []byte {
+	dst = appendEnvelopeHead(dst, string(c.ID[:]), TypeClickRecorded, c.Time)
+	dst = append(dst, `"click_id":`...)
+	dst = appendString(dst, string(c.ID[:]))
+	dst = appendField(dst, "partner_id", c.Partner())
+	dst = appendField(dst, "verdict", c.Verdict.String())
+	dst = append(dst, `,"reasons":[`...)
+	for i := range c.reasons {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, c.Reason(i))
+	}
+	dst = append(dst, ']')
+	dst = appendField(dst, "source", c.Source())
+	dst = appendField(dst, "creative", c.Creative())
+	dst = appendField(dst, "sub_id", c.SubID())
+	dst = appendField(dst, "visitor_id", c.VisitorID())
+	dst = appendField(dst, "visitor_hash", c.VisitorHash())
+	dst = appendField(dst, "referer_host", c.RefererHost())
+	dst = appendField(dst, "path", c.Path())
+	dst = appendField(dst, "query", c.Query())
+	dst = appendField(dst, "device", c.Device())
+	dst = appendField(dst, "browser", c.Browser())
+	dst = appendField(dst, "user_agent", c.UserAgent())
+	return append(dst, "}}"...)
+}
+
+// ClickPayload is the decoded payload of click.recorded.
+type ClickPayload struct {
+	ClickID     string   `json:"click_id"`
+	PartnerID   string   `json:"partner_id"`
+	Verdict     string   `json:"verdict"`
+	Reasons     []string `json:"reasons"`
+	Source      string   `json:"source"`
+	Creative    string   `json:"creative"`
+	SubID       string   `json:"sub_id"`
+	VisitorID   string   `json:"visitor_id"`
+	VisitorHash string   `json:"visitor_hash"`
+	RefererHost string   `json:"referer_host"`
+	Path        string   `json:"path"`
+	Query       string   `json:"query"`
+	Device      string   `json:"device"`
+	Browser     string   `json:"browser"`
+	UserAgent   string   `json:"user_agent"`
+}
+
+// DecodeClick fills c (acquired from the pool) from a click.recorded envelope.
+func DecodeClick(b []byte, c *Click) error {
+	var env Envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return err
+	}
+	if err := env.Validate(); err != nil {
+		return err
+	}
+	if env.Type != TypeClickRecorded {
+		return errors.New("not a click.recorded event")
+	}
+	var p ClickPayload
+	if err := json.Unmarshal(env.Payload, &p); err != nil {
+		return err
+	}
+	v, ok := ParseVerdict(p.Verdict)
+	if !ok || len(p.ClickID) != len(c.ID) {
+		return errors.New("bad verdict or click_id")
+	}
+	copy(c.ID[:], p.ClickID)
+	c.Time, c.Verdict = env.OccurredAt, v
+	c.partner, c.source, c.creative, c.subID = c.a.puts(p.PartnerID), c.a.puts(p.Source), c.a.puts(p.Creative), c.a.puts(p.SubID)
+	c.visitorID, c.visitorHash, c.refererHost = c.a.puts(p.VisitorID), c.a.puts(p.VisitorHash), c.a.puts(p.RefererHost)
+	c.path, c.query, c.device, c.browser, c.userAgent = c.a.puts(p.Path), c.a.puts(p.Query), c.a.puts(p.Device), c.a.puts(p.Browser), c.a.puts(p.UserAgent)
+	for _, r := range p.Reasons {
+		c.AddReason(r)
+	}
+	return nil
+}
+
+func appendEnvelopeHead(dst []byte, id, typ string, t time.Time) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, id)
+	dst = append(dst, `,"type":`...)
+	dst = appendString(dst, typ)
+	dst = append(dst, `,"version":1,"occurred_at":"`...)
+	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, `","payload":{`...)
+}
+
+func appendField(dst []byte, name, v string) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return appendString(dst, v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD, and <, >, &
+// and the line separators are escaped so the output is safe inside HTML too.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, `\u202`...)
+			dst = strconv.AppendInt(dst, int64(r&0xf), 16)
+		default:
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}

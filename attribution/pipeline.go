@@ -1,0 +1,276 @@
+package attribution
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Sink receives batches of events. Write must be safe to call again with the same batch
+// after an error (sinks are at-least-once; consumers deduplicate by event id).
+type Sink[T any] interface {
+	Name() string
+	Write(ctx context.Context, batch []T) error
+}
+
+// PipelineConfig tunes a pipeline. The zero value works: every field documents its default.
+type PipelineConfig struct {
+	// Name labels metrics and logs ("clicks", "impressions").
+	Name string
+	// QueueSize bounds events waiting to be batched; 0 means 262144. A full queue makes
+	// Enqueue wait (backpressure) rather than drop.
+	QueueSize int
+	// BatchSize flushes a batch when it holds this many events; 0 means 5000.
+	BatchSize int
+	// FlushInterval flushes a non-empty batch at least this often; 0 means 250ms.
+	FlushInterval time.Duration
+	// SinkQueue bounds batches waiting for each sink; 0 means 8.
+	SinkQueue int
+	// RetryMin and RetryMax bound the backoff between attempts of a failed write; 0 means 100ms and 5s.
+	RetryMin, RetryMax time.Duration
+	// Logger receives sink errors (throttled by the backoff); nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *PipelineConfig) defaults() {
+	if c.QueueSize <= 0 {
+		c.QueueSize = 1 << 18
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 5000
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 250 * time.Millisecond
+	}
+	if c.SinkQueue <= 0 {
+		c.SinkQueue = 8
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Pipeline batches events and fans each batch out to every sink.
+type Pipeline[T any] struct {
+	cfg     PipelineConfig
+	in      chan T
+	sinks   []*sinkRunner[T]
+	release func(T)
+
+	stopOnce sync.Once
+	stopping chan struct{}
+	closed   atomic.Bool
+	inflight atomic.Int64 // Enqueue calls between their closed check and their send
+	done     chan struct{}
+	abort    chan struct{} // closed when Stop's context expires: sinks give up retrying
+	pending  atomic.Int64  // events accepted and not yet written by every sink
+}
+
+type batch[T any] struct {
+	items []T
+	refs  atomic.Int32
+}
+
+type sinkRunner[T any] struct {
+	sink Sink[T]
+	in   chan *batch[T]
+	wg   sync.WaitGroup
+}
+
+// ErrStopped is returned by Enqueue after Stop.
+var ErrStopped = errors.New("pipeline stopped")
+
+// NewPipeline starts a pipeline. release is called once per event after every sink has
+// written it (or given up); it may be nil.
+func NewPipeline[T any](cfg PipelineConfig, release func(T), sinks ...Sink[T]) *Pipeline[T] {
+	cfg.defaults()
+	p := &Pipeline[T]{
+		cfg:      cfg,
+		in:       make(chan T, cfg.QueueSize),
+		release:  release,
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+		abort:    make(chan struct{}),
+	}
+	for _, s := range sinks {
+		r := &sinkRunner[T]{sink: s, in: make(chan *batch[T], cfg.SinkQueue)}
+		p.sinks = append(p.sinks, r)
+		r.wg.Add(1)
+		go p.runSink(r)
+	}
+	go p.collect()
+	return p
+}
+
+// Enqueue hands e to the pipeline. It never fails while the pipeline runs; when the
+// queue is full it waits for room. After Stop it returns ErrStopped and does not take e.
+func (p *Pipeline[T]) Enqueue(e T) error {
+	// inflight is raised before closed is read: once Stop has set closed, the collector
+	// sees every sender that got past the check and waits for its send.
+	p.inflight.Add(1)
+	defer p.inflight.Add(-1)
+	if p.closed.Load() {
+		return ErrStopped
+	}
+	p.pending.Add(1)
+	select {
+	case p.in <- e:
+	default:
+		pipelineQueueFull.WithLabelValues(p.cfg.Name).Inc()
+		p.in <- e
+	}
+	pipelineEnqueued.WithLabelValues(p.cfg.Name).Inc()
+	return nil
+}
+
+// Len returns the number of events queued and not yet written by every sink.
+func (p *Pipeline[T]) Len() int64 { return p.pending.Load() }
+
+func (p *Pipeline[T]) collect() {
+	defer close(p.done)
+	interval := p.cfg.FlushInterval
+	// Jitter the first tick so replicas and pipelines do not flush in lockstep.
+	timer := time.NewTimer(interval/2 + rand.N(interval/2+1))
+	defer timer.Stop()
+	buf := make([]T, 0, p.cfg.BatchSize)
+	flush := func() {
+		if len(buf) == 0 {
+			return
+		}
+		b := &batch[T]{items: buf}
+		b.refs.Store(int32(len(p.sinks)))
+		if len(p.sinks) == 0 {
+			p.finish(b)
+		}
+		for _, s := range p.sinks {
+			s.in <- b
+		}
+		buf = make([]T, 0, p.cfg.BatchSize)
+	}
+	for {
+		select {
+		case e := <-p.in:
+			buf = append(buf, e)
+			if len(buf) >= p.cfg.BatchSize {
+				flush()
+			}
+		case <-timer.C:
+			flush()
+			timer.Reset(interval)
+		case <-p.stopping:
+			p.drain(&buf, flush)
+			for _, s := range p.sinks {
+				close(s.in)
+			}
+			return
+		}
+	}
+}
+
+// drain takes every event still queued or being sent by an Enqueue that passed its
+// closed check, then flushes.
+func (p *Pipeline[T]) drain(buf *[]T, flush func()) {
+	take := func(e T) {
+		*buf = append(*buf, e)
+		if len(*buf) >= p.cfg.BatchSize {
+			flush()
+		}
+	}
+	for {
+		select {
+		case e := <-p.in:
+			take(e)
+			continue
+		default:
+		}
+		if p.inflight.Load() == 0 && len(p.in) == 0 {
+			flush()
+			return
+		}
+		select {
+		case e := <-p.in:
+			take(e)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+func (p *Pipeline[T]) runSink(r *sinkRunner[T]) {
+	defer r.wg.Done()
+	name := r.sink.Name()
+	for b := range r.in {
+		backoff := p.cfg.RetryMin
+		for attempt := 1; ; attempt++ {
+			start := time.Now()
+			err := r.sink.Write(context.Background(), b.items)
+			sinkFlushSeconds.WithLabelValues(p.cfg.Name, name).Observe(time.Since(start).Seconds())
+			if err == nil {
+				sinkWritten.WithLabelValues(p.cfg.Name, name).Add(float64(len(b.items)))
+				break
+			}
+			sinkErrors.WithLabelValues(p.cfg.Name, name).Inc()
+			p.cfg.Logger.Warn("sink write failed; will retry", "pipeline", p.cfg.Name, "sink", name,
+				"events", len(b.items), "attempt", attempt, "retry_in", backoff, "err", err)
+			select {
+			case <-time.After(backoff + rand.N(backoff/4+1)):
+			case <-p.abort:
+				sinkLost.WithLabelValues(p.cfg.Name, name).Add(float64(len(b.items)))
+				p.cfg.Logger.Error("sink gave up at shutdown", "pipeline", p.cfg.Name, "sink", name, "events", len(b.items), "err", err)
+				goto next
+			}
+			backoff = min(backoff*2, p.cfg.RetryMax)
+		}
+	next:
+		if b.refs.Add(-1) == 0 {
+			p.finish(b)
+		}
+	}
+}
+
+func (p *Pipeline[T]) finish(b *batch[T]) {
+	if p.release != nil {
+		for _, e := range b.items {
+			p.release(e)
+		}
+	}
+	p.pending.Add(-int64(len(b.items)))
+}
+
+// Stop stops taking events, flushes every queued event to every sink and waits for the
+// writes. If ctx ends first, sinks stop retrying and Stop returns ctx's error.
+func (p *Pipeline[T]) Stop(ctx context.Context) error {
+	p.stopOnce.Do(func() {
+		p.closed.Store(true)
+		close(p.stopping)
+	})
+	finished := make(chan struct{})
+	go func() {
+		<-p.done
+		for _, s := range p.sinks {
+			s.wg.Wait()
+		}
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		select {
+		case <-p.abort:
+		default:
+			close(p.abort)
+		}
+		<-finished
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,259 @@
+// Package config reads and validates the operator's REFEDGE_* variables.
+//
+// Every variable is declared once in Vars, which drives both parsing and the --help text,
+// so the two cannot drift apart. Load collects every problem with errors.Join and each
+// message names the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/refedge/refedge/internal/signing"
+)
+
+// Config is the process-wide configuration.
+type Config struct {
+	// HTTPAddr is the public listener (clicks, widgets, banners, partner API and dashboard).
+	HTTPAddr string
+	// AdminAddr is the internal listener (health, metrics, pprof, admin API).
+	AdminAddr string
+	// MarketOrigin is the only redirect target: scheme://host[:port], no path.
+	MarketOrigin *url.URL
+	// PublicURL is refedge's own base URL, used in embed codes.
+	PublicURL *url.URL
+	// CookieDomain is the Domain attribute of the attribution cookies; empty means host-only.
+	CookieDomain string
+	// Keys signs cookies, beacons and tokens (REFEDGE_SECRET).
+	Keys *signing.Keyring
+	// RedisURL is redis://host:port/db or comma-separated cluster seeds; empty in dev means embedded.
+	RedisURL string
+	// ClickHouseDSN is the native-protocol DSN, e.g. clickhouse://127.0.0.1:9000/refedge.
+	ClickHouseDSN string
+	// KafkaBrokers lists the brokers; a single "embedded" means the in-process broker.
+	KafkaBrokers []string
+	// KafkaEmbeddedAddr is where the embedded broker listens.
+	KafkaEmbeddedAddr string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// SpoolDir keeps events that could not be delivered yet.
+	SpoolDir string
+	// Dev allows embedded Redis and Kafka when their variables are empty.
+	Dev bool
+	// ShutdownTimeout bounds the whole graceful stop.
+	ShutdownTimeout time.Duration
+	// LogFormat is "json" or "text"; default json, text in dev.
+	LogFormat string
+}
+
+// Var documents one environment variable.
+type Var struct {
+	Name, Default, Help string
+	set                 func(c *Config, v string) error
+}
+
+// EmbeddedKafka is the REFEDGE_KAFKA_BROKERS value that selects the in-process broker.
+const EmbeddedKafka = "embedded"
+
+// Vars lists every variable in the order --help prints them.
+var Vars = []Var{
+	{"REFEDGE_HTTP_ADDR", ":8080", "public listener: clicks, widgets, banners, partner API and dashboard", func(c *Config, v string) error {
+		c.HTTPAddr = v
+		return checkAddr(v)
+	}},
+	{"REFEDGE_ADMIN_ADDR", "127.0.0.1:8081", "internal listener: /healthz, /readyz, /metrics, pprof, admin API", func(c *Config, v string) error {
+		c.AdminAddr = v
+		return checkAddr(v)
+	}},
+	{"REFEDGE_MARKET_ORIGIN", "", "the marketplace origin, the only redirect target (required), e.g. https://market.example", func(c *Config, v string) (err error) {
+		c.MarketOrigin, err = parseOrigin(v)
+		return err
+	}},
+	{"REFEDGE_PUBLIC_URL", "http://localhost:8080", "refedge's own public base URL, used in embed codes", func(c *Config, v string) (err error) {
+		c.PublicURL, err = parseOrigin(v)
+		return err
+	}},
+	{"REFEDGE_COOKIE_DOMAIN", "", "Domain of the attribution cookies (the marketplace's registrable domain); empty: host-only", func(c *Config, v string) error {
+		c.CookieDomain = strings.TrimPrefix(v, ".")
+		if v != "" && (strings.ContainsAny(v, " ;,/\\:") || !strings.Contains(c.CookieDomain, ".") && c.CookieDomain != "localhost") {
+			return errors.New("not a domain name")
+		}
+		return nil
+	}},
+	{"REFEDGE_SECRET", "", "HMAC keys for cookies and tokens, comma-separated, at least 16 bytes each; the first signs, all verify (required)", func(c *Config, v string) (err error) {
+		if v == "" {
+			return errors.New("is required")
+		}
+		c.Keys, err = signing.ParseKeyring(v)
+		return err
+	}},
+	{"REFEDGE_REDIS_URL", "", "redis://host:port/db, or comma-separated host:port seeds for Redis Cluster; empty with REFEDGE_DEV=1: embedded", func(c *Config, v string) error {
+		c.RedisURL = v
+		return nil
+	}},
+	{"REFEDGE_CLICKHOUSE_DSN", "", "ClickHouse native DSN, e.g. clickhouse://127.0.0.1:9000/refedge (required)", func(c *Config, v string) error {
+		c.ClickHouseDSN = v
+		if v == "" {
+			return errors.New("is required")
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme != "clickhouse" || u.Host == "" {
+			return errors.New("want clickhouse://host:port/database")
+		}
+		return nil
+	}},
+	{"REFEDGE_KAFKA_BROKERS", "", "comma-separated brokers, or 'embedded' for the in-process broker; empty with REFEDGE_DEV=1: embedded", func(c *Config, v string) error {
+		c.KafkaBrokers = nil
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				if b != EmbeddedKafka {
+					if err := checkAddr(b); err != nil {
+						return fmt.Errorf("broker %q: %w", b, err)
+					}
+				}
+				c.KafkaBrokers = append(c.KafkaBrokers, b)
+			}
+		}
+		return nil
+	}},
+	{"REFEDGE_KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092", "where the embedded broker listens, so outside clients can reach it", func(c *Config, v string) error {
+		c.KafkaEmbeddedAddr = v
+		return checkAddr(v)
+	}},
+	{"REFEDGE_TRUSTED_PROXIES", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", "CIDRs whose X-Forwarded-For is believed; 'none' trusts nobody", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		if v == "none" {
+			return nil
+		}
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return err
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+		return nil
+	}},
+	{"REFEDGE_SPOOL_DIR", "./spool", "local folder for events that could not be delivered yet", func(c *Config, v string) error {
+		c.SpoolDir = v
+		if v == "" {
+			return errors.New("is required")
+		}
+		return nil
+	}},
+	{"REFEDGE_DEV", "0", "1 allows embedded Redis and Kafka when their variables are empty", func(c *Config, v string) error {
+		switch v {
+		case "1", "true":
+			c.Dev = true
+		case "0", "false", "":
+			c.Dev = false
+		default:
+			return errors.New("want 0 or 1")
+		}
+		return nil
+	}},
+	{"REFEDGE_SHUTDOWN_TIMEOUT", "30s", "upper bound of a graceful stop (drain, flush, close)", func(c *Config, v string) (err error) {
+		c.ShutdownTimeout, err = time.ParseDuration(v)
+		if err == nil && c.ShutdownTimeout <= 0 {
+			err = errors.New("must be positive")
+		}
+		return err
+	}},
+	{"REFEDGE_LOG_FORMAT", "", "json or text; default json, text when REFEDGE_DEV=1", func(c *Config, v string) error {
+		c.LogFormat = v
+		if v != "" && v != "json" && v != "text" {
+			return errors.New("want json or text")
+		}
+		return nil
+	}},
+}
+
+// Load reads every variable through getenv and validates the result.
+func Load(getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	var errs []error
+	for _, v := range Vars {
+		val := strings.TrimSpace(getenv(v.Name))
+		if val == "" {
+			val = v.Default
+		}
+		if err := v.set(c, val); err != nil {
+			// The value itself is never echoed: it may be a secret.
+			errs = append(errs, fmt.Errorf("%s: %w", v.Name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks the rules that span several variables.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.RedisURL == "" && !c.Dev {
+		errs = append(errs, errors.New("REFEDGE_REDIS_URL: is required (or set REFEDGE_DEV=1 for the embedded Redis)"))
+	}
+	if len(c.KafkaBrokers) == 0 && !c.Dev {
+		errs = append(errs, errors.New("REFEDGE_KAFKA_BROKERS: is required (or set REFEDGE_DEV=1 for the embedded broker)"))
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if c.Dev {
+			c.LogFormat = "text"
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EmbeddedKafka reports whether the in-process broker is to be started.
+func (c *Config) EmbeddedKafka() bool {
+	return len(c.KafkaBrokers) == 0 || (len(c.KafkaBrokers) == 1 && c.KafkaBrokers[0] == EmbeddedKafka)
+}
+
+// Help returns the variables table for --help.
+func Help() string {
+	var b strings.Builder
+	for _, v := range Vars {
+		fmt.Fprintf(&b, "  %s\n      %s", v.Name, v.Help)
+		if v.Default != "" {
+			fmt.Fprintf(&b, " (default %q)", v.Default)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func parseOrigin(v string) (*url.URL, error) {
+	if v == "" {
+		return nil, errors.New("is required")
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return nil, errors.New("not a URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("want scheme://host[:port] with no path, query or credentials")
+	}
+	u.Path = ""
+	return u, nil
+}
+
+func checkAddr(v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	return nil
+}

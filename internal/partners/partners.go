@@ -1,0 +1,112 @@
+// Package partners is the registry of referral partners in Redis: who exists and whether
+// they are in good standing. The marketplace core feeds it (partner.upserted) and so can
+// the admin API; the tracker reads it on every click, the ledger before attributing.
+//
+// Each partner is one hash at Key(id). The id is wrapped in a Redis Cluster hash tag so
+// every per-partner key (duplicate windows, counters) lives in the partner's slot and one
+// Lua script can touch them together.
+package partners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/refedge/refedge/internal/refcookie"
+)
+
+// Status of a partner.
+type Status string
+
+// Partner statuses (DESIGN.md program rule 1).
+const (
+	Active  Status = "active"
+	Blocked Status = "blocked"
+)
+
+// Partner is a registry entry.
+type Partner struct {
+	ID             string    `json:"partner_id"`
+	UserID         string    `json:"user_id,omitempty"`
+	Status         Status    `json:"status"`
+	EmailConfirmed bool      `json:"email_confirmed"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// ErrNotFound is returned for an unknown partner.
+var ErrNotFound = errors.New("partner not found")
+
+// Key is the Redis hash holding partner id.
+func Key(id string) string { return "rfe:partner:{" + id + "}" }
+
+// AppendKey appends Key(id) to dst without allocating a string.
+func AppendKey(dst, id []byte) []byte {
+	dst = append(dst, "rfe:partner:{"...)
+	dst = append(dst, id...)
+	return append(dst, '}')
+}
+
+// FieldStatus is the hash field the tracker reads.
+const FieldStatus = "status"
+
+// Validate checks a partner before it is stored.
+func (p *Partner) Validate() error {
+	var errs []error
+	if !refcookie.ValidPartnerID([]byte(p.ID)) {
+		errs = append(errs, errors.New("partner_id must match [0-9A-Za-z_-]{1,64}"))
+	}
+	if p.Status != Active && p.Status != Blocked {
+		errs = append(errs, errors.New("status must be active or blocked"))
+	}
+	if len(p.UserID) > 64 {
+		errs = append(errs, errors.New("user_id is longer than 64 bytes"))
+	}
+	return errors.Join(errs...)
+}
+
+// Registry reads and writes partners.
+type Registry struct {
+	R redis.UniversalClient
+}
+
+// Upsert stores p unless the stored entry is newer (events may arrive out of order).
+func (r *Registry) Upsert(ctx context.Context, p Partner) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.UpdatedAt.IsZero() {
+		p.UpdatedAt = time.Now()
+	}
+	err := upsertScript.Run(ctx, r.R, []string{Key(p.ID)},
+		string(p.Status), p.UserID, strconv.FormatBool(p.EmailConfirmed), p.UpdatedAt.UnixMilli()).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("cannot store partner %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+var upsertScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'updated_ms')
+if cur and tonumber(cur) > tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'user_id', ARGV[2], 'email_confirmed', ARGV[3], 'updated_ms', ARGV[4])
+return 1`)
+
+// Get returns partner id or ErrNotFound.
+func (r *Registry) Get(ctx context.Context, id string) (Partner, error) {
+	m, err := r.R.HGetAll(ctx, Key(id)).Result()
+	if err != nil {
+		return Partner{}, fmt.Errorf("cannot read partner %s: %w", id, err)
+	}
+	if len(m) == 0 {
+		return Partner{}, ErrNotFound
+	}
+	ms, _ := strconv.ParseInt(m["updated_ms"], 10, 64)
+	return Partner{
+		ID: id, UserID: m["user_id"], Status: Status(m["status"]),
+		EmailConfirmed: m["email_confirmed"] == "true", UpdatedAt: time.UnixMilli(ms).UTC(),
+	}, nil
+}

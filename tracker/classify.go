@@ -1,0 +1,115 @@
+package tracker
+
+import (
+	"net/netip"
+
+	"github.com/refedge/refedge/attribution"
+)
+
+// Signals is what the classifier knows about one click: request bytes (aliasing the
+// request, valid only inside the handler) and the state read from Redis.
+type Signals struct {
+	Method, UserAgent, Accept, AcceptLanguage, Referer []byte
+	SecFetchDest, SecFetchMode, SecFetchSite, SecFetchUser []byte
+	SecPurpose, Purpose, SecCHUA                           []byte
+	RawQuery                                               []byte
+	IP                                                     netip.Addr
+	TLS                                                    bool
+	PartnerValid                                           bool // the ref value is a well-formed partner id
+	State                                                  State
+}
+
+func (s *Signals) reset() { *s = Signals{} }
+
+// Decision accumulates reasons and keeps the verdict of highest precedence.
+type Decision struct {
+	Verdict attribution.Verdict
+	click   *attribution.Click
+}
+
+// precedence ranks verdicts: a click flagged for several things gets the first in this
+// list (docs/traffic-quality.md). Lower is stronger.
+var precedence = [...]attribution.Verdict{
+	attribution.UnknownPartner,
+	attribution.BlockedPartner,
+	attribution.SelfReferral,
+	attribution.Bot,
+	attribution.HiddenFrame,
+	attribution.Popunder,
+	attribution.AutoRedirect,
+	attribution.ContextAd,
+	attribution.RateLimited,
+	attribution.Duplicate,
+	attribution.Valid,
+}
+
+var rank = func() (r [16]uint8) {
+	for i, v := range precedence {
+		r[v] = uint8(i)
+	}
+	return r
+}()
+
+// Flag records reason and proposes verdict v.
+func (d *Decision) Flag(v attribution.Verdict, reason string) {
+	d.click.AddReason(reason)
+	if rank[v] < rank[d.Verdict] {
+		d.Verdict = v
+	}
+}
+
+// FlagBytes is Flag with a reason made of a prefix and request bytes.
+func (d *Decision) FlagBytes(v attribution.Verdict, prefix string, b []byte) {
+	d.click.AddReasonBytes(prefix, b)
+	if rank[v] < rank[d.Verdict] {
+		d.Verdict = v
+	}
+}
+
+// Note records a reason that does not change the verdict (e.g. "degraded:redis").
+func (d *Decision) Note(reason string) { d.click.AddReason(reason) }
+
+// Step is one named, separately testable check.
+type Step struct {
+	Name string
+	Run  func(s *Signals, d *Decision)
+}
+
+// Classifier runs its steps in order; every step sees every click so the recorded
+// reasons are complete, and precedence picks the verdict.
+type Classifier struct {
+	Steps []Step
+}
+
+// Classify decides the verdict of c from s, adding reasons to c.
+func (cl *Classifier) Classify(s *Signals, c *attribution.Click) attribution.Verdict {
+	d := Decision{Verdict: attribution.Valid, click: c}
+	for i := range cl.Steps {
+		cl.Steps[i].Run(s, &d)
+	}
+	c.Verdict = d.Verdict
+	return d.Verdict
+}
+
+// DefaultSteps is the classification pipeline in the order it runs.
+func DefaultSteps() []Step {
+	return []Step{
+		{"partner", stepPartner},
+	}
+}
+
+// stepPartner applies program rule 1: only registered partners in good standing.
+func stepPartner(s *Signals, d *Decision) {
+	switch {
+	case !s.PartnerValid:
+		d.Flag(attribution.UnknownPartner, "partner:malformed-id")
+	case s.State.Degraded:
+		// Redis did not answer: the partner cannot be checked here. The click still
+		// counts; the ledger checks the partner again at signup.
+		d.Note("degraded:redis")
+	case s.State.Partner == PartnerUnknown:
+		d.Flag(attribution.UnknownPartner, "partner:unknown")
+	case s.State.Partner == PartnerBlocked:
+		d.Flag(attribution.BlockedPartner, "partner:blocked")
+	}
+}

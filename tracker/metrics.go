@@ -1,0 +1,28 @@
+package tracker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/refedge/refedge/attribution"
+)
+
+var (
+	clicksVec = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "refedge_clicks_total", Help: "Referral clicks by verdict.",
+	}, []string{"verdict"})
+	// clicksTotal holds the per-verdict counters resolved once, so the click path does
+	// not look labels up.
+	clicksTotal = func() (out [16]prometheus.Counter) {
+		for _, v := range attribution.Verdicts() {
+			out[v] = clicksVec.WithLabelValues(v.String())
+		}
+		return out
+	}()
+	stateErrors = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "refedge_click_state_errors_total", Help: "Clicks whose Redis state lookup failed (classified degraded).",
+	})
+	enqueueErrors = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "refedge_click_enqueue_errors_total", Help: "Clicks answered after the event queue stopped.",
+	})
+)
