@@ -16,7 +16,7 @@ type Click struct {
 	Time    time.Time
 	Verdict Verdict
 
-	partner, source, creative, subID       Str
+	partner, source, creative, subID        Str
 	visitorID, visitorHash, refererHost     Str
 	path, device, browser, userAgent, query Str
 	reasons                                 []Str

@@ -9,7 +9,7 @@ import (
 // Signals is what the classifier knows about one click: request bytes (aliasing the
 // request, valid only inside the handler) and the state read from Redis.
 type Signals struct {
-	Method, UserAgent, Accept, AcceptLanguage, Referer []byte
+	Method, UserAgent, Accept, AcceptLanguage, Referer     []byte
 	SecFetchDest, SecFetchMode, SecFetchSite, SecFetchUser []byte
 	SecPurpose, Purpose, SecCHUA                           []byte
 	RawQuery                                               []byte
