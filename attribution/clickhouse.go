@@ -84,8 +84,15 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger)
 				return fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
 			}
 		}
-		if err := conn.Exec(ctx, "INSERT INTO "+db+".schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			uint32(m.Version), m.Name, time.Now().UTC().Truncate(time.Second)); err != nil {
+		// A batch, not Exec with VALUES: 18.16 never answers the latter over the native
+		// protocol.
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".schema_migrations (version, name, applied_at)")
+		if err == nil {
+			if err = b.Append(uint32(m.Version), m.Name, time.Now().UTC().Truncate(time.Second)); err == nil {
+				err = b.Send()
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("cannot record migration %s: %w", m.Name, err)
 		}
 		log.Info("clickhouse migration applied", "migration", m.Name, "duration", time.Since(start))

@@ -1,0 +1,83 @@
+// Command refedge is the referral and affiliate tracking edge. It only wires packages
+// together; see README.md and docs/ for what each part does.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/refedge/refedge/internal/config"
+)
+
+const usage = `refedge — referral and affiliate tracking edge
+
+Usage:
+  refedge [serve]     run the edge: public and admin listeners (default)
+  refedge migrate     create or upgrade the ClickHouse schema, then exit
+  refedge kafka-dev   run the embedded Kafka broker alone (development, fault tests);
+                      reads REFEDGE_KAFKA_EMBEDDED_ADDR and REFEDGE_KAFKA_DATA_DIR (persist the log)
+  refedge help        print this help
+
+Configuration comes from environment variables, validated at start-up; a bad or
+missing value stops the process with a message naming the variable.
+
+Environment:
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage+config.Help())
+		return 0
+	case "serve", "migrate", "kafka-dev":
+	default:
+		fmt.Fprintf(stderr, "refedge: unknown command %q\n\n%s%s", cmd, usage, config.Help())
+		return 2
+	}
+	if cmd == "kafka-dev" {
+		return kafkaDev(getenv, stderr)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "refedge: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	switch cmd {
+	case "migrate":
+		err = migrate(ctx, cfg, log)
+	default:
+		err = serve(ctx, cfg, log)
+	}
+	if err != nil {
+		log.Error("refedge stopped with an error", "cmd", cmd, "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+	"github.com/valyala/fasthttp"
+
+	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/config"
+	"github.com/refedge/refedge/internal/kafkax"
+	"github.com/refedge/refedge/internal/partners"
+	"github.com/refedge/refedge/internal/redisx"
+	"github.com/refedge/refedge/tracker"
+)
+
+// deps are the clients serve and migrate share.
+type deps struct {
+	redis   *redisx.Client
+	ch      driver.Conn
+	chDB    string
+	broker  *kafkax.Embedded
+	brokers []string
+}
+
+func (d *deps) close(log *slog.Logger) {
+	step(log, "close ClickHouse", func() error {
+		if d.ch != nil {
+			return d.ch.Close()
+		}
+		return nil
+	})
+	step(log, "close Redis", func() error {
+		if d.redis != nil {
+			return d.redis.Close()
+		}
+		return nil
+	})
+	if d.broker != nil {
+		step(log, "stop embedded Kafka broker", func() error { d.broker.Close(); return nil })
+	}
+}
+
+func openClickHouse(ctx context.Context, cfg *config.Config, log *slog.Logger, d *deps) error {
+	var err error
+	d.ch, d.chDB, err = attribution.OpenClickHouse(ctx, cfg.ClickHouseDSN)
+	if err != nil {
+		return err
+	}
+	return attribution.Migrate(ctx, d.ch, d.chDB, log)
+}
+
+func migrate(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	d := &deps{}
+	defer d.close(log)
+	return openClickHouse(ctx, cfg, log, d)
+}
+
+func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps, error) {
+	d := &deps{}
+	var err error
+	if d.redis, err = redisx.Open(cfg.RedisURL, cfg.Dev); err != nil {
+		return d, err
+	}
+	if d.redis.Embedded != nil {
+		log.Warn("using the embedded Redis (REFEDGE_DEV=1): state is lost at exit", "addr", d.redis.Embedded.Addr())
+	}
+	if cfg.EmbeddedKafka() {
+		if !cfg.Dev && len(cfg.KafkaBrokers) == 0 {
+			return d, errors.New("REFEDGE_KAFKA_BROKERS: is required")
+		}
+		d.broker, err = kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: cfg.KafkaEmbeddedAddr, Topics: attribution.AllTopics})
+		if err != nil {
+			return d, fmt.Errorf("REFEDGE_KAFKA_EMBEDDED_ADDR: %w", err)
+		}
+		d.brokers = d.broker.Addrs()
+		log.Info("embedded Kafka broker started", "addrs", d.brokers)
+	} else {
+		d.brokers = cfg.KafkaBrokers
+	}
+	if err := openClickHouse(ctx, cfg, log, d); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	log.Info("refedge starting", "http", cfg.HTTPAddr, "admin", cfg.AdminAddr,
+		"origin", cfg.MarketOrigin.String(), "dev", cfg.Dev, "keys", cfg.Keys.Len())
+	d, err := openDeps(ctx, cfg, log)
+	if err != nil {
+		d.close(log)
+		return err
+	}
+	defer d.close(log)
+
+	clickWriter := attribution.NewWriter(d.brokers, attribution.TopicClicks)
+	clicks := attribution.NewPipeline[*attribution.Click](
+		attribution.PipelineConfig{Name: "clicks", Logger: log},
+		attribution.ReleaseClick,
+		&attribution.ClickHouseClicks{Conn: d.ch, DB: d.chDB},
+		&attribution.KafkaClicks{W: clickWriter},
+	)
+	registry := &partners.Registry{R: d.redis}
+	edge, err := tracker.NewEdge(tracker.Config{
+		Origin:         cfg.MarketOrigin.String(),
+		CookieDomain:   cfg.CookieDomain,
+		Keys:           cfg.Keys,
+		TrustedProxies: cfg.TrustedProxies,
+	}, &tracker.RedisState{R: d.redis}, clicks, nil)
+	if err != nil {
+		return err
+	}
+
+	adm := admin.New(log)
+	adm.AddCheck("redis", func(ctx context.Context) error { return d.redis.Check(ctx, time.Second) })
+	adm.AddCheck("clickhouse", func(ctx context.Context) error { return d.ch.Ping(ctx) })
+	adm.AddCheck("kafka", func(ctx context.Context) error { return kafkaReady(ctx, d.brokers) })
+	registry.RegisterAdmin(adm)
+
+	pub := &fasthttp.Server{
+		Handler:                       edge.Handler(tracker.Routes{}),
+		Name:                          "refedge",
+		ReadTimeout:                   10 * time.Second,
+		WriteTimeout:                  10 * time.Second,
+		IdleTimeout:                   60 * time.Second,
+		MaxRequestBodySize:            1 << 20,
+		ReadBufferSize:                8192,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		CloseOnShutdown:               true,
+		Logger:                        fasthttpLogger{log},
+	}
+	pubLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("REFEDGE_HTTP_ADDR: %w", err)
+	}
+	admLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		pubLn.Close()
+		return fmt.Errorf("REFEDGE_ADMIN_ADDR: %w", err)
+	}
+	admSrv := &http.Server{Handler: adm, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- pub.Serve(pubLn) }()
+	go func() { errc <- admSrv.Serve(admLn) }()
+	log.Info("refedge ready", "http", pubLn.Addr().String(), "admin", admLn.Addr().String())
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutdown signal received")
+	case err = <-errc:
+		log.Error("listener failed", "err", err)
+	}
+
+	// Fixed order: stop accepting and drain handlers, flush every queued event, close
+	// producers, then (deferred) close clients.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	step(log, "stop public listener and drain handlers", func() error { return pub.ShutdownWithContext(sctx) })
+	step(log, "flush click events", func() error { return clicks.Stop(sctx) })
+	step(log, "close Kafka click producer", clickWriter.Close)
+	step(log, "stop admin listener", func() error { return admSrv.Shutdown(sctx) })
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// step runs one shutdown step and logs its duration.
+func step(log *slog.Logger, name string, fn func() error) {
+	start := time.Now()
+	err := fn()
+	if err != nil {
+		log.Error("shutdown step failed", "step", name, "duration", time.Since(start), "err", err)
+		return
+	}
+	log.Info("shutdown step done", "step", name, "duration", time.Since(start))
+}
+
+// kafkaReady reports whether a broker answers a metadata request.
+func kafkaReady(ctx context.Context, brokers []string) error {
+	var last error
+	for _, b := range brokers {
+		conn, err := (&kafka.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", b)
+		if err != nil {
+			last = err
+			continue
+		}
+		_, err = conn.Brokers()
+		conn.Close()
+		if err == nil {
+			return nil
+		}
+		last = err
+	}
+	return fmt.Errorf("no broker answers: %w", last)
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
