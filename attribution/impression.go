@@ -15,9 +15,9 @@ type Impression struct {
 	ID   ClickID
 	Time time.Time
 
-	partner, source, creative, size, renderID Str
+	partner, source, creative, size, renderID   Str
 	visitorID, visitorHash, refererHost, device Str
-	a                                          arena
+	a                                           arena
 }
 
 var impressionPool = sync.Pool{New: func() any { return &Impression{a: arena{b: make([]byte, 0, 256)}} }}
