@@ -22,6 +22,8 @@ const SigLen = 22
 
 const macBytes = 16
 
+var strictB64 = base64.RawURLEncoding.Strict()
+
 // Keyring signs with its first key and verifies with all of them.
 type Keyring struct {
 	keys []*key
@@ -83,7 +85,9 @@ func (kr *Keyring) Verify(msg, sig []byte) bool {
 		return false
 	}
 	var want [macBytes]byte
-	if _, err := base64.RawURLEncoding.Decode(want[:], sig); err != nil {
+	// Strict: the plain decoder ignores the last character's spare bits, which would let
+	// several encodings of one signature verify.
+	if _, err := strictB64.Decode(want[:], sig); err != nil {
 		return false
 	}
 	ok := false
