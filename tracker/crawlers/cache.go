@@ -22,7 +22,7 @@ type cache struct {
 type cacheShard struct {
 	mu    sync.Mutex
 	slots []cacheSlot
-	_     [40]byte // keep shards' mutexes on separate cache lines
+	_     [32]byte // pad to 64 bytes: shards' mutexes on separate cache lines
 }
 
 type cacheSlot struct {
