@@ -14,7 +14,7 @@ type Signals struct {
 	SecPurpose, Purpose, SecCHUA                           []byte
 	RawQuery                                               []byte
 	IP                                                     netip.Addr
-	TLS                                                    bool
+	TLS, Head                                              bool
 	PartnerValid                                           bool // the ref value is a well-formed partner id
 	State                                                  State
 }
@@ -81,11 +81,12 @@ type Classifier struct {
 	Steps []Step
 }
 
-// Classify decides the verdict of c from s, adding reasons to c.
-func (cl *Classifier) Classify(s *Signals, c *attribution.Click) attribution.Verdict {
-	d := Decision{Verdict: attribution.Valid, click: c}
+// Classify decides the verdict of c from s, adding reasons to c. d is working memory
+// owned by the caller (the handler pools it; a local would escape through the steps).
+func (cl *Classifier) Classify(s *Signals, c *attribution.Click, d *Decision) attribution.Verdict {
+	*d = Decision{Verdict: attribution.Valid, click: c}
 	for i := range cl.Steps {
-		cl.Steps[i].Run(s, &d)
+		cl.Steps[i].Run(s, d)
 	}
 	c.Verdict = d.Verdict
 	return d.Verdict

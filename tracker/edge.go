@@ -80,6 +80,7 @@ func NewEdge(cfg Config, state StateStore, queue ClickQueue, cl *Classifier) (*E
 // scratch is per-request working memory, pooled.
 type scratch struct {
 	sig    Signals
+	dec    Decision
 	q      StateQuery
 	buf    []byte
 	vid    [22]byte
@@ -120,7 +121,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
 	s := &sc.sig
 	s.reset()
-	s.Method = h.Method()
+	s.Head = ctx.IsHead()
 	s.UserAgent = h.UserAgent()
 	s.Accept = h.Peek("Accept")
 	s.AcceptLanguage = h.Peek("Accept-Language")
@@ -144,7 +145,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 			stateErrors.Inc()
 		}
 	}
-	verdict := e.classifier.Classify(s, c)
+	verdict := e.classifier.Classify(s, c, &sc.dec)
 	clicksTotal[verdict].Inc()
 
 	// Fill the event: every field is copied out of the request now (fasthttp reuses it).

@@ -30,7 +30,14 @@ type Keyring struct {
 }
 
 type key struct {
-	pool sync.Pool
+	pool sync.Pool // of *macState
+}
+
+// macState is a reusable HMAC with its output buffer, so signing allocates nothing
+// (a stack buffer handed to hash.Hash.Sum would escape).
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // ParseKeyring reads a comma-separated list of secrets (REFEDGE_SECRET).
@@ -43,7 +50,7 @@ func ParseKeyring(s string) (*Keyring, error) {
 		}
 		secret := []byte(part)
 		k := &key{}
-		k.pool.New = func() any { return hmac.New(sha256.New, secret) }
+		k.pool.New = func() any { return &macState{h: hmac.New(sha256.New, secret)} }
 		kr.keys = append(kr.keys, k)
 	}
 	if len(kr.keys) == 0 {
@@ -64,19 +71,14 @@ func MustKeyring(s string) *Keyring {
 // Len returns the number of keys.
 func (kr *Keyring) Len() int { return len(kr.keys) }
 
-func (k *key) mac(dst *[sha256.Size]byte, msg []byte) {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(msg)
-	h.Sum(dst[:0])
-	k.pool.Put(h)
-}
-
 // AppendSign appends the base64url signature of msg, made with the first key, to dst.
 func (kr *Keyring) AppendSign(dst, msg []byte) []byte {
-	var sum [sha256.Size]byte
-	kr.keys[0].mac(&sum, msg)
-	return base64.RawURLEncoding.AppendEncode(dst, sum[:macBytes])
+	m := kr.keys[0].pool.Get().(*macState)
+	m.h.Reset()
+	m.h.Write(msg)
+	dst = base64.RawURLEncoding.AppendEncode(dst, m.h.Sum(m.sum[:0])[:macBytes])
+	kr.keys[0].pool.Put(m)
+	return dst
 }
 
 // Verify reports whether sig is a signature of msg under any key, in constant time per key.
@@ -92,12 +94,14 @@ func (kr *Keyring) Verify(msg, sig []byte) bool {
 	}
 	ok := false
 	for _, k := range kr.keys {
-		var sum [sha256.Size]byte
-		k.mac(&sum, msg)
 		// Every key is tried, so the time taken does not tell which key matched.
-		if hmac.Equal(sum[:macBytes], want[:]) {
+		m := k.pool.Get().(*macState)
+		m.h.Reset()
+		m.h.Write(msg)
+		if hmac.Equal(m.h.Sum(m.sum[:0])[:macBytes], want[:]) {
 			ok = true
 		}
+		k.pool.Put(m)
 	}
 	return ok
 }

@@ -1,0 +1,210 @@
+package tracker
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/refcookie"
+	"github.com/refedge/refedge/internal/signing"
+)
+
+const testSecret = "test-secret-0123456789"
+
+// memQueue keeps enqueued clicks for inspection.
+type memQueue struct {
+	mu     sync.Mutex
+	clicks []*attribution.Click
+}
+
+func (q *memQueue) Enqueue(c *attribution.Click) error {
+	q.mu.Lock()
+	q.clicks = append(q.clicks, c)
+	q.mu.Unlock()
+	return nil
+}
+
+// discardQueue releases every click at once, for benchmarks.
+type discardQueue struct{}
+
+func (discardQueue) Enqueue(c *attribution.Click) error { attribution.ReleaseClick(c); return nil }
+
+type failingState struct{}
+
+func (failingState) Lookup(context.Context, *StateQuery, *State) error {
+	return errors.New("connection refused")
+}
+
+func newTestEdge(t testing.TB, st StateStore, q ClickQueue) *Edge {
+	t.Helper()
+	e, err := NewEdge(Config{Origin: testOrigin, Keys: signing.MustKeyring(testSecret), CookieDomain: "market.example"}, st, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func memState() *MemoryState {
+	st := &MemoryState{}
+	st.SetPartner("12345", PartnerActive)
+	st.SetPartner("666", PartnerBlocked)
+	return st
+}
+
+// do runs one request through the edge's public handler.
+func do(e *Edge, uri string, hdr ...string) *fasthttp.Response {
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	req.SetRequestURI(uri)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(203, 0, 113, 9), Port: 4444}, nil)
+	e.Handler(Routes{})(&ctx)
+	resp := &fasthttp.Response{}
+	ctx.Response.CopyTo(resp)
+	return resp
+}
+
+func cookie(resp *fasthttp.Response, name string) string {
+	ck := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(ck)
+	ck.SetKey(name)
+	if !resp.Header.Cookie(ck) {
+		return ""
+	}
+	return string(ck.Value())
+}
+
+func TestValidClick(t *testing.T) {
+	q := &memQueue{}
+	e := newTestEdge(t, memState(), q)
+	resp := do(e, "http://r.example/categories/design?x=1&ref=12345&src=banner&cr=468x60&sub=spring")
+	if resp.StatusCode() != 302 {
+		t.Fatalf("status %d, want 302", resp.StatusCode())
+	}
+	if loc := string(resp.Header.Peek("Location")); loc != testOrigin+"/categories/design?x=1" {
+		t.Fatalf("Location %q", loc)
+	}
+	if cc := string(resp.Header.Peek("Cache-Control")); cc != "no-store" {
+		t.Fatalf("Cache-Control %q", cc)
+	}
+	ref := cookie(resp, refcookie.Name)
+	r, err := refcookie.Decode([]byte(ref), signing.MustKeyring(testSecret))
+	if err != nil || string(r.Partner) != "12345" || string(r.Source) != "banner" {
+		t.Fatalf("rfe_ref %q: %+v, %v", ref, r, err)
+	}
+	if vid := cookie(resp, refcookie.VisitorName); !validVisitorID([]byte(vid)) {
+		t.Fatalf("rfe_vid %q", vid)
+	}
+	raw := string(resp.Header.Peek("Set-Cookie"))
+	for _, attr := range []string{"secure", "HttpOnly", "SameSite=Lax", "domain=market.example"} {
+		if !strings.Contains(raw, attr) {
+			t.Errorf("cookie %q lacks %s", raw, attr)
+		}
+	}
+	if len(q.clicks) != 1 {
+		t.Fatalf("%d clicks queued, want 1", len(q.clicks))
+	}
+	c := q.clicks[0]
+	if c.Verdict != attribution.Valid || c.Partner() != "12345" || c.Source() != "banner" || c.Creative() != "468x60" ||
+		c.SubID() != "spring" || string(r.ClickID) != string(c.ID[:]) || c.Path() != "/categories/design" || c.Query() != "x=1" {
+		t.Fatalf("queued click: verdict %s partner %q source %q creative %q sub %q id %s path %q query %q",
+			c.Verdict, c.Partner(), c.Source(), c.Creative(), c.SubID(), c.ID[:], c.Path(), c.Query())
+	}
+}
+
+func TestInvalidPartnersGetNoAttribution(t *testing.T) {
+	f := func(ref string, want attribution.Verdict) {
+		t.Helper()
+		q := &memQueue{}
+		resp := do(newTestEdge(t, memState(), q), "http://r.example/x?ref="+ref)
+		if resp.StatusCode() != 302 || cookie(resp, refcookie.Name) != "" {
+			t.Fatalf("ref=%s: status %d, rfe_ref %q", ref, resp.StatusCode(), cookie(resp, refcookie.Name))
+		}
+		if len(q.clicks) != 1 || q.clicks[0].Verdict != want {
+			t.Fatalf("ref=%s: queued %d clicks, verdict %v, want %v", ref, len(q.clicks), q.clicks[0].Verdict, want)
+		}
+	}
+	f("999", attribution.UnknownPartner)
+	f("666", attribution.BlockedPartner)
+	f("", attribution.UnknownPartner)
+	f("bad%20id", attribution.UnknownPartner)
+	f(strings.Repeat("a", 65), attribution.UnknownPartner)
+}
+
+func TestVisitorIDKept(t *testing.T) {
+	q := &memQueue{}
+	resp := do(newTestEdge(t, memState(), q), "http://r.example/?ref=12345", "Cookie", "rfe_vid=AAAAAAAAAAAAAAAAAAAAAA")
+	if cookie(resp, refcookie.VisitorName) != "" {
+		t.Fatal("a well-formed rfe_vid was replaced")
+	}
+	if q.clicks[0].VisitorID() != "AAAAAAAAAAAAAAAAAAAAAA" {
+		t.Fatalf("visitor id %q", q.clicks[0].VisitorID())
+	}
+	resp = do(newTestEdge(t, memState(), q), "http://r.example/?ref=12345", "Cookie", "rfe_vid=<script>")
+	if !validVisitorID([]byte(cookie(resp, refcookie.VisitorName))) {
+		t.Fatal("a malformed rfe_vid was not replaced")
+	}
+}
+
+func TestRedisDownStillRedirects(t *testing.T) {
+	q := &memQueue{}
+	resp := do(newTestEdge(t, failingState{}, q), "http://r.example/k?ref=12345")
+	if resp.StatusCode() != 302 || string(resp.Header.Peek("Location")) != testOrigin+"/k" {
+		t.Fatalf("status %d, Location %q", resp.StatusCode(), resp.Header.Peek("Location"))
+	}
+	if c := q.clicks[0]; c.Verdict != attribution.Valid || !c.HasReason("degraded:redis") {
+		t.Fatalf("verdict %v reasons %v", c.Verdict, c.Reasons())
+	}
+}
+
+func TestPassThrough(t *testing.T) {
+	q := &memQueue{}
+	resp := do(newTestEdge(t, memState(), q), "http://r.example/a/b?c=d")
+	if resp.StatusCode() != 302 || string(resp.Header.Peek("Location")) != testOrigin+"/a/b?c=d" || len(q.clicks) != 0 {
+		t.Fatalf("status %d Location %q clicks %d", resp.StatusCode(), resp.Header.Peek("Location"), len(q.clicks))
+	}
+}
+
+func TestClickMethods(t *testing.T) {
+	q := &memQueue{}
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	req.SetRequestURI("http://r.example/?ref=12345")
+	req.Header.SetMethod("POST")
+	ctx.Init(&req, nil, nil)
+	newTestEdge(t, memState(), q).Handler(Routes{})(&ctx)
+	if ctx.Response.StatusCode() != 405 || len(q.clicks) != 0 {
+		t.Fatalf("POST click: status %d, %d clicks", ctx.Response.StatusCode(), len(q.clicks))
+	}
+}
+
+func FuzzClick(f *testing.F) {
+	f.Add("/x", "ref=12345&src=banner", "rfe_vid=AAAAAAAAAAAAAAAAAAAAAA; rfe_ref=v1.a.b.1.c.d", "https://a.example/")
+	f.Add("//evil", "ref=%00&sub=\xff", "rfe_vid=", "ftp://")
+	e := newTestEdge(f, memState(), discardQueue{})
+	f.Fuzz(func(t *testing.T, path, query, cookieHdr, referer string) {
+		var ctx fasthttp.RequestCtx
+		var req fasthttp.Request
+		req.Header.SetRequestURI(path + "?" + query)
+		req.Header.SetHost("r.example")
+		req.Header.Set("Cookie", cookieHdr)
+		req.Header.Set("Referer", referer)
+		ctx.Init(&req, nil, nil)
+		e.HandleClick(&ctx)
+		if ctx.Response.StatusCode() != 302 {
+			t.Fatalf("status %d", ctx.Response.StatusCode())
+		}
+		if loc := string(ctx.Response.Header.Peek("Location")); !strings.HasPrefix(loc, testOrigin+"/") {
+			t.Fatalf("Location %q", loc)
+		}
+	})
+}
