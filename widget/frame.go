@@ -1,0 +1,221 @@
+package widget
+
+import (
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+var (
+	frameTmpl = template.Must(template.ParseFS(templateFS, "templates/frame.html"))
+	// The stylesheet and script are static; newlines are dropped to keep the frame
+	// small (every line of them ends a rule or a statement).
+	frameStyle  = minify("templates/frame.css")
+	frameScript = template.JS(minify("templates/frame.js"))
+)
+
+func minify(name string) string {
+	b, err := templateFS.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return strings.ReplaceAll(string(b), "\n", "")
+}
+
+// frameCSS is the full stylesheet of a widget: the static rules plus its accent colour
+// and grid. accent is a validated #rrggbb.
+func frameCSS(accent string, l layout) string {
+	return frameStyle + ":root{--ac:" + accent + "}.pg{grid-template-columns:repeat(" +
+		strconv.Itoa(l.cols) + ",1fr);grid-template-rows:repeat(" + strconv.Itoa(l.rows) + ",1fr)}"
+}
+
+// cardView is one card as the template sees it.
+type cardView struct {
+	CardID, KworkID, Link, Thumb string
+	Title, Price, Rating         string
+	TW, TH                       int
+}
+
+// frameView is the template's data.
+type frameView struct {
+	Lang, Theme, Shape string
+	Tiny               bool
+	T                  texts
+	Nonce, RenderID    string
+	Rotation           int
+	ViewURL, Token     string
+	Empty              string
+	Pages              [][]cardView
+	CSS                template.CSS
+	JS                 template.JS
+
+	cards []cardView
+	pick  []Card
+	tok   []byte
+}
+
+var viewPool = sync.Pool{New: func() any {
+	return &frameView{cards: make([]cardView, 0, MaxCards), pick: make([]Card, 0, MaxCards), tok: make([]byte, 0, 128)}
+}}
+
+func acquireView() *frameView { return viewPool.Get().(*frameView) }
+
+func releaseView(v *frameView) {
+	*v = frameView{cards: v.cards[:0], pick: v.pick[:0], tok: v.tok[:0], Pages: v.Pages[:0]}
+	viewPool.Put(v)
+}
+
+// newIDs returns a fresh render id and CSP nonce, 22 base64url characters (132 random
+// bits) each.
+func newIDs() (render, nonce string) {
+	var b [33]byte
+	_, _ = rand.Read(b[:])
+	var out [44]byte
+	base64.RawURLEncoding.Encode(out[:], b[:])
+	s := string(out[:])
+	return s[:22], s[22:]
+}
+
+// frameOptions say how a render differs from the normal embedded frame.
+type frameOptions struct {
+	// preview: the builder's preview (plain marketplace links, no view beacon).
+	preview bool
+	// refHost is the embedding page's host (from the frame request's Referer).
+	refHost string
+}
+
+// fill sets up v to render cards for widget r.
+func (s *Service) fill(v *frameView, r *resolved, cards []Card, opt frameOptions) {
+	w := &r.w
+	v.Lang, v.Theme, v.T = w.Language, w.Theme, textsFor(w.Language)
+	v.Shape = "u"
+	if r.lay.wide {
+		v.Shape = "w"
+	}
+	v.Tiny, v.Rotation = r.lay.tiny, w.RotationSeconds
+	v.RenderID, v.Nonce = newIDs()
+	v.CSS, v.JS = template.CSS(r.css), frameScript
+	if len(cards) == 0 {
+		v.Empty = v.T.Empty
+		return
+	}
+	if !opt.preview {
+		v.ViewURL = "/w/" + w.ID + "/view"
+		v.tok = appendViewToken(v.tok[:0], s.cfg.Keys, w.ID, v.RenderID, s.Now().Unix(), opt.refHost)
+		v.Token = string(v.tok)
+	}
+	size := ""
+	if r.lay.thumbW > 0 {
+		size = "/" + strconv.Itoa(r.lay.thumbW) + "x" + strconv.Itoa(r.lay.thumbH) + ".jpg?v="
+	}
+	for i := range cards {
+		c := &cards[i]
+		cv := cardView{CardID: v.RenderID + "." + strconv.Itoa(i), KworkID: c.ID, Title: c.Title,
+			Price: formatPrice(c.Price, c.Currency, w.Language), Rating: formatRating(c.Rating, w.Language)}
+		if opt.preview {
+			cv.Link = s.cfg.MarketOrigin + c.Path
+		} else {
+			cv.Link = s.link(c.Path, r.linkSuffix)
+		}
+		if size != "" {
+			img := c.Image
+			if img == "" {
+				img = "0"
+			}
+			cv.Thumb, cv.TW, cv.TH = "/w/t/"+c.ID+size+img, r.lay.thumbW, r.lay.thumbH
+		}
+		v.cards = append(v.cards, cv)
+	}
+	per := r.lay.cols * r.lay.rows
+	for i := 0; i < len(v.cards); i += per {
+		v.Pages = append(v.Pages, v.cards[i:min(i+per, len(v.cards))])
+	}
+}
+
+// link is {LinkBase}{path}?ref={partner}&src=widget&cr={widget} (DESIGN.md
+// "Interfaces"): the click goes through refedge's tracker and lands on the kwork.
+func (s *Service) link(path, suffix string) string {
+	sep := "?"
+	if strings.IndexByte(path, '?') >= 0 {
+		sep = "&"
+	}
+	return s.linkBase + path + sep + suffix
+}
+
+const frameCSP = "default-src 'none'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+
+func setFrameHeaders(ctx *fasthttp.RequestCtx, nonce, ancestors string) {
+	h := &ctx.Response.Header
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h.Set("Content-Security-Policy", frameCSP+"style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+"'; frame-ancestors "+ancestors)
+	ctx.SetContentType("text/html; charset=utf-8")
+}
+
+// serveFrame renders /w/{id}: N random kworks of the widget's topic. Whatever goes
+// wrong, the visitor gets a small, clean frame: unknown widget 404, inactive partner
+// or empty topic 200, a Redis outage 503 — all with an empty-state page, never a 500.
+func (s *Service) serveFrame(ctx *fasthttp.RequestCtx, id string) {
+	r, err := s.resolve(ctx, id)
+	if err != nil {
+		s.cfg.Log.Warn("widget frame: cannot read widget", "widget", id, "err", err)
+		frameError.Inc()
+		s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, "en", textsFor("en").Empty)
+		return
+	}
+	if !r.found {
+		frameNotFound.Inc()
+		s.serveEmpty(ctx, fasthttp.StatusNotFound, "en", textsFor("en").NotFound)
+		return
+	}
+	v := acquireView()
+	defer releaseView(v)
+	if r.partnerActive {
+		v.pick, err = s.pick(ctx, v.pick[:0], &r.w)
+		if err != nil {
+			s.cfg.Log.Warn("widget frame: cannot draw kworks", "widget", id, "err", err)
+			frameError.Inc()
+			s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, r.w.Language, textsFor(r.w.Language).Empty)
+			return
+		}
+	}
+	s.fill(v, r, v.pick, frameOptions{refHost: refererHost(ctx.Request.Header.Referer())})
+	if v.Empty != "" {
+		frameEmpty.Inc()
+	} else {
+		frameOK.Inc()
+	}
+	setFrameHeaders(ctx, v.Nonce, "*")
+	if err := frameTmpl.Execute(ctx, v); err != nil {
+		s.cfg.Log.Error("widget frame: template failed", "widget", id, "err", err)
+	}
+}
+
+func (s *Service) pick(ctx *fasthttp.RequestCtx, dst []Card, w *Widget) ([]Card, error) {
+	if w.Category != "" {
+		return s.catalog.Random(ctx, dst, w.Category, w.Cards)
+	}
+	return s.catalog.Pick(ctx, dst, w.KworkIDs, w.Cards)
+}
+
+// serveEmpty answers an empty-state frame with code.
+func (s *Service) serveEmpty(ctx *fasthttp.RequestCtx, code int, lang, msg string) {
+	v := acquireView()
+	defer releaseView(v)
+	v.Lang, v.Theme, v.Shape, v.T, v.Empty = lang, "light", "u", textsFor(lang), msg
+	v.RenderID, v.Nonce = newIDs()
+	v.CSS = template.CSS(frameCSS(DefaultAccent, layout{cols: 1, rows: 1}))
+	setFrameHeaders(ctx, v.Nonce, "*")
+	ctx.SetStatusCode(code)
+	_ = frameTmpl.Execute(ctx, v)
+}
