@@ -1,0 +1,97 @@
+package attribution
+
+import "strings"
+
+// Plain-language explanations of verdicts and reason codes for partners (program rule 6:
+// flagged traffic is recorded with its reason so partners can see it).
+//
+// Reason codes are "family:detail". Some details are copied from the request (a
+// Sec-Fetch-Dest value, an ad parameter), so the text of an unknown code is the code
+// itself and every caller must escape it: html/template does on the dashboard, and CSV
+// export neutralises spreadsheet formulas.
+
+var verdictTexts = map[string]string{
+	"valid":           "Counted: a person followed your link.",
+	"bot":             "A bot or automated program, not a person.",
+	"hidden_frame":    "Loaded invisibly (in a hidden frame, or as an image or script) instead of being clicked.",
+	"auto_redirect":   "Arrived through an automatic redirect instead of a click.",
+	"popunder":        "Opened in a pop-under or click-under window the visitor did not ask for.",
+	"context_ad":      "Came from a contextual ad (Google Ads, AdSense, Yandex.Direct and similar); the program does not count ad traffic.",
+	"duplicate":       "A repeat click by the same visitor; the first one already counted.",
+	"rate_limited":    "One of too many clicks from the same source in a short time.",
+	"unknown_partner": "The referral ID in the link does not belong to a registered partner.",
+	"blocked_partner": "The partner account was blocked at the time of the click.",
+	"self_referral":   "The click came from the partner's own account or device.",
+}
+
+// VerdictText explains a verdict in a sentence; an unknown verdict reads as itself.
+func VerdictText(v string) string {
+	if t, ok := verdictTexts[v]; ok {
+		return t
+	}
+	return v
+}
+
+var reasonTexts = map[string]string{
+	"ua:crawler":             "The browser identified itself as a search engine crawler or another bot.",
+	"ua:empty":               "The request carried no browser identification, which real browsers always send.",
+	"ua:headless":            "The visit came from an automated (headless) browser.",
+	"ua:tool":                "The visit came from a command-line tool or programming library, not a browser.",
+	"ua:preview":             "A link preview (a messenger or social network fetching the page), not a person.",
+	"ua:prefetch":            "The browser prefetched the link in advance; nobody opened it yet.",
+	"fetch:dest=iframe":      "The link was loaded inside a frame on another page instead of being clicked.",
+	"fetch:dest=frame":       "The link was loaded inside a frame on another page instead of being clicked.",
+	"fetch:dest=image":       "The link was loaded as an image, which happens when it is hidden in a page, not clicked.",
+	"fetch:dest=script":      "The link was loaded as a script, which happens when it is hidden in a page, not clicked.",
+	"fetch:dest=empty":       "The link was fetched by a script on a page, not opened by a person.",
+	"fetch:user=0":           "The browser reported that no person activated the link.",
+	"fetch:purpose=prefetch": "The browser prefetched the link in advance; nobody opened it yet.",
+	"verify:hidden":          "The page check showed the visit was not in a visible browser window.",
+	"verify:missing":         "The visible-page check never arrived from the browser.",
+	"ad:gclid":               "The visit came from a Google Ads click (gclid); contextual ad traffic does not count.",
+	"ad:gbraid":              "The visit came from a Google Ads click (gbraid); contextual ad traffic does not count.",
+	"ad:wbraid":              "The visit came from a Google Ads click (wbraid); contextual ad traffic does not count.",
+	"ad:yclid":               "The visit came from a Yandex.Direct ad click (yclid); contextual ad traffic does not count.",
+	"ad:msclkid":             "The visit came from a Microsoft Advertising click (msclkid); contextual ad traffic does not count.",
+	"ad:adsense":             "The visit came from an AdSense ad; contextual ad traffic does not count.",
+	"ad:utm_cpc":             "The link was tagged as a paid (cost-per-click) ad; contextual ad traffic does not count.",
+	"partner:unknown":        "The referral ID in the link does not belong to a registered partner.",
+	"partner:malformed-id":   "The referral ID in the link is not a valid partner ID.",
+	"partner:blocked":        "The partner account was blocked at the time of the click.",
+	"self:partner":           "The click came from the partner's own account.",
+	"self:device":            "The click came from a device the partner uses.",
+	"dup:visitor":            "The same visitor already clicked a referral link a moment before.",
+	"rate:ip":                "Too many clicks came from one network address in a short time.",
+	"rate:partner":           "Your links received an unusual burst of clicks in a short time.",
+	"redirect:auto":          "The visitor was sent by an automatic redirect, not by a click.",
+	"popunder":               "The link was opened in a pop-under or click-under window.",
+	"degraded:redis":         "Recorded while refedge's fraud-check store was unavailable; fewer checks ran on this click.",
+}
+
+// Families explain codes not listed above by their prefix; %s is the detail.
+var reasonFamilies = map[string]string{
+	"ua":       "The browser identification looks automated (%s).",
+	"fetch":    "The browser reported the link was not opened by a person's click (%s).",
+	"ad":       "The visit came from an ad click (%s); contextual ad traffic does not count.",
+	"partner":  "The referral ID could not be used (%s).",
+	"self":     "The click came from the partner's own account or device (%s).",
+	"dup":      "A repeat click (%s); the first one already counted.",
+	"rate":     "Too many clicks in a short time (%s).",
+	"redirect": "The visitor arrived through an automatic redirect (%s).",
+	"popunder": "The link was opened in a pop-under window (%s).",
+	"verify":   "The visible-page check failed (%s).",
+	"degraded": "Recorded while part of refedge was unavailable (%s); fewer checks ran on this click.",
+}
+
+// ReasonText explains a reason code in a sentence. A code of an unknown family reads as
+// the code itself; callers escape it.
+func ReasonText(code string) string {
+	if t, ok := reasonTexts[code]; ok {
+		return t
+	}
+	family, detail, ok := strings.Cut(code, ":")
+	if t, known := reasonFamilies[family]; ok && known && detail != "" {
+		return strings.Replace(t, "%s", detail, 1)
+	}
+	return code
+}

@@ -1,0 +1,313 @@
+package attribution
+
+import (
+	"html/template"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var dashFuncs = template.FuncMap{}
+
+// dashView is everything the dashboard template shows; every string is plain text that
+// html/template escapes.
+type dashView struct {
+	Nonce, Partner, Builder, Materials, Script, Style, Error string
+
+	RangeLabel         string
+	Ranges             []dashLink
+	From, To, Interval string
+
+	KPIs      []dashKPI
+	Chart     dashChart
+	Verdicts  []dashRow
+	Reasons   []dashRow
+	Tables    []dashTable
+	Sizes     []dashRow
+	Referrals []dashReferral
+	RefTotals []dashKPI
+	CSV       dashCSV
+	HasData   bool
+}
+
+type dashLink struct {
+	Label, Href string
+	Active      bool
+}
+
+type dashKPI struct {
+	Label, Value, Note, ID string
+}
+
+// dashRow is one breakdown row. Values hold the raw number for data-value attributes.
+type dashRow struct {
+	Key, Text, Code                            string
+	Clicks, Valid, Flagged, Impressions, Share string
+	ClicksN, ValidN, FlaggedN, ImpressionsN    uint64
+	CTR                                        string
+	Known                                      bool
+}
+
+type dashTable struct {
+	Title, Dim, KeyLabel string
+	Rows                 []dashRow
+	Impressions          bool
+}
+
+type dashReferral struct {
+	UserID, Status, Registered, Activated, Ended, Orders, Earned string
+}
+
+type dashCSV struct {
+	Series, Breakdowns, Referrals, Earnings, Clicks string
+}
+
+// dashChart feeds dashboard.js through a JSON data block.
+type dashChart struct {
+	Interval    string           `json:"interval"`
+	Labels      []string         `json:"labels"`
+	Clicks      []uint64         `json:"clicks"`
+	Valid       []uint64         `json:"valid"`
+	Flagged     []uint64         `json:"flagged"`
+	Impressions []uint64         `json:"impressions"`
+	CTR         []float64        `json:"ctr"`
+	Signups     []uint64         `json:"signups"`
+	Activations []uint64         `json:"activations"`
+	Earnings    []dashMoneySerie `json:"earnings"`
+}
+
+type dashMoneySerie struct {
+	Currency string  `json:"currency"`
+	Values   []int64 `json:"values"`
+	// Exp is the currency's minor-unit exponent (2 for cents).
+	Exp int `json:"exp"`
+}
+
+var dashRanges = []struct{ label, rng, interval string }{
+	{"24 hours", "24h", "hour"},
+	{"7 days", "7d", "day"},
+	{"30 days", "30d", "day"},
+	{"90 days", "90d", "day"},
+	{"12 months", "365d", "month"},
+}
+
+// tableDims are the breakdown tables after traffic quality, in display order.
+var tableDims = []struct{ dim, title, key string }{
+	{"source", "Sources", "Source"},
+	{"creative", "Creatives", "Creative"},
+	{"widget", "Widgets", "Widget"},
+	{"banner", "Banners", "Banner"},
+	{"sub_id", "Sub-IDs", "Sub-ID"},
+	{"referer_host", "Referring sites", "Site"},
+	{"device", "Devices", "Device"},
+	{"browser", "Browsers", "Browser"},
+}
+
+func (v *dashView) fill(r AnalyticsRange, get func(string) string, st *Stats, refs *Referrals) {
+	v.From, v.To, v.Interval = r.From.Format("2006-01-02"), r.To.Format("2006-01-02"), r.Interval.String()
+	v.RangeLabel = r.From.Format("2 Jan 2006 15:04") + " – " + r.To.Format("2 Jan 2006 15:04") + " UTC, by " + r.Interval.String()
+	cur := get("range")
+	if cur == "" && get("from") == "" {
+		cur = "30d"
+	}
+	for _, d := range dashRanges {
+		v.Ranges = append(v.Ranges, dashLink{Label: d.label, Href: "/partner?range=" + d.rng + "&interval=" + d.interval, Active: cur == d.rng})
+	}
+	t := st.Totals
+	v.HasData = t.Clicks > 0 || t.Impressions > 0 || t.Signups > 0 || len(t.Earnings) > 0
+	v.KPIs = []dashKPI{
+		{ID: "clicks", Label: "Clicks", Value: fmtCount(t.Clicks)},
+		{ID: "valid", Label: "Valid clicks", Value: fmtCount(t.Valid), Note: fmtShare(t.Valid, t.Clicks) + " of clicks"},
+		{ID: "flagged", Label: "Flagged", Value: fmtCount(t.Flagged), Note: fmtShare(t.Flagged, t.Clicks) + " of clicks"},
+		{ID: "visitors", Label: "Unique visitors", Value: fmtCount(t.UniqueVisitors), Note: "among valid clicks"},
+		{ID: "impressions", Label: "Impressions", Value: fmtCount(t.Impressions)},
+		{ID: "ctr", Label: "CTR", Value: fmtPercent(t.CTR), Note: "widget and banner clicks per view"},
+		{ID: "signups", Label: "Signups", Value: fmtCount(t.Signups)},
+		{ID: "activations", Label: "Activations", Value: fmtCount(t.Activations)},
+	}
+	for _, c := range sortedKeys(t.Earnings) {
+		v.KPIs = append(v.KPIs, dashKPI{ID: "earnings-" + c, Label: "Earnings, " + c, Value: fmtMoney(t.Earnings[c], c), Note: "accrued minus reversed"})
+	}
+	if len(t.Earnings) == 0 {
+		v.KPIs = append(v.KPIs, dashKPI{ID: "earnings", Label: "Earnings", Value: "0"})
+	}
+
+	ch := &v.Chart
+	ch.Interval = r.Interval.String()
+	curs := sortedKeys(t.Earnings)
+	for _, c := range curs {
+		ch.Earnings = append(ch.Earnings, dashMoneySerie{Currency: c, Exp: currencyExp(c)})
+	}
+	for _, p := range st.Series {
+		ch.Labels = append(ch.Labels, bucketLabel(p.T, r.Interval))
+		ch.Clicks = append(ch.Clicks, p.Clicks)
+		ch.Valid = append(ch.Valid, p.Valid)
+		ch.Flagged = append(ch.Flagged, p.Flagged)
+		ch.Impressions = append(ch.Impressions, p.Impressions)
+		ch.CTR = append(ch.CTR, p.CTR)
+		ch.Signups = append(ch.Signups, p.Signups)
+		ch.Activations = append(ch.Activations, p.Activations)
+		for i, c := range curs {
+			ch.Earnings[i].Values = append(ch.Earnings[i].Values, p.Earnings[c])
+		}
+	}
+
+	for _, b := range st.Breakdowns["verdict"] {
+		row := newDashRow(b, t.Clicks)
+		row.Known = b.Text != b.Key
+		v.Verdicts = append(v.Verdicts, row)
+	}
+	for _, b := range st.Breakdowns["reason"] {
+		row := newDashRow(b, t.Clicks)
+		row.Code = b.Key
+		row.Known = b.Text != b.Key
+		v.Reasons = append(v.Reasons, row)
+	}
+	for _, d := range tableDims {
+		tab := dashTable{Title: d.title, Dim: d.dim, KeyLabel: d.key, Impressions: d.dim == "source" || d.dim == "creative" || d.dim == "widget" || d.dim == "banner"}
+		for _, b := range st.Breakdowns[d.dim] {
+			tab.Rows = append(tab.Rows, newDashRow(b, t.Clicks))
+		}
+		if len(tab.Rows) > 0 {
+			v.Tables = append(v.Tables, tab)
+		}
+	}
+	for _, b := range st.Breakdowns["size"] {
+		v.Sizes = append(v.Sizes, newDashRow(b, t.Clicks))
+	}
+
+	for _, x := range refs.Referrals {
+		v.Referrals = append(v.Referrals, dashReferral{
+			UserID: x.UserID, Status: x.Status, Registered: fmtDate(x.RegisteredAt), Activated: fmtDate(x.ActivatedAt),
+			Ended: fmtDate(x.EndedAt), Orders: fmtCount(x.Orders), Earned: fmtMoneyMap(x.Earned),
+		})
+	}
+	v.RefTotals = append(v.RefTotals, dashKPI{ID: "referrals", Label: "Referrals", Value: fmtCount(refs.Totals.Referrals)})
+	for _, s := range referralStatuses {
+		v.RefTotals = append(v.RefTotals, dashKPI{ID: "referrals-" + s, Label: strings.ToUpper(s[:1]) + s[1:], Value: fmtCount(refs.Totals.ByStatus[s])})
+	}
+	v.RefTotals = append(v.RefTotals, dashKPI{ID: "referrals-earned", Label: "Earned", Value: fmtMoneyMap(refs.Totals.Earned)})
+
+	q := url.Values{"from": {r.From.Format(time.RFC3339)}, "to": {r.To.Format(time.RFC3339)}, "interval": {r.Interval.String()}, "format": {"csv"}}
+	v.CSV.Series = "/api/v1/stats?" + q.Encode()
+	q.Set("part", "breakdowns")
+	v.CSV.Breakdowns = "/api/v1/stats?" + q.Encode()
+	q.Del("part")
+	v.CSV.Earnings = "/api/v1/earnings?" + q.Encode()
+	v.CSV.Clicks = "/api/v1/clicks?" + q.Encode() + "&verdict=flagged&limit=1000"
+	v.CSV.Referrals = "/api/v1/referrals?format=csv"
+}
+
+func newDashRow(b BreakdownRow, total uint64) dashRow {
+	row := dashRow{
+		Key: b.Key, Text: b.Text,
+		Clicks: fmtCount(b.Clicks), Valid: fmtCount(b.Valid), Flagged: fmtCount(b.Flagged), Impressions: fmtCount(b.Impressions),
+		ClicksN: b.Clicks, ValidN: b.Valid, FlaggedN: b.Flagged, ImpressionsN: b.Impressions,
+		Share: fmtShare(b.Clicks, total),
+	}
+	if b.Impressions > 0 {
+		row.CTR = fmtPercent(float64(b.Valid) / float64(b.Impressions))
+	}
+	if row.Key == "" {
+		row.Key = "(none)"
+	}
+	return row
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fmtCount writes n with thousands separators: 1234567 -> "1,234,567".
+func fmtCount(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func fmtShare(n, total uint64) string {
+	if total == 0 {
+		return "0%"
+	}
+	return fmtPercent(float64(n) / float64(total))
+}
+
+func fmtPercent(f float64) string {
+	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
+}
+
+// currencyExp is the ISO 4217 minor-unit exponent of the common currencies that do not
+// use cents; everything else has 2.
+func currencyExp(cur string) int {
+	switch cur {
+	case "JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG":
+		return 0
+	case "BHD", "KWD", "OMR", "JOD", "TND", "IQD", "LYD":
+		return 3
+	}
+	return 2
+}
+
+// fmtMoney writes minor units as a decimal amount: (-123456, "RUB") -> "-1,234.56 RUB".
+func fmtMoney(v int64, cur string) string {
+	neg := v < 0
+	u := uint64(v)
+	if neg {
+		u = uint64(-v)
+	}
+	exp := currencyExp(cur)
+	div := uint64(1)
+	for range exp {
+		div *= 10
+	}
+	s := fmtCount(u / div)
+	if exp > 0 {
+		frac := strconv.FormatUint(u%div, 10)
+		s += "." + strings.Repeat("0", exp-len(frac)) + frac
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s + " " + cur
+}
+
+func fmtMoneyMap(m map[string]int64) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	var parts []string
+	for _, c := range sortedKeys(m) {
+		parts = append(parts, fmtMoney(m[c], c))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func fmtDate(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+func bucketLabel(t time.Time, iv AnalyticsInterval) string {
+	switch iv {
+	case AnalyticsMonth:
+		return t.Format("Jan 2006")
+	case AnalyticsDay:
+		return t.Format("2 Jan")
+	}
+	return t.Format("2 Jan 15:04")
+}
