@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/kafkax"
+	"github.com/refedge/refedge/internal/refcookie"
+	"github.com/refedge/refedge/internal/signing"
+	"github.com/refedge/refedge/internal/testenv"
+)
+
+const e2eSecret = "e2e-secret-0123456789abcdef"
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds refedge once per test run. It is built without the race detector:
+// the packages' own tests run under -race, and a race build of the whole binary costs
+// more than a minute on this machine.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "refedge-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "refedge")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// stack is a running refedge process with real Redis and ClickHouse and a broker in
+// the test process (so Kafka outlives the edge and can be read after it stops).
+type stack struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	http    string // base URL of the public listener
+	admin   string
+	db      string
+	brokers []string
+	exited  chan error
+	logMu   sync.Mutex
+	logs    strings.Builder
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	rdb := testenv.Redis(t)
+	ch, db := testenv.ClickHouse(t)
+	_ = ch
+	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: attribution.AllTopics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	opts := rdb.Options()
+	chDSN := testenv.ClickHouseDSN(t)
+	chDSN = chDSN[:strings.LastIndexByte(chDSN, '/')+1] + db
+	s := &stack{t: t, db: db, brokers: broker.Addrs(), exited: make(chan error, 1)}
+	s.cmd = exec.Command(binary(t))
+	s.cmd.Env = append(os.Environ(),
+		"REFEDGE_HTTP_ADDR=127.0.0.1:0",
+		"REFEDGE_ADMIN_ADDR=127.0.0.1:0",
+		"REFEDGE_MARKET_ORIGIN=https://market.example",
+		"REFEDGE_SECRET="+e2eSecret,
+		fmt.Sprintf("REFEDGE_REDIS_URL=redis://%s/%d", opts.Addr, opts.DB),
+		"REFEDGE_CLICKHOUSE_DSN="+chDSN,
+		"REFEDGE_KAFKA_BROKERS="+strings.Join(broker.Addrs(), ","),
+		"REFEDGE_SPOOL_DIR="+t.TempDir(),
+		"REFEDGE_LOG_FORMAT=json",
+		"REFEDGE_DEV=0",
+	)
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan map[string]any, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.logMu.Lock()
+			s.logs.WriteString(line + "\n")
+			s.logMu.Unlock()
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "refedge ready" {
+				ready <- m
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		s.exited <- s.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+		if t.Failed() {
+			t.Logf("refedge log:\n%s", s.log())
+		}
+	})
+	select {
+	case m := <-ready:
+		s.http, s.admin = "http://"+m["http"].(string), "http://"+m["admin"].(string)
+	case err := <-s.exited:
+		t.Fatalf("refedge exited before it was ready: %v\n%s", err, s.log())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("refedge not ready after 60s:\n%s", s.log())
+	}
+	return s
+}
+
+func (s *stack) log() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.logs.String()
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *stack) stop() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			s.t.Fatalf("refedge exited with %v after SIGTERM", err)
+		}
+	case <-time.After(60 * time.Second):
+		s.t.Fatal("refedge did not stop within 60s of SIGTERM")
+	}
+}
+
+func (s *stack) putPartner(id, status string) {
+	s.t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, s.admin+"/admin/v1/partners/"+id, strings.NewReader(`{"status":"`+status+`"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("PUT partner %s: %d", id, resp.StatusCode)
+	}
+}
+
+var noRedirect = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Transport:     &http.Transport{MaxIdleConnsPerHost: 64},
+}
+
+// click sends one referral click and returns the response and the rfe_ref cookie value.
+func (s *stack) click(path string) (*http.Response, string, error) {
+	resp, err := noRedirect.Get(s.http + path)
+	if err != nil {
+		return nil, "", err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == refcookie.Name {
+			return resp, c.Value, nil
+		}
+	}
+	return resp, "", nil
+}
+
+type clickRow struct {
+	ClickID, Partner, Verdict string
+}
+
+func (s *stack) clickRows(ctx context.Context) map[string]clickRow {
+	s.t.Helper()
+	conn, _, err := attribution.OpenClickHouse(ctx, testenv.ClickHouseDSN(s.t))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer conn.Close()
+	rows, err := conn.Query(ctx, "SELECT click_id, partner_id, verdict FROM "+s.db+".clicks")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]clickRow{}
+	for rows.Next() {
+		var r clickRow
+		if err := rows.Scan(&r.ClickID, &r.Partner, &r.Verdict); err != nil {
+			s.t.Fatal(err)
+		}
+		if _, dup := out[r.ClickID]; dup {
+			s.t.Errorf("click %s is in ClickHouse twice", r.ClickID)
+		}
+		out[r.ClickID] = r
+	}
+	return out
+}
+
+func (s *stack) kafkaClicks(ctx context.Context) map[string]attribution.ClickPayload {
+	s.t.Helper()
+	msgs, err := kafkax.ReadAll(ctx, s.brokers, attribution.TopicClicks)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	out := map[string]attribution.ClickPayload{}
+	for _, m := range msgs {
+		var env attribution.Envelope
+		var p attribution.ClickPayload
+		if err := json.Unmarshal(m.Value, &env); err != nil {
+			s.t.Fatalf("message %q: %v", m.Value, err)
+		}
+		if err := json.Unmarshal(env.Payload, &p); err != nil {
+			s.t.Fatal(err)
+		}
+		if string(m.Key) != p.PartnerID || env.ID != p.ClickID || env.Type != attribution.TypeClickRecorded {
+			s.t.Errorf("message key %q / envelope %+v does not match payload %+v", m.Key, env, p)
+		}
+		out[p.ClickID] = p
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestClickEndToEnd(t *testing.T) {
+	s := startStack(t)
+	s.putPartner("e2e-good", "active")
+	s.putPartner("e2e-blocked", "blocked")
+	ctx := t.Context()
+
+	resp, ref, err := s.click("/categories/design?x=1&ref=e2e-good&src=link")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://market.example/categories/design?x=1" {
+		t.Fatalf("valid click: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	r, err := refcookie.Decode([]byte(ref), signing.MustKeyring(e2eSecret))
+	if err != nil {
+		t.Fatalf("rfe_ref %q: %v", ref, err)
+	}
+	validID := string(r.ClickID)
+	for _, p := range []string{"e2e-unknown", "e2e-blocked"} {
+		resp, ref, err := s.click("/x?ref=" + p)
+		if err != nil || resp.StatusCode != 302 || ref != "" {
+			t.Fatalf("click for %s: %v, status %d, rfe_ref %q", p, err, resp.StatusCode, ref)
+		}
+	}
+
+	var rows map[string]clickRow
+	waitFor(t, "3 click rows in ClickHouse", 30*time.Second, func() bool { rows = s.clickRows(ctx); return len(rows) >= 3 })
+	var kmsgs map[string]attribution.ClickPayload
+	waitFor(t, "3 messages on referral.clicks", 30*time.Second, func() bool { kmsgs = s.kafkaClicks(ctx); return len(kmsgs) >= 3 })
+	s.stop()
+	rows, kmsgs = s.clickRows(ctx), s.kafkaClicks(ctx)
+	if len(rows) != 3 || len(kmsgs) != 3 {
+		t.Fatalf("%d rows and %d messages, want 3 of each", len(rows), len(kmsgs))
+	}
+	if rows[validID].Verdict != "valid" || kmsgs[validID].Verdict != "valid" || rows[validID].Partner != "e2e-good" {
+		t.Fatalf("valid click %s: row %+v, message %+v", validID, rows[validID], kmsgs[validID])
+	}
+	verdicts := map[string]string{}
+	for id, row := range rows {
+		verdicts[row.Partner] = row.Verdict
+		if kmsgs[id].Verdict != row.Verdict {
+			t.Errorf("click %s: ClickHouse says %s, Kafka says %s", id, row.Verdict, kmsgs[id].Verdict)
+		}
+	}
+	if verdicts["e2e-unknown"] != "unknown_partner" || verdicts["e2e-blocked"] != "blocked_partner" {
+		t.Fatalf("verdicts %v", verdicts)
+	}
+}
+
+// TestSIGTERMUnderLoadLosesNothing: clicks keep arriving while refedge gets SIGTERM;
+// every click that was answered with a 302 is in ClickHouse and on Kafka afterwards.
+func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
+	s := startStack(t)
+	s.putPartner("e2e-load", "active")
+	keys := signing.MustKeyring(e2eSecret)
+	var (
+		mu       sync.Mutex
+		answered = map[string]bool{}
+		sent     atomic.Int64
+		wg       sync.WaitGroup
+	)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				// Workers keep clicking through the SIGTERM until the listener refuses
+				// them: the interesting clicks are the ones in flight during shutdown.
+				resp, ref, err := s.click(fmt.Sprintf("/k/%d?ref=e2e-load", i))
+				if err != nil {
+					return // the listener is gone
+				}
+				sent.Add(1)
+				if resp.StatusCode != 302 {
+					t.Errorf("status %d", resp.StatusCode)
+					return
+				}
+				r, err := refcookie.Decode([]byte(ref), keys)
+				if err != nil {
+					t.Errorf("rfe_ref %q: %v", ref, err)
+					return
+				}
+				mu.Lock()
+				answered[string(r.ClickID)] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	waitFor(t, "200 clicks answered", 60*time.Second, func() bool { return sent.Load() >= 200 })
+	s.stop()
+	wg.Wait()
+	ctx := t.Context()
+	rows, kmsgs := s.clickRows(ctx), s.kafkaClicks(ctx)
+	missingCH, missingKafka := 0, 0
+	for id := range answered {
+		if _, ok := rows[id]; !ok {
+			missingCH++
+		}
+		if _, ok := kmsgs[id]; !ok {
+			missingKafka++
+		}
+	}
+	t.Logf("%d clicks answered with 302; %d rows in ClickHouse, %d messages on Kafka", len(answered), len(rows), len(kmsgs))
+	if missingCH != 0 || missingKafka != 0 {
+		t.Fatalf("lost clicks: %d missing in ClickHouse, %d missing on Kafka (of %d answered)", missingCH, missingKafka, len(answered))
+	}
+	if len(answered) < 200 {
+		t.Fatalf("only %d clicks answered", len(answered))
+	}
+	if !strings.Contains(s.log(), `"step":"flush click events"`) {
+		t.Fatal("the shutdown did not log the flush step")
+	}
+}
