@@ -1,0 +1,85 @@
+// Package visitor holds the small, allocation-free visitor helpers that more than one
+// public handler needs: the client address behind trusted proxies, a coarse device
+// label, and the keyed daily visitor hash stored with events.
+//
+// They are the same rules the tracker applies to clicks (tracker/clientip.go,
+// tracker/useragent.go, Edge.appendVisitorHash), so an impression's visitor_hash joins
+// a click's for the same browser on the same day. The tracker keeps its own copies for
+// now; it can switch to these without a behaviour change.
+package visitor
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/refedge/refedge/internal/signing"
+)
+
+// ClientIP returns the visitor's address. X-Forwarded-For is believed only when the TCP
+// peer is a trusted proxy; then the right-most address that is not itself a trusted
+// proxy is the client (addresses further left are whatever the client claimed).
+func ClientIP(peer net.IP, xff []byte, trusted []netip.Prefix) netip.Addr {
+	addr, _ := netip.AddrFromSlice(peer)
+	addr = addr.Unmap()
+	if len(xff) == 0 || !isTrusted(addr, trusted) {
+		return addr
+	}
+	for len(xff) > 0 {
+		var part []byte
+		if i := bytes.LastIndexByte(xff, ','); i >= 0 {
+			part, xff = xff[i+1:], xff[:i]
+		} else {
+			part, xff = xff, nil
+		}
+		a, err := netip.ParseAddr(string(bytes.TrimSpace(part)))
+		if err != nil {
+			// A malformed hop ends the chain we can trust: use the last good hop.
+			return addr
+		}
+		addr = a.Unmap()
+		if !isTrusted(addr, trusted) {
+			return addr
+		}
+	}
+	return addr
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Device returns a coarse label (desktop, mobile, tablet, unknown) for analytics
+// breakdowns. It does not judge traffic.
+func Device(ua []byte) string {
+	switch {
+	case len(ua) == 0:
+		return "unknown"
+	case bytes.Contains(ua, []byte("iPad")) || bytes.Contains(ua, []byte("Tablet")) ||
+		(bytes.Contains(ua, []byte("Android")) && !bytes.Contains(ua, []byte("Mobile"))):
+		return "tablet"
+	case bytes.Contains(ua, []byte("Mobi")) || bytes.Contains(ua, []byte("iPhone")) || bytes.Contains(ua, []byte("Android")):
+		return "mobile"
+	default:
+		return "desktop"
+	}
+}
+
+// AppendHash appends a keyed hash of ip and ua to dst. The UTC day is part of the signed
+// message, so the hash changes daily and cannot be joined across days or reversed
+// without the secret; the raw address is never stored. scratch is working memory (its
+// contents are overwritten); pass a reusable buffer to stay allocation-free.
+func AppendHash(dst, scratch []byte, kr *signing.Keyring, now time.Time, ip netip.Addr, ua []byte) ([]byte, []byte) {
+	msg := now.UTC().AppendFormat(scratch[:0], "20060102")
+	msg = append(msg, '|')
+	msg = ip.AppendTo(msg)
+	msg = append(msg, '|')
+	msg = append(msg, ua...)
+	return kr.AppendSign(dst, msg), msg
+}
