@@ -349,8 +349,10 @@ func ChromiumPath() string {
 // Chromium starts a headless Chromium with a fresh profile and returns a
 // chromedp context on its first tab; chromedp.NewContext(ctx) opens more tabs.
 // The browser is stopped in t.Cleanup. Give each action its own timeout with
-// a context derived from ctx, never a timeout on ctx itself.
-func Chromium(t testing.TB) context.Context {
+// a context derived from ctx, never a timeout on ctx itself. extra options are
+// added after the defaults, e.g. chromedp.UserAgent(ua) for a browser whose
+// every tab, popups included, sends a desktop Chrome User-Agent.
+func Chromium(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := ChromiumPath()
 	if path == "" {
@@ -364,7 +366,7 @@ func Chromium(t testing.TB) context.Context {
 	// TempDir before the cleanup below: cleanups run last-in first-out, so
 	// the browser has exited before its profile folder is removed.
 	profile := t.TempDir()
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(),
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -377,7 +379,7 @@ func Chromium(t testing.TB) context.Context {
 		// Containers often have a 64 MB /dev/shm, too small for Chromium.
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(profile),
-	)
+	}, extra...)...)
 	logf := testLogger(t)
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logf.printf))
 	t.Cleanup(func() {
