@@ -22,6 +22,8 @@ Usage:
   refedge migrate     create or upgrade the ClickHouse schema, then exit
   refedge kafka-dev   run the embedded Kafka broker alone (development, fault tests);
                       reads REFEDGE_KAFKA_EMBEDDED_ADDR and REFEDGE_KAFKA_DATA_DIR (persist the log)
+  refedge dev-market  run a stand-in marketplace page for development (REFEDGE_DEV_MARKET_ADDR,
+                      default 127.0.0.1:8090)
   refedge help        print this help
 
 Configuration comes from environment variables, validated at start-up; a bad or
@@ -43,13 +45,16 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage+config.Help())
 		return 0
-	case "serve", "migrate", "kafka-dev":
+	case "serve", "migrate", "kafka-dev", "dev-market":
 	default:
 		fmt.Fprintf(stderr, "refedge: unknown command %q\n\n%s%s", cmd, usage, config.Help())
 		return 2
 	}
-	if cmd == "kafka-dev" {
+	switch cmd {
+	case "kafka-dev":
 		return kafkaDev(getenv, stderr)
+	case "dev-market":
+		return devMarket(getenv, stderr)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {

@@ -1,0 +1,37 @@
+# refedge — the two commands: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+GO ?= go
+SERVICES := bash deploy/dev/services.sh
+
+.PHONY: run test lint unit services services-stop build bench fuzz clean
+
+## run: the whole stack locally (real Redis and ClickHouse, embedded Kafka, demo data)
+run:
+	bash deploy/dev/run.sh
+
+## test: every test against real Redis, ClickHouse 18.16 and headless Chromium
+test: services lint
+	set -o pipefail; eval "$$($(SERVICES) env)" && $(GO) test -race -count=1 -timeout 25m ./... 2>&1 | tee .run/test.log
+
+## services: install (when missing) and start Redis, ClickHouse and Chromium for the tests
+services:
+	$(SERVICES) install --browser --tools
+	$(SERVICES) start
+
+services-stop:
+	$(SERVICES) stop
+
+## lint: gofmt and go vet must be clean
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o .run/refedge ./cmd/refedge
+
+## bench: Go benchmarks of the hot paths and the wrk load harness (docs/performance.md)
+bench: services
+	bash deploy/bench/run.sh
+
+clean:
+	rm -rf .run/refedge .run/test.log

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make run: the whole of refedge on this machine. Starts real Redis and ClickHouse
+# (installing the Debian packages when missing), the marketplace stub, and refedge with
+# its embedded Kafka broker; seeds demo data through the admin API; prints the URLs to
+# try; stops everything on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+state="${RFE_STATE_DIR:-$root/.run}"
+mkdir -p "$state"
+
+bash deploy/dev/services.sh install
+bash deploy/dev/services.sh start
+eval "$(bash deploy/dev/services.sh env)"
+
+go build -o "$state/refedge" ./cmd/refedge
+
+export REFEDGE_DEV=1
+export REFEDGE_HTTP_ADDR="${REFEDGE_HTTP_ADDR:-127.0.0.1:8080}"
+export REFEDGE_ADMIN_ADDR="${REFEDGE_ADMIN_ADDR:-127.0.0.1:8081}"
+export REFEDGE_PUBLIC_URL="${REFEDGE_PUBLIC_URL:-http://localhost:8080}"
+export REFEDGE_DEV_MARKET_ADDR="${REFEDGE_DEV_MARKET_ADDR:-127.0.0.1:8090}"
+export REFEDGE_MARKET_ORIGIN="${REFEDGE_MARKET_ORIGIN:-http://localhost:8090}"
+export REFEDGE_SECRET="${REFEDGE_SECRET:-dev-only-secret-change-me-0123456789}"
+export REFEDGE_REDIS_URL="${REFEDGE_REDIS_URL:-redis://127.0.0.1:${RFE_REDIS_PORT:-16379}/0}"
+export REFEDGE_CLICKHOUSE_DSN="${REFEDGE_CLICKHOUSE_DSN:-clickhouse://127.0.0.1:${RFE_CH_PORT:-19000}/refedge}"
+export REFEDGE_KAFKA_BROKERS="${REFEDGE_KAFKA_BROKERS:-embedded}"
+export REFEDGE_KAFKA_EMBEDDED_ADDR="${REFEDGE_KAFKA_EMBEDDED_ADDR:-127.0.0.1:9092}"
+export REFEDGE_SPOOL_DIR="${REFEDGE_SPOOL_DIR:-$state/spool}"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "refedge stopped (Redis and ClickHouse keep running: deploy/dev/services.sh stop)"
+}
+trap cleanup INT TERM EXIT
+
+"$state/refedge" dev-market & pids+=($!)
+"$state/refedge" serve & pids+=($!)
+
+admin="http://$REFEDGE_ADMIN_ADDR"
+deadline=$((SECONDS + 60))
+until curl -fsS "$admin/readyz" >/dev/null 2>&1; do
+  if ((SECONDS > deadline)); then echo "refedge did not become ready; see the log above" >&2; exit 1; fi
+  if ! kill -0 "${pids[1]}" 2>/dev/null; then echo "refedge exited; see the log above" >&2; exit 1; fi
+  sleep 0.2
+done
+
+bash deploy/dev/seed.sh "$admin"
+
+pub="$REFEDGE_PUBLIC_URL"
+cat <<TXT
+
+refedge is running. Try:
+  A referral click (302 to the marketplace stub, cookies set):
+    curl -si '$pub/categories/design?ref=demo&src=link'
+    open  $pub/categories/design?ref=demo
+  A click for a blocked partner (recorded, no attribution):  $pub/?ref=blocked-demo
+  Readiness and metrics:   $admin/readyz   $admin/metrics
+  The clicks in ClickHouse:
+    clickhouse-client --port ${RFE_CH_PORT:-19000} -q 'SELECT ts, partner_id, verdict, reasons FROM refedge.clicks ORDER BY ts DESC LIMIT 10'
+  The clicks on Kafka:
+    kcat -b $REFEDGE_KAFKA_EMBEDDED_ADDR -t referral.clicks -C -e
+$(cat "$state/seed.txt" 2>/dev/null || true)
+
+Ctrl-C stops refedge and the stub.
+TXT
+wait "${pids[1]}"
