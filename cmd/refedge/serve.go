@@ -17,6 +17,7 @@ import (
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/kafkax"
+	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/redisx"
 	"github.com/refedge/refedge/tracker"
@@ -126,8 +127,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	adm.AddCheck("kafka", func(ctx context.Context) error { return kafkaReady(ctx, d.brokers) })
 	registry.RegisterAdmin(adm)
 
+	auth, err := partnerapi.NewAuth(partnerapi.Config{Keys: cfg.Keys, Redis: d.redis, PublicURL: cfg.PublicURL.String()})
+	if err != nil {
+		return err
+	}
+	auth.RegisterAdmin(adm, registry)
+	api := partnerapi.NewRouter(auth, log)
+	routes := tracker.Routes{API: api.Serve, Dashboard: auth.HandleLogin}
+
 	pub := &fasthttp.Server{
-		Handler:                       edge.Handler(tracker.Routes{}),
+		Handler:                       edge.Handler(routes),
 		Name:                          "refedge",
 		ReadTimeout:                   10 * time.Second,
 		WriteTimeout:                  10 * time.Second,

@@ -34,6 +34,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "refedge stopped (Redis and ClickHouse keep running: deploy/dev/services.sh stop)"
+  exit 0
 }
 trap cleanup INT TERM EXIT
 
