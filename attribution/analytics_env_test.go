@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/internal/admin"
@@ -31,6 +32,7 @@ type anEnv struct {
 	db    string
 	an    *Analytics
 	auth  *partnerapi.Auth
+	rdb   *redis.Client
 	keys  *signing.Keyring
 	reg   *partners.Registry
 	admin *admin.Server
@@ -85,7 +87,7 @@ func newAnEnv(t *testing.T, now func() time.Time) *anEnv {
 	}}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
-	return &anEnv{t: t, conn: conn, db: db, an: an, auth: auth, keys: keys, reg: reg, admin: adm, base: base}
+	return &anEnv{t: t, conn: conn, db: db, an: an, auth: auth, rdb: rdb, keys: keys, reg: reg, admin: adm, base: base}
 }
 
 // token issues an API token for partner.

@@ -39,6 +39,8 @@ type DashboardConfig struct {
 	BuilderPath, MaterialsPath string
 	// ReferralRows is how many referrals the page lists; 0 means 50 (the rest via CSV).
 	ReferralRows int
+	// Top is how many rows each breakdown table shows; 0 means 20.
+	Top int
 }
 
 // Dashboard serves /partner, /partner/login, /partner/logout and /partner/static/.
@@ -69,6 +71,9 @@ func NewDashboard(cfg DashboardConfig) (*Dashboard, error) {
 	}
 	if cfg.ReferralRows <= 0 {
 		cfg.ReferralRows = 50
+	}
+	if cfg.Top <= 0 {
+		cfg.Top = 20
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -214,7 +219,7 @@ func (d *Dashboard) dashboard(ctx *fasthttp.RequestCtx) {
 	var refs *Referrals
 	err = anParallel(qctx,
 		func(ctx context.Context) (err error) {
-			st, err = an.Stats(ctx, p.PartnerID, StatsQuery{Range: r})
+			st, err = an.Stats(ctx, p.PartnerID, StatsQuery{Range: r, Top: d.cfg.Top})
 			return err
 		},
 		func(ctx context.Context) (err error) {

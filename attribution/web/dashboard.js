@@ -7,7 +7,7 @@
   "use strict";
 
   var NS = "http://www.w3.org/2000/svg";
-  var W = 640, H = 220, M = { top: 12, right: 12, bottom: 28, left: 56 };
+  var W = 640, H = 220, M = { top: 12, right: 12, bottom: 28, left: 72 };
 
   function el(name, attrs, parent) {
     var e = document.createElementNS(NS, name);
