@@ -15,6 +15,7 @@ import (
 	"github.com/refedge/refedge/attribution"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/signing"
+	"github.com/refedge/refedge/internal/visitor"
 )
 
 // Config configures the click edge. Zero durations take the documented defaults.
@@ -83,6 +84,7 @@ type scratch struct {
 	dec    Decision
 	q      StateQuery
 	buf    []byte
+	msg    []byte
 	vid    [22]byte
 	hasVid bool
 }
@@ -134,7 +136,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	s.Purpose = h.Peek("Purpose")
 	s.SecCHUA = h.Peek("Sec-CH-UA")
 	s.RawQuery = ctx.URI().QueryString()
-	s.IP = clientIP(ctx.RemoteIP(), h.Peek("X-Forwarded-For"), e.cfg.TrustedProxies)
+	s.IP = visitor.ClientIP(ctx.RemoteIP(), h.Peek("X-Forwarded-For"), e.cfg.TrustedProxies)
 	s.TLS = ctx.IsTLS() || bytes.Equal(h.Peek("X-Forwarded-Proto"), []byte("https"))
 	s.PartnerValid = refcookie.ValidPartnerID(ref)
 
@@ -163,7 +165,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	c.SetSubID(printable(truncate(args.Peek("sub"), maxSubLen)))
 	c.SetRefererHost(refererHost(s.Referer))
 	c.SetPath(printable(truncate(ctx.URI().PathOriginal(), maxLogLen)))
-	c.SetDevice(deviceOf(s.UserAgent))
+	c.SetDevice(visitor.Device(s.UserAgent))
 	c.SetBrowser(browserOf(s.UserAgent))
 	c.SetUserAgent(printable(truncate(s.UserAgent, maxUALen)))
 
@@ -176,7 +178,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 		c.SetVisitorID(sc.vid[:])
 		e.setCookie(ctx, refcookie.VisitorName, sc.vid[:], e.cfg.VisitorMaxAge)
 	}
-	sc.buf = e.appendVisitorHash(sc.buf[:0], now, s)
+	sc.buf, sc.msg = visitor.AppendHash(sc.buf[:0], sc.msg, e.cfg.Keys, now, s.IP, s.UserAgent)
 	c.SetVisitorHash(sc.buf)
 
 	if verdict == attribution.Valid {
@@ -226,18 +228,6 @@ func (e *Edge) setCookie(ctx *fasthttp.RequestCtx, name string, value []byte, ma
 	ck.SetSameSite(fasthttp.CookieSameSiteLaxMode)
 	ctx.Response.Header.SetCookie(ck)
 	fasthttp.ReleaseCookie(ck)
-}
-
-// appendVisitorHash appends a keyed hash of the client's IP and User-Agent. The day is
-// part of the signed message, so the hash changes daily and cannot be joined across days
-// or reversed without the secret; the raw IP is never stored.
-func (e *Edge) appendVisitorHash(dst []byte, now time.Time, s *Signals) []byte {
-	msg := now.UTC().AppendFormat(dst, "20060102")
-	msg = append(msg, '|')
-	msg = s.IP.AppendTo(msg)
-	msg = append(msg, '|')
-	msg = append(msg, s.UserAgent...)
-	return e.cfg.Keys.AppendSign(dst[:0], msg)
 }
 
 func validVisitorID(v []byte) bool {

@@ -2,22 +2,8 @@ package tracker
 
 import "bytes"
 
-// deviceOf and browserOf give coarse, allocation-free labels for analytics breakdowns.
-// They are not used to judge traffic; the classifier has its own signals.
-
-func deviceOf(ua []byte) string {
-	switch {
-	case len(ua) == 0:
-		return "unknown"
-	case bytes.Contains(ua, []byte("iPad")) || bytes.Contains(ua, []byte("Tablet")) ||
-		(bytes.Contains(ua, []byte("Android")) && !bytes.Contains(ua, []byte("Mobile"))):
-		return "tablet"
-	case bytes.Contains(ua, []byte("Mobi")) || bytes.Contains(ua, []byte("iPhone")) || bytes.Contains(ua, []byte("Android")):
-		return "mobile"
-	default:
-		return "desktop"
-	}
-}
+// browserOf gives a coarse, allocation-free label for analytics breakdowns (the device
+// label is internal/visitor.Device). It is not used to judge traffic.
 
 func browserOf(ua []byte) string {
 	// Order matters: Edge, Opera, Yandex and Samsung also say "Chrome"; Chrome also

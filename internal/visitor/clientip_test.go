@@ -1,4 +1,4 @@
-package tracker
+package visitor
 
 import (
 	"net"
@@ -10,7 +10,7 @@ func TestClientIP(t *testing.T) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.0/8")}
 	f := func(peer, xff, want string) {
 		t.Helper()
-		got := clientIP(net.ParseIP(peer), []byte(xff), trusted)
+		got := ClientIP(net.ParseIP(peer), []byte(xff), trusted)
 		if got.String() != want {
 			t.Errorf("clientIP(%s, %q) = %s, want %s", peer, xff, got, want)
 		}
