@@ -2,10 +2,8 @@
 // public handler needs: the client address behind trusted proxies, a coarse device
 // label, and the keyed daily visitor hash stored with events.
 //
-// They are the same rules the tracker applies to clicks (tracker/edge.go,
-// tracker/useragent.go, Edge.appendVisitorHash), so an impression's visitor_hash joins
-// a click's for the same browser on the same day. The tracker keeps its own copies for
-// now; it can switch to these without a behaviour change.
+// The tracker (clicks), banners and widget (impressions) all use them, so an
+// impression's visitor_hash joins a click's for the same browser on the same day.
 package visitor
 
 import (
