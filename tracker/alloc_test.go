@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/refedge/refedge/attribution"
 )
 
 // TestClickAllocations: the click handler allocates nothing per request once its pools
@@ -27,5 +29,21 @@ func TestClickAllocations(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("click handler: %.1f allocations per request, want 0", allocs)
+	}
+}
+
+// TestClassifyAllocations: the classifier alone allocates nothing (issue #3).
+func TestClassifyAllocations(t *testing.T) {
+	cl := NewClassifier(Quality{}, nil)
+	s := realisticSignals()
+	c := attribution.AcquireClick()
+	var d Decision
+	allocs := testing.AllocsPerRun(1000, func() {
+		cl.Classify(s, c, &d)
+		attribution.ReleaseClick(c)
+		c = attribution.AcquireClick()
+	})
+	if allocs != 0 {
+		t.Fatalf("classifier: %.1f allocations per click, want 0", allocs)
 	}
 }

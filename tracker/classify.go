@@ -92,13 +92,6 @@ func (cl *Classifier) Classify(s *Signals, c *attribution.Click, d *Decision) at
 	return d.Verdict
 }
 
-// DefaultSteps is the classification pipeline in the order it runs.
-func DefaultSteps() []Step {
-	return []Step{
-		{"partner", stepPartner},
-	}
-}
-
 // stepPartner applies program rule 1: only registered partners in good standing.
 func stepPartner(s *Signals, d *Decision) {
 	switch {

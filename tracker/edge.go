@@ -32,6 +32,8 @@ type Config struct {
 	AttributionWindow time.Duration
 	// VisitorMaxAge is rfe_vid's lifetime; 0 means 400 days (the most browsers keep).
 	VisitorMaxAge time.Duration
+	// Quality configures the traffic-quality checks (lists, windows, limits).
+	Quality Quality
 }
 
 // Validate reports what is missing.
@@ -73,7 +75,7 @@ func NewEdge(cfg Config, state StateStore, queue ClickQueue, cl *Classifier) (*E
 		cfg.VisitorMaxAge = 400 * 24 * time.Hour
 	}
 	if cl == nil {
-		cl = &Classifier{Steps: DefaultSteps()}
+		cl = NewClassifier(cfg.Quality, nil)
 	}
 	return &Edge{cfg: cfg, state: state, queue: queue, classifier: cl, Now: time.Now}, nil
 }
@@ -85,8 +87,9 @@ type scratch struct {
 	q      StateQuery
 	buf    []byte
 	msg    []byte
+	hash   []byte
+	vkey   []byte
 	vid    [22]byte
-	hasVid bool
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024)} }}
@@ -140,8 +143,24 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	s.TLS = ctx.IsTLS() || bytes.Equal(h.Peek("X-Forwarded-Proto"), []byte("https"))
 	s.PartnerValid = refcookie.ValidPartnerID(ref)
 
+	// Visitor: keep a well-formed rfe_vid, otherwise issue one. A returning browser is
+	// keyed by its id; a new one (or one refusing cookies) by the daily IP+UA hash.
+	vid := h.Cookie(refcookie.VisitorName)
+	hadVid := validVisitorID(vid)
+	if !hadVid {
+		newVisitorID(&sc.vid)
+		vid = sc.vid[:]
+		e.setCookie(ctx, refcookie.VisitorName, vid, e.cfg.VisitorMaxAge)
+	}
+	sc.hash, sc.msg = visitor.AppendHash(sc.hash[:0], sc.msg, e.cfg.Keys, now, s.IP, s.UserAgent)
+	if hadVid {
+		sc.vkey = append(append(sc.vkey[:0], "v:"...), vid...)
+	} else {
+		sc.vkey = append(append(sc.vkey[:0], "h:"...), sc.hash...)
+	}
+
 	if s.PartnerValid {
-		sc.q.Partner = ref
+		sc.q = StateQuery{Partner: ref, Visitor: sc.vkey, IP: s.IP, Now: now}
 		if err := e.state.Lookup(context.Background(), &sc.q, &s.State); err != nil {
 			s.State.Degraded = true
 			stateErrors.Inc()
@@ -168,18 +187,8 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	c.SetDevice(visitor.Device(s.UserAgent))
 	c.SetBrowser(browserOf(s.UserAgent))
 	c.SetUserAgent(printable(truncate(s.UserAgent, maxUALen)))
-
-	// Visitor id: keep a well-formed rfe_vid, otherwise issue one.
-	vid := h.Cookie(refcookie.VisitorName)
-	if validVisitorID(vid) {
-		c.SetVisitorID(vid)
-	} else {
-		newVisitorID(&sc.vid)
-		c.SetVisitorID(sc.vid[:])
-		e.setCookie(ctx, refcookie.VisitorName, sc.vid[:], e.cfg.VisitorMaxAge)
-	}
-	sc.buf, sc.msg = visitor.AppendHash(sc.buf[:0], sc.msg, e.cfg.Keys, now, s.IP, s.UserAgent)
-	c.SetVisitorHash(sc.buf)
+	c.SetVisitorID(vid)
+	c.SetVisitorHash(sc.hash)
 
 	if verdict == attribution.Valid {
 		sc.buf = refcookie.Append(sc.buf[:0], e.cfg.Keys, ref, c.ID[:], now, []byte(c.Source()))

@@ -57,14 +57,34 @@ func memState() *MemoryState {
 	return st
 }
 
-// do runs one request through the edge's public handler.
+// browserHeaders are what desktop Chromium sends for a link the user clicked.
+var browserHeaders = []string{
+	"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+	"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+	"Accept-Language", "en-US,en;q=0.9",
+	"Sec-CH-UA", `"Chromium";v="156", "Not.A/Brand";v="99", "Google Chrome";v="156"`,
+	"Sec-Fetch-Dest", "document",
+	"Sec-Fetch-Mode", "navigate",
+	"Sec-Fetch-Site", "cross-site",
+	"Sec-Fetch-User", "?1",
+	"Referer", "https://blog.example/post",
+}
+
+// do runs one request through the edge's public handler with browserHeaders, changed
+// by hdr (name, value pairs; an empty value removes the header).
 func do(e *Edge, uri string, hdr ...string) *fasthttp.Response {
 	var ctx fasthttp.RequestCtx
 	var req fasthttp.Request
 	req.SetRequestURI(uri)
-	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36")
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+	req.Header.SetMethod("GET")
+	for _, list := range [][]string{browserHeaders, hdr} {
+		for i := 0; i+1 < len(list); i += 2 {
+			if list[i+1] == "" {
+				req.Header.Del(list[i])
+			} else {
+				req.Header.Set(list[i], list[i+1])
+			}
+		}
 	}
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(203, 0, 113, 9), Port: 4444}, nil)
 	e.Handler(Routes{})(&ctx)

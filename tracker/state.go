@@ -2,8 +2,9 @@ package tracker
 
 import (
 	"context"
-	"errors"
+	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -23,6 +24,12 @@ const (
 // State is everything a click needs from shared storage, read in one round trip.
 type State struct {
 	Partner PartnerState
+	// OwnVisitor: the visitor is one the partner used on their own dashboard.
+	OwnVisitor bool
+	// Duplicate: the visitor clicked this partner within the duplicate window.
+	Duplicate bool
+	// IPLimited, VisitorLimited, PartnerLimited: a rate limit refused the click.
+	IPLimited, VisitorLimited, PartnerLimited bool
 	// Degraded is set when the store did not answer; checks that need it are skipped.
 	Degraded bool
 }
@@ -30,44 +37,121 @@ type State struct {
 // StateQuery names what to read for one click. Its slices alias the request.
 type StateQuery struct {
 	Partner []byte
+	// Visitor is "v:<rfe_vid>" for a returning browser, else "h:<visitor hash>".
+	Visitor []byte
+	IP      netip.Addr
+	Now     time.Time
 }
 
-// StateStore reads a click's state. Implementations must make at most one network
-// round trip per call.
+// StateStore reads a click's state. Implementations make at most one network round
+// trip per call.
 type StateStore interface {
 	Lookup(ctx context.Context, q *StateQuery, out *State) error
 }
 
-// RedisState reads click state from Redis in one pipelined round trip.
+// RedisState reads and updates click state in Redis: one pipeline of three scripts, one
+// per hash slot involved (the partner's, the visitor's, the IP's), so it works on Redis
+// Cluster and costs one round trip on a single node.
 type RedisState struct {
 	R redis.UniversalClient
+	Q Quality
 }
 
-var keyBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 96); return &b }}
+// clickScript runs in the partner's slot: standing, own-visitor check, duplicate window
+// (set for active partners only) and the optional partner cap (GCRA).
+// KEYS: partner hash, dup key, own-visitors set, partner rate key.
+// ARGV: visitor, dup window ms, now ms, partner emission interval ms (0: off), burst.
+var clickScript = redis.NewScript(`
+local status = redis.call('HGET', KEYS[1], 'status') or ''
+local own = redis.call('SISMEMBER', KEYS[3], ARGV[1])
+local dup = 0
+local limited = 0
+if status == 'active' then
+  if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then dup = 1 end
+  local ei = tonumber(ARGV[4])
+  if ei > 0 then
+    local now = tonumber(ARGV[3])
+    local tat = tonumber(redis.call('GET', KEYS[4]) or now)
+    if tat < now then tat = now end
+    if now < tat + ei - ei * tonumber(ARGV[5]) then limited = 1
+    else redis.call('SET', KEYS[4], tat + ei, 'PX', math.ceil(tat + ei - now)) end
+  end
+end
+return {status, own, dup, limited}`)
 
-// Lookup implements StateStore.
-func (r *RedisState) Lookup(ctx context.Context, q *StateQuery, out *State) error {
-	kb := keyBufPool.Get().(*[]byte)
-	key := partners.AppendKey((*kb)[:0], q.Partner)
-	status, err := r.R.HGet(ctx, string(key), partners.FieldStatus).Result()
-	*kb = key
-	keyBufPool.Put(kb)
-	switch {
-	case errors.Is(err, redis.Nil):
-		out.Partner = PartnerUnknown
-	case err != nil:
-		return err
-	case status == string(partners.Active):
-		out.Partner = PartnerActive
-	case status == string(partners.Blocked):
-		out.Partner = PartnerBlocked
-	default:
-		out.Partner = PartnerUnknown
+// gcraScript is a generic cell-rate limiter: 1 when the call is over the limit.
+// KEYS: the limiter key. ARGV: emission interval ms, burst, now ms.
+var gcraScript = redis.NewScript(`
+local ei, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if now < tat + ei - ei * burst then return 1 end
+redis.call('SET', KEYS[1], tat + ei, 'PX', math.ceil(tat + ei - now))
+return 0`)
+
+// LoadScripts loads the scripts into Redis (every shard on a cluster) so the click path
+// can use EVALSHA; Lookup reloads them itself after a Redis restart.
+func (r *RedisState) LoadScripts(ctx context.Context) error {
+	for _, s := range []*redis.Script{clickScript, gcraScript} {
+		if err := s.Load(ctx, r.R).Err(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// MemoryState is an in-process StateStore for tests, benchmarks and examples.
+// Lookup implements StateStore.
+func (r *RedisState) Lookup(ctx context.Context, q *StateQuery, out *State) error {
+	r.Q.defaults()
+	err := r.lookup(ctx, q, out)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err = r.LoadScripts(ctx); err == nil {
+			err = r.lookup(ctx, q, out)
+		}
+	}
+	return err
+}
+
+func (r *RedisState) lookup(ctx context.Context, q *StateQuery, out *State) error {
+	pid, vis := string(q.Partner), string(q.Visitor)
+	base := partners.Key(pid)
+	now := q.Now.UnixMilli()
+	partnerEI := int64(0)
+	if r.Q.PartnerRate > 0 {
+		partnerEI = int64(time.Minute/time.Millisecond) / int64(r.Q.PartnerRate)
+	}
+	pipe := r.R.Pipeline()
+	click := clickScript.EvalSha(ctx, pipe, []string{base, base + ":dup:" + vis, partners.VisitorsKey(pid), base + ":rate"},
+		vis, r.Q.DuplicateWindow.Milliseconds(), now, partnerEI, 1)
+	visRate := gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:v:{" + vis + "}"},
+		int64(time.Minute/time.Millisecond)/int64(r.Q.VisitorRate), r.Q.VisitorBurst, now)
+	ipRate := gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:ip:{" + q.IP.String() + "}"},
+		int64(time.Minute/time.Millisecond)/int64(r.Q.IPRate), r.Q.IPBurst, now)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	res, err := click.Slice()
+	if err != nil || len(res) != 4 {
+		return err
+	}
+	switch res[0] {
+	case string(partners.Active):
+		out.Partner = PartnerActive
+	case string(partners.Blocked):
+		out.Partner = PartnerBlocked
+	default:
+		out.Partner = PartnerUnknown
+	}
+	out.OwnVisitor = res[1] == int64(1)
+	out.Duplicate = res[2] == int64(1)
+	out.PartnerLimited = res[3] == int64(1)
+	out.VisitorLimited = visRate.Val() == int64(1)
+	out.IPLimited = ipRate.Val() == int64(1)
+	return nil
+}
+
+// MemoryState is an in-process StateStore for tests, benchmarks and examples: partner
+// standing only, no windows or limits.
 type MemoryState struct {
 	mu       sync.RWMutex
 	partners map[string]PartnerState
@@ -90,3 +174,4 @@ func (m *MemoryState) Lookup(_ context.Context, q *StateQuery, out *State) error
 	m.mu.RUnlock()
 	return nil
 }
+

@@ -110,3 +110,17 @@ func (r *Registry) Get(ctx context.Context, id string) (Partner, error) {
 		EmailConfirmed: m["email_confirmed"] == "true", UpdatedAt: time.UnixMilli(ms).UTC(),
 	}, nil
 }
+
+// VisitorsKey is the set of visitor keys ("v:<rfe_vid>") the partner used on their
+// own dashboard; clicks from them are self-referrals. It shares the partner's slot.
+func VisitorsKey(id string) string { return Key(id) + ":vids" }
+
+// AddVisitor records that visitor id rfe_vid belongs to partner id, for a year.
+func (r *Registry) AddVisitor(ctx context.Context, id, rfeVid string) error {
+	k := VisitorsKey(id)
+	pipe := r.R.TxPipeline()
+	pipe.SAdd(ctx, k, "v:"+rfeVid)
+	pipe.Expire(ctx, k, 365*24*time.Hour)
+	_, err := pipe.Exec(ctx)
+	return err
+}

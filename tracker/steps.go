@@ -1,0 +1,214 @@
+package tracker
+
+import (
+	"bytes"
+
+	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/tracker/crawlers"
+)
+
+// NewClassifier builds the classification pipeline in the order it runs. Every step
+// sees every click so the recorded reasons are complete; precedence picks the verdict.
+func NewClassifier(q Quality, ua *crawlers.Matcher) *Classifier {
+	q.defaults()
+	if ua == nil {
+		ua = crawlers.Default()
+	}
+	ads := adRules{
+		params:    newLowerSet("ad:", q.AdParams),
+		mediums:   newLowerSet("ad:utm_medium=", q.PaidMediums),
+		referrers: newLowerSet("ad:referer=", q.AdReferrers),
+	}
+	return &Classifier{Steps: []Step{
+		{"partner", stepPartner},
+		{"self", stepSelf},
+		{"bot", botStep(ua)},
+		{"fetch", stepFetchMetadata},
+		{"auto_redirect", stepAutoRedirect},
+		{"context_ad", ads.step},
+		{"rate", stepRate},
+		{"duplicate", stepDuplicate},
+	}}
+}
+
+// stepSelf refuses a partner's own device (program rule 2): the visitor id is one the
+// partner used on their dashboard.
+func stepSelf(s *Signals, d *Decision) {
+	if s.State.OwnVisitor {
+		d.Flag(attribution.SelfReferral, "self:partner-visitor")
+	}
+}
+
+// botStep flags crawlers, link-preview fetchers, headless browsers, HTTP libraries and
+// requests whose headers contradict the browser their User-Agent claims.
+func botStep(m *crawlers.Matcher) func(*Signals, *Decision) {
+	return func(s *Signals, d *Decision) {
+		ua := s.UserAgent
+		if len(bytes.TrimSpace(ua)) == 0 {
+			d.Flag(attribution.Bot, "ua:empty")
+			return
+		}
+		if _, ok := m.Match(ua); ok {
+			d.Flag(attribution.Bot, "ua:crawler")
+		}
+		if bytes.Contains(ua, []byte("HeadlessChrome")) || bytes.Contains(s.SecCHUA, []byte("HeadlessChrome")) {
+			d.Flag(attribution.Bot, "ua:headless")
+		}
+		if s.Head {
+			d.Flag(attribution.Bot, "http:head")
+		}
+		if !bytes.HasPrefix(ua, []byte("Mozilla/")) {
+			return // not a browser claim; the list and heuristics above judged it
+		}
+		// A real browser navigation always sends Accept and Accept-Language.
+		if len(s.Accept) == 0 {
+			d.Flag(attribution.Bot, "hdr:no-accept")
+		}
+		if len(s.AcceptLanguage) == 0 {
+			d.Flag(attribution.Bot, "hdr:no-accept-language")
+		}
+		fam := familyOf(ua)
+		if s.TLS && fam.sendsFetchMetadata() && len(s.SecFetchMode) == 0 {
+			// Chromium (76+) and Firefox (90+) send Sec-Fetch-* to every HTTPS request.
+			d.Flag(attribution.Bot, "hdr:no-fetch-metadata")
+		}
+		if s.TLS && fam == familyChromium && chromeMajor(ua) >= 90 && len(s.SecCHUA) == 0 &&
+			!bytes.Contains(ua, []byte("; wv)")) {
+			// Chromium 90+ sends Sec-CH-UA on every HTTPS request (WebViews may not).
+			d.Flag(attribution.Bot, "hdr:no-client-hints")
+		}
+	}
+}
+
+// stepFetchMetadata applies Fetch Metadata (https://w3c.github.io/webappsec-fetch-metadata/):
+// a referral link loaded as anything but a top-level document — an iframe, image,
+// script, fetch, embed, object — is not a click, nor is a prefetch or prerender.
+func stepFetchMetadata(s *Signals, d *Decision) {
+	if dest := s.SecFetchDest; len(dest) > 0 && string(dest) != "document" {
+		d.FlagBytes(attribution.HiddenFrame, "fetch:dest=", token(dest))
+	}
+	if isPrefetch(s.SecPurpose) || isPrefetch(s.Purpose) {
+		d.Flag(attribution.HiddenFrame, "fetch:prefetch")
+	}
+	if mode := s.SecFetchMode; len(mode) > 0 && string(mode) != "navigate" {
+		d.FlagBytes(attribution.HiddenFrame, "fetch:mode=", token(mode))
+	}
+}
+
+func isPrefetch(v []byte) bool {
+	return bytes.Contains(v, []byte("prefetch")) || bytes.Contains(v, []byte("prerender"))
+}
+
+// stepAutoRedirect: Chromium and Firefox send Sec-Fetch-User: ?1 only for navigations a
+// user activated (a click, a typed URL). A top-level navigation without it from such a
+// browser was started by script or a meta refresh. Safari never sends the header, so
+// there its absence says nothing.
+func stepAutoRedirect(s *Signals, d *Decision) {
+	if len(s.SecFetchMode) == 0 || string(s.SecFetchMode) != "navigate" || !familyOf(s.UserAgent).sendsFetchMetadata() {
+		return
+	}
+	if string(s.SecFetchUser) != "?1" {
+		d.Flag(attribution.AutoRedirect, "fetch:no-user-activation")
+	}
+}
+
+type adRules struct {
+	params, mediums, referrers lowerSet
+}
+
+// step flags contextual-ad transitions (program rule 6): ad click ids in the query,
+// paid utm_medium values, ad-network referrers. Organic markers (ysclid, srsltid,
+// fbclid) are not in the lists and do not count.
+func (a *adRules) step(s *Signals, d *Decision) {
+	forEachParam(s.RawQuery, func(kv, key []byte) {
+		if r, ok := a.params.lookup(key); ok {
+			d.Flag(attribution.ContextAd, r)
+			return
+		}
+		if len(key) == len("utm_medium") && bytes.EqualFold(key, []byte("utm_medium")) {
+			if r, ok := a.mediums.lookup(kv[len(key)+min(1, len(kv)-len(key)):]); ok {
+				d.Flag(attribution.ContextAd, r)
+			}
+		}
+	})
+	if host := refererHost(s.Referer); len(host) > 0 {
+		if r, ok := a.referrers.lookupHost(host); ok {
+			d.Flag(attribution.ContextAd, r)
+		}
+	}
+}
+
+func stepRate(s *Signals, d *Decision) {
+	if s.State.IPLimited {
+		d.Flag(attribution.RateLimited, "rate:ip")
+	}
+	if s.State.VisitorLimited {
+		d.Flag(attribution.RateLimited, "rate:visitor")
+	}
+	if s.State.PartnerLimited {
+		d.Flag(attribution.RateLimited, "rate:partner")
+	}
+}
+
+func stepDuplicate(s *Signals, d *Decision) {
+	if s.State.Duplicate {
+		d.Flag(attribution.Duplicate, "dup:visitor-partner")
+	}
+}
+
+// token returns v when it is a short header token, else a fixed marker, so reasons stay
+// low-cardinality and printable.
+func token(v []byte) []byte {
+	if len(v) > 24 {
+		return []byte("other")
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return []byte("other")
+		}
+	}
+	return v
+}
+
+type family uint8
+
+const (
+	familyOther family = iota
+	familyChromium
+	familyFirefox
+	familySafari
+)
+
+// familyOf tells the engine family a browser User-Agent claims. iOS browsers are all
+// WebKit whatever their name (CriOS, FxiOS, EdgiOS).
+func familyOf(ua []byte) family {
+	switch {
+	case bytes.Contains(ua, []byte("iPhone")) || bytes.Contains(ua, []byte("iPad")) || bytes.Contains(ua, []byte("iPod")):
+		return familySafari
+	case bytes.Contains(ua, []byte("Firefox/")):
+		return familyFirefox
+	case bytes.Contains(ua, []byte("Chrome/")) || bytes.Contains(ua, []byte("Chromium/")):
+		return familyChromium
+	case bytes.Contains(ua, []byte("Safari/")):
+		return familySafari
+	}
+	return familyOther
+}
+
+func (f family) sendsFetchMetadata() bool { return f == familyChromium || f == familyFirefox }
+
+// chromeMajor returns the major version after "Chrome/", or 0.
+func chromeMajor(ua []byte) int {
+	i := bytes.Index(ua, []byte("Chrome/"))
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for _, c := range ua[i+len("Chrome/"):] {
+		if c < '0' || c > '9' || n > 10000 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
