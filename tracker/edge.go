@@ -82,14 +82,14 @@ func NewEdge(cfg Config, state StateStore, queue ClickQueue, cl *Classifier) (*E
 
 // scratch is per-request working memory, pooled.
 type scratch struct {
-	sig    Signals
-	dec    Decision
-	q      StateQuery
-	buf    []byte
-	msg    []byte
-	hash   []byte
-	vkey   []byte
-	vid    [22]byte
+	sig  Signals
+	dec  Decision
+	q    StateQuery
+	buf  []byte
+	msg  []byte
+	hash []byte
+	vkey []byte
+	vid  [22]byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024)} }}

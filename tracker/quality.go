@@ -35,9 +35,9 @@ var (
 	DefaultAdParams = []string{
 		"gclid", "gbraid", "wbraid", "gad_source", "gclsrc", "dclid", // Google Ads / DV360
 		"yclid", "_openstat", // Yandex.Direct
-		"msclkid",                  // Microsoft Advertising
-		"ttclid",                   // TikTok Ads
-		"twclid", "li_fat_id",      // X Ads, LinkedIn Ads
+		"msclkid",             // Microsoft Advertising
+		"ttclid",              // TikTok Ads
+		"twclid", "li_fat_id", // X Ads, LinkedIn Ads
 		"epik", "sccid", "rdt_cid", // Pinterest, Snapchat, Reddit Ads
 		"vkclid", // VK Ads
 	}

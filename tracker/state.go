@@ -174,4 +174,3 @@ func (m *MemoryState) Lookup(_ context.Context, q *StateQuery, out *State) error
 	m.mu.RUnlock()
 	return nil
 }
-
