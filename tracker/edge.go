@@ -150,7 +150,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	if !hadVid {
 		newVisitorID(&sc.vid)
 		vid = sc.vid[:]
-		e.setCookie(ctx, refcookie.VisitorName, vid, e.cfg.VisitorMaxAge)
+		e.setCookie(ctx, refcookie.VisitorName, vid, e.cfg.VisitorMaxAge, true)
 	}
 	sc.hash, sc.msg = visitor.AppendHash(sc.hash[:0], sc.msg, e.cfg.Keys, now, s.IP, s.UserAgent)
 	if hadVid {
@@ -192,7 +192,10 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 
 	if verdict == attribution.Valid {
 		sc.buf = refcookie.Append(sc.buf[:0], e.cfg.Keys, ref, c.ID[:], now, []byte(c.Source()))
-		e.setCookie(ctx, refcookie.Name, sc.buf, e.cfg.AttributionWindow)
+		e.setCookie(ctx, refcookie.Name, sc.buf, e.cfg.AttributionWindow, true)
+		// The beacon token: readable by the landing page's /v.js (not HttpOnly), short-lived.
+		sc.buf, sc.msg = e.appendCheckToken(sc.buf[:0], sc.msg, c.ID[:], ref, now)
+		e.setCookie(ctx, CheckCookie, sc.buf, checkTTL, false)
 	}
 
 	sc.buf = appendLocation(sc.buf[:0], e.cfg.Origin, ctx.URI().PathOriginal(), s.RawQuery)
@@ -222,7 +225,7 @@ func redirect(ctx *fasthttp.RequestCtx, location []byte) {
 	ctx.SetStatusCode(fasthttp.StatusFound)
 }
 
-func (e *Edge) setCookie(ctx *fasthttp.RequestCtx, name string, value []byte, maxAge time.Duration) {
+func (e *Edge) setCookie(ctx *fasthttp.RequestCtx, name string, value []byte, maxAge time.Duration, httpOnly bool) {
 	ck := fasthttp.AcquireCookie()
 	ck.SetKey(name)
 	ck.SetValueBytes(value)
@@ -230,9 +233,13 @@ func (e *Edge) setCookie(ctx *fasthttp.RequestCtx, name string, value []byte, ma
 	if e.cfg.CookieDomain != "" {
 		ck.SetDomain(e.cfg.CookieDomain)
 	}
-	ck.SetMaxAge(int(maxAge / time.Second))
+	if maxAge > 0 {
+		ck.SetMaxAge(int(maxAge / time.Second))
+	} else {
+		ck.SetExpire(fasthttp.CookieExpireDelete)
+	}
 	ck.SetSecure(true)
-	ck.SetHTTPOnly(true)
+	ck.SetHTTPOnly(httpOnly)
 	// Lax: a cross-site iframe or image load cannot plant the cookie (RFC 6265bis 5.2).
 	ck.SetSameSite(fasthttp.CookieSameSiteLaxMode)
 	ctx.Response.Header.SetCookie(ck)

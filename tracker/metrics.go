@@ -26,3 +26,7 @@ var (
 		Name: "refedge_click_enqueue_errors_total", Help: "Clicks answered after the event queue stopped.",
 	})
 )
+
+var beaconReports = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "refedge_beacon_reports_total", Help: "Verification beacon reports by outcome (confirmed, revoked, bad_token, malformed).",
+}, []string{"outcome"})

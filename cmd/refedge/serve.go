@@ -110,13 +110,25 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		&attribution.ClickHouseClicks{Conn: d.ch, DB: d.chDB},
 		&attribution.KafkaClicks{W: clickWriter},
 	)
+	revocations := attribution.NewPipeline[*attribution.Revocation](
+		attribution.PipelineConfig{Name: "revocations", Logger: log, QueueSize: 4096, BatchSize: 500},
+		nil,
+		&attribution.ClickHouseRevocations{Conn: d.ch, DB: d.chDB},
+		&attribution.KafkaRevocations{W: clickWriter},
+	)
 	registry := &partners.Registry{R: d.redis}
+	quality := tracker.Quality{}
+	state := &tracker.RedisState{R: d.redis, Q: quality}
+	if err := state.LoadScripts(ctx); err != nil {
+		log.Warn("cannot load Redis scripts now; clicks will load them on first use", "err", err)
+	}
 	edge, err := tracker.NewEdge(tracker.Config{
 		Origin:         cfg.MarketOrigin.String(),
 		CookieDomain:   cfg.CookieDomain,
 		Keys:           cfg.Keys,
 		TrustedProxies: cfg.TrustedProxies,
-	}, &tracker.RedisState{R: d.redis}, clicks, nil)
+		Quality:        quality,
+	}, state, clicks, nil)
 	if err != nil {
 		return err
 	}
@@ -126,14 +138,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	adm.AddCheck("clickhouse", func(ctx context.Context) error { return d.ch.Ping(ctx) })
 	adm.AddCheck("kafka", func(ctx context.Context) error { return kafkaReady(ctx, d.brokers) })
 	registry.RegisterAdmin(adm)
+	edge.RegisterAdmin(adm, registry)
 
-	auth, err := partnerapi.NewAuth(partnerapi.Config{Keys: cfg.Keys, Redis: d.redis, PublicURL: cfg.PublicURL.String()})
+	auth, err := partnerapi.NewAuth(partnerapi.Config{Keys: cfg.Keys, Redis: d.redis, PublicURL: cfg.PublicURL.String(), Partners: registry})
 	if err != nil {
 		return err
 	}
 	auth.RegisterAdmin(adm, registry)
 	api := partnerapi.NewRouter(auth, log)
-	routes := tracker.Routes{API: api.Serve, Dashboard: auth.HandleLogin}
+	routes := tracker.Routes{
+		API:       api.Serve,
+		Dashboard: auth.HandleLogin,
+		Beacon:    edge.HandleBeacon(tracker.BeaconConfig{Revocations: revocations, Redis: d.redis}),
+	}
 
 	pub := &fasthttp.Server{
 		Handler:                       edge.Handler(routes),
@@ -177,6 +194,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer cancel()
 	step(log, "stop public listener and drain handlers", func() error { return pub.ShutdownWithContext(sctx) })
 	step(log, "flush click events", func() error { return clicks.Stop(sctx) })
+	step(log, "flush revocation events", func() error { return revocations.Stop(sctx) })
 	step(log, "close Kafka click producer", clickWriter.Close)
 	step(log, "stop admin listener", func() error { return admSrv.Shutdown(sctx) })
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {

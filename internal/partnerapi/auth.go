@@ -15,12 +15,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
+	"github.com/refedge/refedge/internal/partners"
+	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/signing"
 )
 
@@ -42,6 +45,9 @@ type Config struct {
 	LoginLinkTTL time.Duration
 	// SessionTTL is a dashboard session's lifetime; 0 means 12 hours.
 	SessionTTL time.Duration
+	// Partners, when set, learns the browser (rfe_vid) a partner logs in with, so the
+	// tracker can refuse that browser's clicks as self-referrals (program rule 2).
+	Partners *partners.Registry
 }
 
 // Auth issues and checks partner credentials.
@@ -154,6 +160,11 @@ func (a *Auth) HandleLogin(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
 		ctx.SetBodyString("This login link is invalid or has expired. Open the partner program page again to get a new one.\n")
 		return
+	}
+	if vid := ctx.Request.Header.Cookie(refcookie.VisitorName); a.cfg.Partners != nil && len(vid) == 22 && refcookie.ValidPartnerID(vid) {
+		if err := a.cfg.Partners.AddVisitor(ctx, c.partner, string(vid)); err != nil {
+			slog.Warn("cannot record the partner's own browser", "partner", c.partner, "err", err)
+		}
 	}
 	s := credential{kind: kindSession, partner: c.partner, id: newID(), expires: a.Now().Add(a.cfg.SessionTTL)}
 	ck := fasthttp.AcquireCookie()

@@ -115,3 +115,7 @@ func validToken(b []byte) bool {
 	}
 	return true
 }
+
+// RevokedKey is the Redis key marking a click the verification beacon revoked; the
+// ledger refuses to attribute a signup to such a click. It lives in the click's own slot.
+func RevokedKey(clickID string) string { return "rfe:revoked:{" + clickID + "}" }
