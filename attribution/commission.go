@@ -1,0 +1,77 @@
+package attribution
+
+import (
+	"strconv"
+	"time"
+)
+
+// OrderKey returns the idempotency key of an order's commission line for role.
+func OrderKey(orderID, role string) string { return "order:" + orderID + ":" + role }
+
+// ReversalKey returns the idempotency key of the reversal of the line key.
+func ReversalKey(key string) string { return key + ":reversal" }
+
+// CommissionLine is what one role of an order earns under the rules in force at the
+// order's time, before the ledger decides whether the referral may earn it.
+type CommissionLine struct {
+	Key      string
+	Role     string
+	UserID   string // the referral: the buyer or the seller
+	Base     int64  // amount paid from the main balance
+	RateBP   uint32
+	Amount   int64
+	Currency string
+	Program  string
+}
+
+// noProgram names the program of a line computed while no revenue_share program is in
+// force: its amount is 0, so no commission event carries it, but it still counts the
+// buyer's payment towards milestones.
+const noProgram = "none"
+
+// OrderLines returns the commission lines of a completed order: buyer first, then seller.
+// The base is amount_main only — bonus balance and promo codes never earn (program rule
+// 4) — and an order paid wholly from bonus has no lines at all. Each line is rounded on
+// its own (see Rounding).
+func (r *Rules) OrderLines(o *OrderCompleted, at time.Time) []CommissionLine {
+	if o.AmountMain <= 0 {
+		return nil
+	}
+	prog, buyerBP, sellerBP, rounding := noProgram, uint32(0), uint32(0), RoundHalfUp
+	if p := r.RevenueShareAt(at); p != nil {
+		prog, buyerBP, sellerBP, rounding = p.ID, p.BuyerRateBP, p.SellerRateBP, p.Rounding
+	}
+	line := func(role, user string, bp uint32) CommissionLine {
+		return CommissionLine{Key: OrderKey(o.OrderID, role), Role: role, UserID: user, Base: o.AmountMain,
+			RateBP: bp, Amount: ApplyRate(o.AmountMain, bp, rounding), Currency: o.Currency, Program: prog}
+	}
+	return []CommissionLine{line(RoleBuyer, o.BuyerID, buyerBP), line(RoleSeller, o.SellerID, sellerBP)}
+}
+
+// arg converts the line to ledger.lua's form.
+func (l *CommissionLine) arg(o *OrderCompleted, atMS int64, refundedMS string) lineArg {
+	return lineArg{Key: l.Key, Role: l.Role, O: o.OrderID, Buyer: o.BuyerID, Seller: o.SellerID,
+		B: itoa64(l.Base), Rate: strconv.FormatUint(uint64(l.RateBP), 10), Amt: itoa64(l.Amount),
+		Cur: l.Currency, Prog: l.Program, T: itoa64(atMS), RF: refundedMS}
+}
+
+// commissionPayload converts an outbox entry to the commission event payload.
+func commissionPayload(e *outboxEvent) CommissionPayload {
+	rate, _ := strconv.ParseUint(e.Rate, 10, 32)
+	return CommissionPayload{Key: e.Key, PartnerID: e.P, ReferralUserID: e.U, OrderID: e.O, Role: e.Role,
+		BaseAmount: atoi64(e.B), RateBP: uint32(rate), Amount: atoi64(e.Amt), Currency: e.Cur,
+		Program: e.Prog, Reverses: e.Rev}
+}
+
+// attributionPayload converts an outbox entry to the attribution event payload.
+func attributionPayload(e *outboxEvent) AttributionPayload {
+	p := AttributionPayload{UserID: e.U, PartnerID: e.P, ClickID: e.C, State: e.St,
+		RegisteredAt: msTime(e.R), ActivationDeadline: msTime(e.AD), ExpiresAt: msTime(e.XD), Cause: e.Cause}
+	if e.A != "" {
+		a := msTime(e.A)
+		p.ActivatedAt = &a
+	}
+	return p
+}
+
+func msTime(s string) time.Time { return time.UnixMilli(atoi64(s)).UTC() }
