@@ -9,6 +9,9 @@ var (
 	pipelineEnqueued = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "refedge_events_enqueued_total", Help: "Events accepted by a pipeline.",
 	}, []string{"pipeline"})
+	pipelineDepth = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "refedge_events_queue_depth", Help: "Events accepted and not yet written by every sink (sampled at each flush tick).",
+	}, []string{"pipeline"})
 	pipelineQueueFull = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "refedge_events_queue_full_total", Help: "Enqueue calls that had to wait for room.",
 	}, []string{"pipeline"})

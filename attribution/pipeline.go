@@ -166,6 +166,7 @@ func (p *Pipeline[T]) collect() {
 			}
 		case <-timer.C:
 			flush()
+			pipelineDepth.WithLabelValues(p.cfg.Name).Set(float64(p.pending.Load()))
 			timer.Reset(interval)
 		case <-p.stopping:
 			p.drain(&buf, flush)
