@@ -64,9 +64,12 @@ type Config struct {
 	Images ImageLimits
 	// ThumbCacheBytes bounds the in-memory thumbnail cache; 0 means 64 MiB.
 	ThumbCacheBytes int64
-	// ThumbWorkers bounds concurrent thumbnail resizes; more answer 503 at once. 0 means
-	// GOMAXPROCS.
+	// ThumbWorkers bounds concurrent thumbnail renders; 0 means GOMAXPROCS.
 	ThumbWorkers int
+	// ThumbWait bounds how long a thumbnail request waits for a worker before it is
+	// answered 503 with Retry-After; 0 means 2s. Requests for the same thumbnail share
+	// one render.
+	ThumbWait time.Duration
 }
 
 // SizeLimits bounds custom widget sizes (program sizes are always accepted).
@@ -107,6 +110,7 @@ func (c *Config) defaults() {
 	}
 	setDur(&c.CacheTTL, 2*time.Second)
 	setDur(&c.ViewWindow, time.Hour)
+	setDur(&c.ThumbWait, 2*time.Second)
 	setInt(&c.CacheEntries, 100000)
 	setInt(&c.MaxWidgetsPerPartner, 200)
 	setInt(&c.MaxKworkIDs, 24)

@@ -42,7 +42,7 @@ func New(cfg Config) (*Service, error) {
 		publicURL: trimOrigin(cfg.PublicURL),
 		Now:       time.Now,
 	}
-	s.thumbs = newThumbs(cat, cfg.ThumbCacheBytes, cfg.ThumbWorkers)
+	s.thumbs = newThumbs(cat, cfg.ThumbCacheBytes, cfg.ThumbWorkers, cfg.ThumbWait)
 	return s, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/disintegration/imaging"
 	"github.com/valyala/fasthttp"
@@ -17,8 +18,12 @@ import (
 // thumbs renders and caches thumbnails. The source is always the catalog's own copy
 // of an uploaded image, or a generated placeholder: never a fetched URL.
 type thumbs struct {
-	cat *Catalog
-	sem chan struct{}
+	cat  *Catalog
+	sem  chan struct{}
+	wait time.Duration
+
+	fmu      sync.Mutex
+	inflight map[string]*thumbCall
 
 	mu    sync.Mutex
 	ll    *list.List // front = most recently used
@@ -32,8 +37,53 @@ type thumbEntry struct {
 	data []byte
 }
 
-func newThumbs(cat *Catalog, limit int64, workers int) *thumbs {
-	return &thumbs{cat: cat, sem: make(chan struct{}, workers), ll: list.New(), m: map[string]*list.Element{}, limit: limit}
+func newThumbs(cat *Catalog, limit int64, workers int, wait time.Duration) *thumbs {
+	return &thumbs{cat: cat, sem: make(chan struct{}, workers), wait: wait, inflight: map[string]*thumbCall{},
+		ll: list.New(), m: map[string]*list.Element{}, limit: limit}
+}
+
+// thumbCall is one render that concurrent requests for the same key share.
+type thumbCall struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+var errThumbBusy = errors.New("every thumbnail worker is busy")
+
+// render returns the bytes for key, rendering them with fn at most once at a time per
+// key and at most len(sem) at a time overall. A request that waits longer than
+// t.wait for a worker gets errThumbBusy.
+func (t *thumbs) render(key string, fn func() ([]byte, error)) ([]byte, error) {
+	t.fmu.Lock()
+	if c, ok := t.inflight[key]; ok {
+		t.fmu.Unlock()
+		<-c.done
+		return c.data, c.err
+	}
+	c := &thumbCall{done: make(chan struct{})}
+	t.inflight[key] = c
+	t.fmu.Unlock()
+	defer func() {
+		t.fmu.Lock()
+		delete(t.inflight, key)
+		t.fmu.Unlock()
+		close(c.done)
+	}()
+	timer := time.NewTimer(t.wait)
+	defer timer.Stop()
+	select {
+	case t.sem <- struct{}{}:
+	case <-timer.C:
+		c.err = errThumbBusy
+		return nil, c.err
+	}
+	c.data, c.err = fn()
+	<-t.sem
+	if c.err == nil {
+		t.put(key, c.data)
+	}
+	return c.data, c.err
 }
 
 func (t *thumbs) get(key string) []byte {
@@ -178,31 +228,27 @@ func (s *Service) serveThumb(ctx *fasthttp.RequestCtx, t target) {
 		writeThumb(ctx, b, current)
 		return
 	}
-	select {
-	case s.thumbs.sem <- struct{}{}:
-	default:
-		// Every worker is resizing: fail fast rather than queue CPU work.
+	b, err := s.thumbs.render(key, func() ([]byte, error) {
+		if ver == "0" {
+			thumbPlaceholder.Inc()
+			return renderPlaceholder(placeholderIndex(t.id), t.w, t.h)
+		}
+		thumbRendered.Inc()
+		return renderThumb(src, t.w, t.h)
+	})
+	switch {
+	case errors.Is(err, errThumbBusy):
+		// Every worker stayed busy: answer at once rather than queue more CPU work.
 		thumbBusy.Inc()
 		h.Set("Retry-After", "1")
 		ctx.Error("busy", fasthttp.StatusServiceUnavailable)
 		return
-	}
-	var b []byte
-	if ver == "0" {
-		b, err = renderPlaceholder(placeholderIndex(t.id), t.w, t.h)
-		thumbPlaceholder.Inc()
-	} else {
-		b, err = renderThumb(src, t.w, t.h)
-		thumbRendered.Inc()
-	}
-	<-s.thumbs.sem
-	if err != nil {
+	case err != nil:
 		thumbError.Inc()
 		s.cfg.Log.Warn("widget thumbnail: cannot render", "kwork", t.id, "err", err)
 		ctx.Error("cannot render thumbnail", fasthttp.StatusInternalServerError)
 		return
 	}
-	s.thumbs.put(key, b)
 	writeThumb(ctx, b, current)
 }
 
