@@ -52,12 +52,15 @@ done
 bash deploy/dev/seed.sh "$admin"
 
 pub="$REFEDGE_PUBLIC_URL"
+ua='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36' 
 cat <<TXT
 
 refedge is running. Try:
-  A referral click (302 to the marketplace stub, cookies set):
-    curl -si '$pub/categories/design?ref=demo&src=link'
-    open  $pub/categories/design?ref=demo
+  A referral click with a browser's headers (302 to the marketplace stub, rfe_vid and rfe_ref set):
+    curl -si -A '$ua' -H 'Accept: text/html' -H 'Accept-Language: en' '$pub/categories/design?ref=demo&src=link'
+  The same with a bare curl: recorded as a bot, no rfe_ref:
+    curl -si '$pub/categories/design?ref=demo'
+  In a browser:  $pub/categories/design?ref=demo
   A click for a blocked partner (recorded, no attribution):  $pub/?ref=blocked-demo
   Readiness and metrics:   $admin/readyz   $admin/metrics
   The clicks in ClickHouse:
