@@ -1,0 +1,159 @@
+package attribution
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// TestLedgerCrashRestart kills the orders consumer mid-stream — its handler stops at a
+// chosen stage of a chosen batch and the reader is closed without committing, as when
+// the process dies — then starts a new service on the same group and ledger. Every
+// commission must be there exactly once: no loss, no second payout.
+//
+// Stages: "effects" (Redis changed, nothing produced), "produced" (Kafka acknowledged
+// the events, the outbox still holds them: the restart must find them on the topic and
+// not produce them again), "acked" (outbox cleared, offsets not committed).
+func TestLedgerCrashRestart(t *testing.T) {
+	for _, stage := range []string{"effects", "produced", "acked"} {
+		t.Run(stage, func(t *testing.T) {
+			t.Parallel()
+			crashRestart(t, stage)
+		})
+	}
+}
+
+func crashRestart(t *testing.T, stage string) {
+	e := newLedgerEnv(t)
+	cfg := e.cfg
+	cfg.MaxBatch = 16
+	run := uniq("c")
+	id := func(f string, a ...any) string { return run + "-" + fmt.Sprintf(f, a...) }
+
+	// Phase 0: partners. Phase 1: referred buyers and sellers, sellers activated.
+	const partnersN, buyersN, sellersN, ordersN = 4, 24, 8, 240
+	for p := 0; p < partnersN; p++ {
+		e.core.Partner(id("p%d", p), id("pu%d", p), "active", goldenT0.Add(-day))
+	}
+	e.flush()
+	first := e.start(cfg)
+	e.waitCaughtUp(cfg)
+	for b := 0; b < buyersN; b++ {
+		e.core.Register(id("b%d", b), e.core.Click(id("p%d", b%partnersN), goldenT0), "", goldenT0)
+	}
+	for s := 0; s < sellersN; s++ {
+		e.core.Register(id("s%d", s), e.core.Click(id("p%d", s%partnersN), goldenT0), "", goldenT0)
+		e.core.Moderate(id("k%d", s), id("s%d", s), true, goldenT0.Add(time.Hour))
+	}
+	e.flush()
+	e.waitCaughtUp(cfg)
+	if err := first.Stop(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Phase 2: the stream the consumer dies in: orders, every tenth refunded.
+	want := map[string]int64{}
+	for o := 0; o < ordersN; o++ {
+		at := goldenT0.Add(day + time.Duration(o)*time.Minute)
+		b, s, main := id("b%d", o%buyersN), id("s%d", o%sellersN), int64(1000+o*7)
+		e.core.Order(id("o%d", o), b, s, main, 0, "USD", at)
+		want[OrderKey(id("o%d", o), RoleBuyer)] = ApplyRate(main, 350, RoundHalfUp)
+		want[OrderKey(id("o%d", o), RoleSeller)] = ApplyRate(main, 250, RoundHalfUp)
+		if o%10 == 3 {
+			e.core.Refund(id("o%d", o), b, at.Add(time.Hour))
+			want[ReversalKey(OrderKey(id("o%d", o), RoleBuyer))] = ApplyRate(main, 350, RoundHalfUp)
+			want[ReversalKey(OrderKey(id("o%d", o), RoleSeller))] = ApplyRate(main, 250, RoundHalfUp)
+		}
+	}
+	e.flush()
+
+	recovered := counterValue(ledgerRecovered)
+	crashing, err := NewLedgerService(cfg, e.rdb, nil, "", e.brokers, testKeys, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batches atomic.Int32
+	crashing.l.hook = func(kind, s string) error {
+		if kind != kindOrders || s != stage {
+			return nil
+		}
+		if batches.Add(1) == 4 { // mid-stream: three batches went through
+			return errCrash
+		}
+		return nil
+	}
+	if err := crashing.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	orders := crashing.consumers[kindOrders]
+	deadline := time.Now().Add(30 * time.Second)
+	for !orders.exited.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the orders consumer did not reach its crash")
+		}
+		pollPause()
+	}
+	if !bytes.Contains([]byte(fmt.Sprint(orders.err)), []byte(errCrash.Error())) {
+		t.Fatalf("orders consumer stopped with %v, want the simulated crash", orders.err)
+	}
+	if err := crashing.Stop(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	e.start(cfg)
+	e.waitCaughtUp(cfg)
+
+	sch, err := LoadEventSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	first2 := map[string][]byte{}
+	dups := 0
+	for _, o := range e.readOutputs(TopicCommissions, sch) {
+		k := o.Comm.Key
+		if prev, ok := first2[k]; ok {
+			dups++
+			t.Errorf("commission %s produced twice after a crash at %q:\n%s\n%s", k, stage, prev, o.Raw)
+			continue
+		}
+		first2[k] = o.Raw
+		got[k] = o.Comm.Amount
+	}
+	var missing, extra []string
+	for k, a := range want {
+		if g, ok := got[k]; !ok {
+			missing = append(missing, k)
+		} else if g != a {
+			t.Errorf("commission %s: amount %d, want %d", k, g, a)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing) > 0 || len(extra) > 0 {
+		t.Errorf("after the crash at %q: %d missing %v, %d unexpected %v", stage, len(missing), missing, len(extra), extra)
+	}
+	if stage == "produced" && counterValue(ledgerRecovered) == recovered {
+		t.Error("the restart did not find the events the crashed attempt had produced")
+	}
+	t.Logf("crash at %q after 3 batches: %d commissions, %d duplicates", stage, len(got), dups)
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}

@@ -1,0 +1,241 @@
+package attribution
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/refedge/refedge/internal/kafkax"
+	"github.com/refedge/refedge/internal/signing"
+	"github.com/refedge/refedge/internal/testenv"
+)
+
+// The ledger's tests talk to a real Redis (testenv: REFEDGE_TEST_REDIS_URL, as
+// deploy/dev/services.sh prints it) and to the embedded Kafka broker over TCP. They
+// share Redis database 0 with other packages' tests: every id, key prefix and consumer
+// group is unique per test, and nothing is ever flushed.
+
+// testRedis returns a client of the test Redis (database 0, shared: keys are unique per
+// test), closed at cleanup.
+func testRedis(t testing.TB) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.PoolSize = 32
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// testBroker starts an embedded broker for the test.
+func testBroker(t testing.TB) *kafkax.Embedded {
+	t.Helper()
+	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: AllTopics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func uniq(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+var testKeys = signing.MustKeyring("ledger-test-secret-0123456789")
+
+// testLog sends logs to the test's output.
+func testLog(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// ledgerEnv is one test's broker, Redis, simulated core and ledger configuration.
+type ledgerEnv struct {
+	t       testing.TB
+	ctx     context.Context
+	brokers []string
+	rdb     *redis.Client
+	core    *SimCore
+	cfg     LedgerConfig
+}
+
+func newLedgerEnv(t testing.TB) *ledgerEnv {
+	rdb := testRedis(t)
+	b := testBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	e := &ledgerEnv{t: t, ctx: ctx, brokers: b.Addrs(), rdb: rdb}
+	e.core = NewSimCore(e.brokers, testKeys, LedgerTopics{})
+	t.Cleanup(func() { e.core.Close() })
+	e.cfg = LedgerConfig{Group: uniq("ledger-test-"), KeyPrefix: testenv.KeyPrefix(t), SweepInterval: -1,
+		MaxBatch: 200, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+	return e
+}
+
+// start runs a ledger service with cfg until the test ends (or Stop).
+func (e *ledgerEnv) start(cfg LedgerConfig) *LedgerService {
+	e.t.Helper()
+	s, err := NewLedgerService(cfg, e.rdb, nil, "", e.brokers, testKeys, testLog(e.t))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := s.Start(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			e.t.Errorf("stop ledger: %v", err)
+		}
+	})
+	return s
+}
+
+func (e *ledgerEnv) flush() {
+	e.t.Helper()
+	if err := e.core.Flush(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// createTopics creates topics (4 partitions each) on the test broker: the ledger, like
+// production, never creates topics itself.
+func (e *ledgerEnv) createTopics(t LedgerTopics) {
+	e.t.Helper()
+	var cfgs []kafka.TopicConfig
+	for _, name := range []string{t.Partners, t.Users, t.Kworks, t.Orders, t.Attributions, t.Commissions, t.DeadLetter} {
+		if name != "" && !slices.Contains(AllTopics, name) {
+			cfgs = append(cfgs, kafka.TopicConfig{Topic: name, NumPartitions: 4, ReplicationFactor: 1})
+		}
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(e.brokers...), Timeout: 5 * time.Second}
+	res, err := cl.CreateTopics(e.ctx, &kafka.CreateTopicsRequest{Topics: cfgs})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for name, err := range res.Errors {
+		if err != nil {
+			e.t.Fatalf("create topic %s: %v", name, err)
+		}
+	}
+}
+
+// waitCaughtUp polls until group has committed every message of the input topics.
+func (e *ledgerEnv) waitCaughtUp(cfg LedgerConfig) { e.waitCaughtUpWithin(cfg, time.Minute) }
+
+func (e *ledgerEnv) waitCaughtUpWithin(cfg LedgerConfig, within time.Duration) {
+	e.t.Helper()
+	cfg.defaults()
+	topics := map[string]string{kindPartners: cfg.Topics.Partners, kindUsers: cfg.Topics.Users,
+		kindKworks: cfg.Topics.Kworks, kindOrders: cfg.Topics.Orders}
+	deadline := time.Now().Add(within)
+	cl := &kafka.Client{Addr: kafka.TCP(e.brokers...), Timeout: 5 * time.Second}
+	for kind, topic := range topics {
+		for {
+			behind, err := groupBehind(e.ctx, cl, e.brokers, cfg.Group+"."+kind, topic)
+			if err == nil && behind == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("ledger group %s did not catch up on %s: %d behind, err %v", cfg.Group, topic, behind, err)
+			}
+			pollPause()
+		}
+	}
+}
+
+// pollPause is the interval between two polls of an asynchronous condition (each poll
+// has a deadline).
+func pollPause() { <-time.After(20 * time.Millisecond) }
+
+// groupBehind returns how many messages of topic group has not committed.
+func groupBehind(ctx context.Context, cl *kafka.Client, brokers []string, group, topic string) (int64, error) {
+	ends, err := topicEnds(ctx, brokers, topic)
+	if err != nil {
+		return -1, err
+	}
+	var parts []int
+	for p, e := range ends {
+		if e[1] > 0 {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return 0, nil
+	}
+	res, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return -1, err
+	}
+	committed := map[int]int64{}
+	for _, p := range res.Topics[topic] {
+		committed[p.Partition] = p.CommittedOffset
+	}
+	var behind int64
+	for _, p := range parts {
+		c := max(committed[p], 0)
+		behind += ends[p][1] - c
+	}
+	return behind, nil
+}
+
+// outEvent is an output event as a test reads it back.
+type outEvent struct {
+	Envelope
+	Attr *AttributionPayload
+	Comm *CommissionPayload
+	Raw  []byte
+}
+
+// readOutputs reads every event of topic and checks each against its schema.
+func (e *ledgerEnv) readOutputs(topic string, sch *EventSchemas) []outEvent {
+	e.t.Helper()
+	var out []outEvent
+	err := readTopic(e.ctx, e.brokers, topic, func(m kafka.Message) error {
+		if _, err := sch.Validate(m.Value); err != nil {
+			e.t.Errorf("%s produced an event that does not conform to its schema: %v\n%s", topic, err, m.Value)
+		}
+		var o outEvent
+		o.Raw = m.Value
+		if err := json.Unmarshal(m.Value, &o.Envelope); err != nil {
+			return err
+		}
+		var err error
+		if strings.HasPrefix(o.Type, "commission.") {
+			o.Comm = new(CommissionPayload)
+			err = json.Unmarshal(o.Payload, o.Comm)
+		} else {
+			o.Attr = new(AttributionPayload)
+			err = json.Unmarshal(o.Payload, o.Attr)
+		}
+		out = append(out, o)
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].OccurredAt.Before(out[j].OccurredAt) })
+	return out
+}

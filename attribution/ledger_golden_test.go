@@ -1,0 +1,435 @@
+package attribution
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// The golden scenarios run through the real path: the simulated core produces to the
+// embedded broker over TCP, the ledger consumes with consumer groups, keeps its state in
+// the real Redis and produces to the output topics, which the test reads back. Each
+// scenario has ids of its own ($B becomes <run>-<scenario>-B) and expects exactly the
+// output lines listed, in event-time order.
+
+var goldenT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
+
+// goldenRules is the default program with the milestone example enabled under the id
+// "ms": 50.00 once when a referral's billed total reaches 1000.00 within 2 years.
+func goldenRules() *Rules {
+	r := DefaultRules()
+	r.Programs[1] = Program{ID: "ms", Type: ProgramMilestone, Currency: "USD", Threshold: 100000, Bounty: 5000, Window: Period{Years: 2}}
+	return r
+}
+
+// scen builds one scenario's input. Facts go out in phases: phase 0 (partners and their
+// own accounts) is consumed before phase 1, and phase 1 before phase 2, so a scenario
+// can force "this arrived before that".
+type scen struct {
+	prefix string
+	phases [3][]func(c *SimCore)
+	phase  int
+}
+
+func (s *scen) id(name string) string { return s.prefix + name }
+
+func (s *scen) at(f func(c *SimCore)) { s.phases[s.phase] = append(s.phases[s.phase], f) }
+
+// partner registers partner name, with its own marketplace account <name>u, 60 days
+// before T0.
+func (s *scen) partner(name, status string) {
+	p, u, t := s.id(name), s.id(name+"u"), goldenT0.Add(-60*day)
+	s.phases[0] = append(s.phases[0], func(c *SimCore) {
+		c.Partner(p, u, status, t)
+		c.Register(u, "", "vis-"+u, t)
+	})
+}
+
+// partnerOnly registers a partner whose own account has not signed up yet.
+func (s *scen) partnerOnly(name, status string) {
+	p, u, t := s.id(name), s.id(name+"u"), goldenT0.Add(-60*day)
+	s.phases[0] = append(s.phases[0], func(c *SimCore) { c.Partner(p, u, status, t) })
+}
+
+// refer signs user up at t after a click on partner's link an hour earlier.
+func (s *scen) refer(user, partner string, t time.Time) {
+	s.referClick(user, partner, t.Add(-time.Hour), t)
+}
+
+func (s *scen) referClick(user, partner string, click, t time.Time) {
+	u, p := s.id(user), s.id(partner)
+	s.at(func(c *SimCore) { c.Register(u, c.Click(p, click), "vis-"+u, t) })
+}
+
+func (s *scen) signup(user string, t time.Time) {
+	u := s.id(user)
+	s.at(func(c *SimCore) { c.Register(u, "", "vis-"+u, t) })
+}
+
+func (s *scen) moderate(seller string, t time.Time) {
+	u := s.id(seller)
+	s.at(func(c *SimCore) { c.Moderate("k-"+u, u, true, t) })
+}
+
+func (s *scen) order(id, buyer, seller string, main, bonus int64, t time.Time) {
+	o, b, sl := s.id(id), s.id(buyer), s.id(seller)
+	s.at(func(c *SimCore) { c.Order(o, b, sl, main, bonus, "USD", t) })
+}
+
+func (s *scen) refund(id, buyer string, t time.Time) {
+	o, b := s.id(id), s.id(buyer)
+	s.at(func(c *SimCore) { c.Refund(o, b, t) })
+}
+
+type goldenCase struct {
+	name  string
+	setup func(s *scen)
+	want  []string
+}
+
+var goldenCases = []goldenCase{
+	{"buyer_and_seller", func(s *scen) {
+		s.partner("P1", "active")
+		s.partner("P2", "active")
+		s.refer("B", "P1", goldenT0)
+		s.refer("S", "P2", goldenT0)
+		s.moderate("S", goldenT0.Add(day))
+		s.order("O1", "B", "S", 90000, 0, goldenT0.Add(10*day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"attributed user=$S partner=$P2 state=pending @2026-01-01T00:00:00",
+		"activated user=$S partner=$P2 state=active cause=kwork @2026-01-02T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-11T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=90000 rate=350 amount=3150 USD @2026-01-11T00:00:00",
+		"accrued order:$O1:seller partner=$P2 user=$S base=90000 rate=250 amount=2250 USD @2026-01-11T00:00:00",
+	}},
+	{"both_roles_one_partner", func(s *scen) {
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.refer("S", "P1", goldenT0)
+		s.moderate("S", goldenT0.Add(day))
+		s.order("O1", "B", "S", 12345, 0, goldenT0.Add(5*day)) // 432.075 -> 432, 308.625 -> 309
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"attributed user=$S partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$S partner=$P1 state=active cause=kwork @2026-01-02T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-06T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=12345 rate=350 amount=432 USD @2026-01-06T00:00:00",
+		"accrued order:$O1:seller partner=$P1 user=$S base=12345 rate=250 amount=309 USD @2026-01-06T00:00:00",
+	}},
+	{"bonus_only_and_mixed", func(s *scen) {
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 0, 5000, goldenT0.Add(5*day))      // bonus only: earns nothing, activates nothing
+		s.order("O2", "B", "S", 80000, 20000, goldenT0.Add(6*day)) // mixed: the main part earns
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-07T00:00:00",
+		"accrued order:$O2:buyer partner=$P1 user=$B base=80000 rate=350 amount=2800 USD @2026-01-07T00:00:00",
+	}},
+	{"activation_day_179", func(s *scen) {
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(179*day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-06-29T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2026-06-29T00:00:00",
+	}},
+	{"activation_day_181", func(s *scen) {
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(181*day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"detached user=$B partner=$P1 state=detached @2026-06-30T00:00:00",
+	}},
+	{"three_years_and_a_day", func(s *scen) {
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(day))
+		s.order("O2", "B", "S", 10000, 0, goldenT0.AddDate(3, 0, -1))
+		s.order("O3", "B", "S", 10000, 0, goldenT0.AddDate(3, 0, 1))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-02T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2026-01-02T00:00:00",
+		"accrued order:$O2:buyer partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2028-12-31T00:00:00",
+		"expired user=$B partner=$P1 state=expired @2029-01-01T00:00:00",
+	}},
+	{"refund_reversal", func(s *scen) {
+		s.partner("P1", "active")
+		s.partner("P2", "active")
+		s.refer("B", "P1", goldenT0)
+		s.refer("S", "P2", goldenT0)
+		s.moderate("S", goldenT0.Add(day))
+		s.order("O1", "B", "S", 100000, 0, goldenT0.Add(10*day)) // 1000.00 also reaches the milestone
+		s.refund("O1", "B", goldenT0.Add(20*day))                // which the refund takes back too
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"attributed user=$S partner=$P2 state=pending @2026-01-01T00:00:00",
+		"activated user=$S partner=$P2 state=active cause=kwork @2026-01-02T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-11T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=100000 rate=350 amount=3500 USD @2026-01-11T00:00:00",
+		"accrued order:$O1:seller partner=$P2 user=$S base=100000 rate=250 amount=2500 USD @2026-01-11T00:00:00",
+		"accrued milestone:ms:$B:1 partner=$P1 user=$B base=100000 rate=0 amount=5000 USD @2026-01-11T00:00:00",
+		"reversed order:$O1:buyer:reversal partner=$P1 user=$B base=100000 rate=350 amount=3500 USD @2026-01-21T00:00:00",
+		"reversed order:$O1:seller:reversal partner=$P2 user=$S base=100000 rate=250 amount=2500 USD @2026-01-21T00:00:00",
+		"reversed milestone:ms:$B:1:reversal partner=$P1 user=$B base=100000 rate=0 amount=5000 USD @2026-01-21T00:00:00",
+	}},
+	{"milestone_once", func(s *scen) {
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 60000, 0, goldenT0.Add(day))
+		s.order("O2", "B", "S", 50000, 0, goldenT0.Add(2*day)) // 1100.00 reaches 1000.00
+		s.order("O3", "B", "S", 30000, 0, goldenT0.Add(3*day)) // and it is not paid again
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-02T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=60000 rate=350 amount=2100 USD @2026-01-02T00:00:00",
+		"accrued order:$O2:buyer partner=$P1 user=$B base=50000 rate=350 amount=1750 USD @2026-01-03T00:00:00",
+		"accrued milestone:ms:$B:1 partner=$P1 user=$B base=110000 rate=0 amount=5000 USD @2026-01-03T00:00:00",
+		"accrued order:$O3:buyer partner=$P1 user=$B base=30000 rate=350 amount=1050 USD @2026-01-04T00:00:00",
+	}},
+	{"milestone_refund_rearms", func(s *scen) {
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 60000, 0, goldenT0.Add(day))
+		s.order("O2", "B", "S", 50000, 0, goldenT0.Add(2*day))
+		s.refund("O2", "B", goldenT0.Add(3*day))               // 600.00 net: the bounty goes back
+		s.order("O3", "B", "S", 45000, 0, goldenT0.Add(4*day)) // 1050.00 net: paid, once
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-02T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=60000 rate=350 amount=2100 USD @2026-01-02T00:00:00",
+		"accrued order:$O2:buyer partner=$P1 user=$B base=50000 rate=350 amount=1750 USD @2026-01-03T00:00:00",
+		"accrued milestone:ms:$B:1 partner=$P1 user=$B base=110000 rate=0 amount=5000 USD @2026-01-03T00:00:00",
+		"reversed order:$O2:buyer:reversal partner=$P1 user=$B base=50000 rate=350 amount=1750 USD @2026-01-04T00:00:00",
+		"reversed milestone:ms:$B:1:reversal partner=$P1 user=$B base=110000 rate=0 amount=5000 USD @2026-01-04T00:00:00",
+		"accrued order:$O3:buyer partner=$P1 user=$B base=45000 rate=350 amount=1575 USD @2026-01-05T00:00:00",
+		"accrued milestone:ms:$B:2 partner=$P1 user=$B base=105000 rate=0 amount=5000 USD @2026-01-05T00:00:00",
+	}},
+	{"self_referral", func(s *scen) {
+		s.partner("P1", "active")
+		s.partnerOnly("P2", "active")
+		s.signup("S", goldenT0)
+		// P2's own account signs up through P2's link: refused (same user).
+		p2u := s.id("P2u")
+		s.at(func(c *SimCore) { c.Register(p2u, c.Click(s.id("P2"), goldenT0), "x", goldenT0) })
+		s.order("O1", "P2u", "S", 10000, 0, goldenT0.Add(day))
+		// X signs up from P1's own browser: refused (same visitor).
+		x, p1 := s.id("X"), s.id("P1")
+		s.at(func(c *SimCore) { c.Register(x, c.Click(p1, goldenT0), "vis-"+s.id("P1u"), goldenT0) })
+	}, nil},
+	{"blocked_partner", func(s *scen) {
+		s.partner("PB", "blocked")
+		s.refer("B", "PB", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(day))
+	}, nil},
+	{"own_order", func(s *scen) {
+		// The partner sells to their own referral: no commission, and no activation.
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.order("O1", "B", "P1u", 10000, 0, goldenT0.Add(day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+	}},
+	{"click_expired", func(s *scen) {
+		s.partner("P1", "active")
+		s.referClick("B", "P1", goldenT0.Add(-31*day), goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(day))
+	}, nil},
+	{"order_before_registration", func(s *scen) {
+		// The order is consumed before the signup it depends on: it waits, then the
+		// signup activates the referral and pays it.
+		s.partner("P1", "active")
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(day))
+		s.phase = 2
+		s.refer("B", "P1", goldenT0)
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-02T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2026-01-02T00:00:00",
+	}},
+	{"sale_before_moderation", func(s *scen) {
+		// The seller's sale is consumed before the moderation that activated them days
+		// earlier: the line waits for the fact, then pays.
+		s.partner("P2", "active")
+		s.refer("S", "P2", goldenT0)
+		s.signup("B", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(20*day))
+		s.phase = 2
+		s.moderate("S", goldenT0.Add(15*day))
+	}, []string{
+		"attributed user=$S partner=$P2 state=pending @2026-01-01T00:00:00",
+		"activated user=$S partner=$P2 state=active cause=kwork @2026-01-16T00:00:00",
+		"accrued order:$O1:seller partner=$P2 user=$S base=10000 rate=250 amount=250 USD @2026-01-21T00:00:00",
+	}},
+	{"refund_before_order", func(s *scen) {
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.refund("O1", "B", goldenT0.Add(11*day))
+		s.phase = 2
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(10*day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-11T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2026-01-11T00:00:00",
+		"reversed order:$O1:buyer:reversal partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2026-01-12T00:00:00",
+	}},
+}
+
+// describe renders an output event as a golden line.
+func describe(o outEvent) string {
+	at := o.OccurredAt.UTC().Format("2006-01-02T15:04:05")
+	name := o.Type[strings.IndexByte(o.Type, '.')+1:]
+	if c := o.Comm; c != nil {
+		return fmt.Sprintf("%s %s partner=%s user=%s base=%d rate=%d amount=%d %s @%s",
+			name, c.Key, c.PartnerID, c.ReferralUserID, c.BaseAmount, c.RateBP, c.Amount, c.Currency, at)
+	}
+	a := o.Attr
+	s := fmt.Sprintf("%s user=%s partner=%s state=%s", name, a.UserID, a.PartnerID, a.State)
+	if a.Cause != "" && o.Type == TypeActivated {
+		s += " cause=" + a.Cause
+	}
+	return s + " @" + at
+}
+
+// goldenRun produces every scenario's facts phase by phase and waits for the ledger to
+// consume each phase.
+func goldenRun(e *ledgerEnv, cfg LedgerConfig, run string) []*scen {
+	scens := make([]*scen, len(goldenCases))
+	for i, gc := range goldenCases {
+		scens[i] = &scen{prefix: run + "-" + gc.name + "-", phase: 1}
+		gc.setup(scens[i])
+	}
+	for ph := 0; ph < 3; ph++ {
+		for _, s := range scens {
+			for _, f := range s.phases[ph] {
+				f(e.core)
+			}
+		}
+		if ph == 1 {
+			deadLetterInput(e.core)
+		}
+		e.flush()
+		e.waitCaughtUp(cfg)
+	}
+	return scens
+}
+
+// deadLetterInput queues invalid events: each must reach the dead-letter topic with its
+// reason while consumption goes on.
+func deadLetterInput(c *SimCore) {
+	c.Raw(TopicOrders, []byte("k1"), []byte(`{"id": "not json`))
+	c.Raw(TopicUsers, []byte("k2"), []byte(`{"id":"0196f0a0-0000-7000-8000-0000000000d2","type":"user.deleted","version":1,"occurred_at":"2026-01-01T00:00:00Z","payload":{"user_id":"u"}}`))
+	c.Raw(TopicOrders, []byte("k3"), []byte(`{"id":"0196f0a0-0000-7000-8000-0000000000d3","type":"order.completed","version":1,"occurred_at":"2026-01-01T00:00:00Z","payload":{"order_id":"o","buyer_id":"b","seller_id":"s","amount_main":-5,"amount_bonus":0,"currency":"USD"}}`))
+	c.Raw(TopicUsers, []byte("k4"), []byte(`{"id":"0196f0a0-0000-7000-8000-0000000000d4","type":"order.refunded","version":1,"occurred_at":"2026-01-01T00:00:00Z","payload":{"order_id":"o"}}`))
+}
+
+var wantDeadLetters = map[string]string{
+	"k1": "invalid JSON", "k2": `unknown event type "user.deleted"`, "k3": "schema order.completed: /payload/amount_main",
+	"k4": `event type "order.refunded" does not belong on this topic`,
+}
+
+func checkGolden(t *testing.T, scens []*scen, outs []outEvent) {
+	t.Helper()
+	for i, gc := range goldenCases {
+		s := scens[i]
+		var got []string
+		for _, o := range outs {
+			u, p := "", ""
+			if o.Comm != nil {
+				u, p = o.Comm.ReferralUserID, o.Comm.PartnerID
+			} else {
+				u, p = o.Attr.UserID, o.Attr.PartnerID
+			}
+			if strings.HasPrefix(u, s.prefix) || strings.HasPrefix(p, s.prefix) {
+				got = append(got, strings.ReplaceAll(describe(o), s.prefix, "$"))
+			}
+		}
+		want := append([]string(nil), gc.want...)
+		// Events at the same instant may come in either order (different topics).
+		sort.Strings(got)
+		sort.Strings(want)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("scenario %s:\n got:\n  %s\nwant:\n  %s", gc.name, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+	}
+}
+
+func checkNoDuplicates(t *testing.T, outs []outEvent) {
+	t.Helper()
+	ids := map[string]int{}
+	keys := map[string]int{}
+	for _, o := range outs {
+		ids[o.ID]++
+		if o.Comm != nil {
+			keys[o.Comm.Key]++
+		}
+	}
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("event %s produced %d times", id, n)
+		}
+	}
+	for k, n := range keys {
+		if n > 1 {
+			t.Errorf("commission key %s produced %d times", k, n)
+		}
+	}
+}
+
+func TestLedgerGolden(t *testing.T) {
+	e := newLedgerEnv(t)
+	cfg := e.cfg
+	cfg.Rules = goldenRules()
+	e.start(cfg)
+	run := uniq("g")
+	scens := goldenRun(e, cfg, run)
+
+	sch, err := LoadEventSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := append(e.readOutputs(TopicAttributions, sch), e.readOutputs(TopicCommissions, sch)...)
+	checkGolden(t, scens, outs)
+	checkNoDuplicates(t, outs)
+
+	var dead []kafka.Message
+	if err := readTopic(e.ctx, e.brokers, TopicDeadLetter, func(m kafka.Message) error { dead = append(dead, m); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != len(wantDeadLetters) {
+		t.Errorf("dead letters: got %d, want %d", len(dead), len(wantDeadLetters))
+	}
+	for _, m := range dead {
+		h := map[string]string{}
+		for _, x := range m.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		want := wantDeadLetters[string(m.Key)]
+		if !strings.HasPrefix(h[HeaderDLQReason], want) {
+			t.Errorf("dead letter %s: reason %q, want prefix %q", m.Key, h[HeaderDLQReason], want)
+		}
+		if h[HeaderDLQTopic] == "" || h[HeaderDLQOffset] == "" || !strings.Contains(string(m.Value), `"id"`) {
+			t.Errorf("dead letter %s lacks its origin or original bytes: %v %q", m.Key, h, m.Value)
+		}
+	}
+}
