@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
@@ -94,9 +95,12 @@ func newLedgerEnv(t testing.TB) *ledgerEnv {
 }
 
 // start runs a ledger service with cfg until the test ends (or Stop).
-func (e *ledgerEnv) start(cfg LedgerConfig) *LedgerService {
+func (e *ledgerEnv) start(cfg LedgerConfig) *LedgerService { return e.startMirrored(cfg, nil, "") }
+
+// startMirrored runs a ledger service that mirrors its output to ClickHouse.
+func (e *ledgerEnv) startMirrored(cfg LedgerConfig, ch driver.Conn, db string) *LedgerService {
 	e.t.Helper()
-	s, err := NewLedgerService(cfg, e.rdb, nil, "", e.brokers, testKeys, testLog(e.t))
+	s, err := NewLedgerService(cfg, e.rdb, ch, db, e.brokers, testKeys, testLog(e.t))
 	if err != nil {
 		e.t.Fatal(err)
 	}

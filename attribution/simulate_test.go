@@ -1,0 +1,72 @@
+package attribution
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestSimulate plays a small simulated marketplace through the ledger and checks the
+// books: every line's amount is its base times its rate, rounded half up; every
+// reversal repeats an accrual; the blocked partner earns nothing; no key is paid twice.
+func TestSimulate(t *testing.T) {
+	e := newLedgerEnv(t)
+	cfg := e.cfg
+	e.start(cfg)
+	prefix := uniq("sim") + "-"
+	rep, err := Simulate(e.ctx, SimConfig{Brokers: e.brokers, Keys: testKeys, Seed: 7, IDPrefix: prefix,
+		Partners: 10, Users: 300, Sellers: 40, Orders: 2000, Days: 300,
+		AfterPartners: func(context.Context) error { e.waitCaughtUp(cfg); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitCaughtUp(cfg)
+	sch, err := LoadEventSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	accrued := map[string]CommissionPayload{}
+	var reversed []CommissionPayload
+	for _, o := range e.readOutputs(TopicCommissions, sch) {
+		c := *o.Comm
+		if c.PartnerID == prefix+"p9" {
+			t.Errorf("blocked partner earned %s", c.Key)
+		}
+		if o.Type == TypeCommissionReversed {
+			reversed = append(reversed, c)
+			continue
+		}
+		if _, dup := accrued[c.Key]; dup {
+			t.Errorf("%s accrued twice", c.Key)
+		}
+		accrued[c.Key] = c
+		if c.Role != RoleMilestone && c.Amount != ApplyRate(c.BaseAmount, c.RateBP, RoundHalfUp) {
+			t.Errorf("%s: %d × %d bp = %d", c.Key, c.BaseAmount, c.RateBP, c.Amount)
+		}
+	}
+	for _, r := range reversed {
+		a, ok := accrued[r.Reverses]
+		if !ok || a.Amount != r.Amount || a.BaseAmount != r.BaseAmount || r.Key != ReversalKey(a.Key) {
+			t.Errorf("reversal %+v does not mirror accrual %+v", r, a)
+		}
+	}
+	if len(accrued) < 200 || len(reversed) == 0 {
+		t.Errorf("too little happened: %d accrued, %d reversed (%+v)", len(accrued), len(reversed), rep)
+	}
+	t.Logf("%+v: %d accrued, %d reversed", rep, len(accrued), len(reversed))
+}
+
+func TestSimulateMainFlags(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := map[string]string{}
+	code := SimulateMain([]string{"-start", "yesterday"}, func(k string) string { return env[k] }, &out, &errb)
+	if code != 2 {
+		t.Errorf("exit code %d, want 2", code)
+	}
+	for _, want := range []string{"REFEDGE_KAFKA_BROKERS", "REFEDGE_SECRET", "-start"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("the error does not name %s: %s", want, errb.String())
+		}
+	}
+}
