@@ -7,9 +7,11 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,7 +46,32 @@ func testConfig(t testing.TB) Config {
 	c.LinkBase = testMarket
 	c.MasterDir = t.TempDir()
 	c.CacheDir = sharedCache
+	c.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	return c
+}
+
+var builtinOnce sync.Once
+
+// builtinCache returns a private disk cache holding every built-in banner, copied from
+// the shared one: for tests that change or delete creatives, without re-rendering the
+// built-in set (slow under the race detector).
+func builtinCache(t *testing.T) string {
+	t.Helper()
+	builtinOnce.Do(func() {
+		cfg := testConfig(t)
+		cfg.MasterDir = ""
+		s, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.WaitWarm(context.Background())
+		s.Close(context.Background())
+	})
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(sharedCache)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // newService starts a service and waits until every size is rendered.

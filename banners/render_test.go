@@ -136,7 +136,7 @@ func TestSafeRectangleNeverCropped(t *testing.T) {
 			}
 		}
 	}
-	for _, focal := range [][2]float64{{0.5, 0.5}, {0, 0}, {1, 1}, {0.9, 0.1}} {
+	for _, focal := range [][2]float64{{0.5, 0.5}, {1, 0}} {
 		fr := Frame{Focal: focal, Safe: safe, Background: "#ffffff"}
 		for _, sz := range Sizes {
 			body, err := render(src, &fr, sz, 90, 0.5)

@@ -169,7 +169,7 @@ func TestHostileUploads(t *testing.T) {
 func TestUploadLifecycle(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Builtin = true
-	cfg.CacheDir = t.TempDir()
+	cfg.CacheDir = builtinCache(t)
 	s := newService(t, cfg, nil)
 	a := adminFor(s)
 
@@ -186,7 +186,7 @@ func TestUploadLifecycle(t *testing.T) {
 	bad("/admin/v1/creatives/ok/masters/Wide!", 400)
 
 	// One landscape master: every size, each exactly its size.
-	master := encodeJPEG(t, testMaster(1200, 800), 90)
+	master := encodeJPEG(t, testMaster(600, 400), 90)
 	rec := put(a, "/admin/v1/creatives/spring?fx=0.5&fy=0.5&safe=0.2,0.3,0.8,0.7&alt=Spring%20sale", bytes.NewReader(master), int64(len(master)))
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("upload: %d %s", rec.Code, rec.Body)
@@ -211,7 +211,7 @@ func TestUploadLifecycle(t *testing.T) {
 	checkSizes("spring")
 
 	// A second, tall master: the portrait sizes move to it, and the version changes.
-	tall := encodeJPEG(t, testMaster(300, 1200), 90)
+	tall := encodeJPEG(t, testMaster(150, 600), 90)
 	rec = put(a, "/admin/v1/creatives/spring/masters/tall", bytes.NewReader(tall), int64(len(tall)))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("second master: %d %s", rec.Code, rec.Body)
@@ -238,7 +238,7 @@ func TestUploadLifecycle(t *testing.T) {
 
 	// A PNG with transparency replaces a built-in creative; deleting it brings the built-in back.
 	builtinVersion := s.snap.Load().byID["services"].version
-	png := encodePNG(t, image.NewNRGBA(image.Rect(0, 0, 600, 500)))
+	png := encodePNG(t, image.NewNRGBA(image.Rect(0, 0, 300, 250)))
 	rec = put(a, "/admin/v1/creatives/services?bg=%23ff0000", bytes.NewReader(png), int64(len(png)))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("replace built-in: %d %s", rec.Code, rec.Body)

@@ -1,0 +1,175 @@
+package banners
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/signing"
+	"github.com/refedge/refedge/internal/testenv"
+)
+
+// load is one banner request with ref=, from a given address and browser.
+func load(t *testing.T, s *Service, uri, ip, ua, cookie string) {
+	t.Helper()
+	var req fasthttp.Request
+	req.SetRequestURI(uri)
+	req.Header.SetUserAgent(ua)
+	req.Header.Set("Referer", "https://blog.example/post/42")
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, &net.TCPAddr{IP: net.ParseIP(ip), Port: 50000}, nil)
+	s.ServeHTTP(&ctx)
+	if ctx.Response.StatusCode() != 200 || len(ctx.Response.Body()) == 0 {
+		t.Fatalf("GET %s: %d", uri, ctx.Response.StatusCode())
+	}
+}
+
+// TestImpressionsIntoClickHouse: banner loads with ref= land in ClickHouse through a
+// real attribution.Pipeline, once per visitor, banner and window.
+func TestImpressionsIntoClickHouse(t *testing.T) {
+	conn, db := testenv.ClickHouse(t)
+	ctx := t.Context()
+	if err := attribution.Migrate(ctx, conn, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	pipe := attribution.NewPipeline[*attribution.Impression](
+		attribution.PipelineConfig{Name: "impressions-test", FlushInterval: 50 * time.Millisecond},
+		attribution.ReleaseImpression,
+		&attribution.ClickHouseImpressions{Conn: conn, DB: db},
+	)
+	cfg := testConfig(t)
+	cfg.Keys = signing.MustKeyring("banners-test-secret-0123456789")
+	s := newService(t, cfg, pipe)
+	v := s.snap.Load().byID["services"].version
+	partner := "p" + time.Now().Format("150405.000000")[7:]
+
+	const desktop = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36"
+	const phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+	img := "/b/services/300x250.jpg?v=" + v + "&ref=" + partner
+	for range 3 {
+		load(t, s, img, "198.51.100.1", desktop, "") // one visitor reloading: 1
+	}
+	load(t, s, img, "198.51.100.1", phone, "")                                          // another browser: 1
+	load(t, s, "/b/services/468x60.jpg?ref="+partner, "198.51.100.1", desktop, "")      // another banner: 1
+	load(t, s, "/b/sellers/300x250.jpg?ref="+partner, "198.51.100.1", desktop, "")      // another creative: 1
+	load(t, s, img, "198.51.100.2", desktop, "rfe_vid=AAAAAAAAAAAAAAAAAAAAAA")          // with the visitor cookie: 1
+	load(t, s, img, "198.51.100.3", desktop, "rfe_vid=AAAAAAAAAAAAAAAAAAAAAA")          // same cookie, other address: 0
+	load(t, s, "/b/services/300x250.jpg?ref=bad%20id", "198.51.100.9", desktop, "")     // not a partner id: 0
+	load(t, s, "/b/services/300x250.jpg?v="+v, "198.51.100.9", desktop, "")             // no ref: 0
+	load(t, s, "/b/services/300x250.jpg?ref="+partner+"x", "198.51.100.9", desktop, "") // other partner
+	const want = 5
+
+	type row struct {
+		Source, Creative, Size, RenderID, VisitorID, VisitorHash, RefererHost, Device string
+	}
+	query := func() ([]row, error) {
+		rows, err := conn.Query(ctx, "SELECT source, creative, size, render_id, visitor_id, visitor_hash, referer_host, device FROM "+db+
+			".impressions WHERE partner_id = ? ORDER BY creative, size, device, visitor_id", partner)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.Source, &r.Creative, &r.Size, &r.RenderID, &r.VisitorID, &r.VisitorHash, &r.RefererHost, &r.Device); err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, rows.Err()
+	}
+	var got []row
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var err error
+		if got, err = query(); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // polling ClickHouse, not synchronising goroutines
+	}
+	// Stop both ends (flushing everything) and read again: nothing more may arrive.
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Close(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipe.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := query()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != want {
+		t.Fatalf("got %d impressions, want %d: %+v", len(got), want, got)
+	}
+	sellers, phones, withVid := 0, 0, 0
+	for _, r := range got {
+		if r.Source != "banner" || r.RefererHost != "blog.example" || len(r.VisitorHash) < 20 || r.RenderID == "" {
+			t.Fatalf("impression %+v", r)
+		}
+		if r.Creative == "services" && r.RenderID != v {
+			t.Fatalf("render_id %q, want the version %q", r.RenderID, v)
+		}
+		if r.Creative == "sellers" {
+			sellers++
+		}
+		if r.Device == "mobile" {
+			phones++
+		}
+		if r.VisitorID == "AAAAAAAAAAAAAAAAAAAAAA" {
+			withVid++
+		}
+	}
+	if sellers != 1 || phones != 1 || withVid != 1 {
+		t.Fatalf("sellers %d, mobile %d, with visitor id %d; want 1 each: %+v", sellers, phones, withVid, got)
+	}
+}
+
+// stuckQueue never accepts: a ClickHouse outage long enough to fill every buffer.
+type stuckQueue struct{ release chan struct{} }
+
+func (q *stuckQueue) Enqueue(im *attribution.Impression) error {
+	<-q.release
+	attribution.ReleaseImpression(im)
+	return nil
+}
+
+// TestImpressionNeverDelaysImage: with the event queue stuck, images are still served
+// and impressions beyond the hand-off buffer are dropped and counted.
+func TestImpressionNeverDelaysImage(t *testing.T) {
+	q := &stuckQueue{release: make(chan struct{})}
+	cfg := testConfig(t)
+	cfg.ImpressionBuffer = 4
+	s := newService(t, cfg, q)
+	defer close(q.release) // before Close (cleanups run after): the worker can finish
+	dropped := promCounter(t, impDropped)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			load(t, s, "/b/services/88x31.jpg?ref=p1", "198.51.100.1", "ua-"+string(rune('a'+i%26))+string(rune('a'+i/26)), "")
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("banner requests waited on the stuck impression queue")
+	}
+	// One record may sit in the worker, ImpressionBuffer in the channel; the rest drop.
+	if got := promCounter(t, impDropped) - dropped; got < 50-1-4 {
+		t.Fatalf("dropped %v impressions, want at least %d", got, 50-1-4)
+	}
+}
