@@ -33,7 +33,8 @@ func TestLedgerReplay(t *testing.T) {
 	cfg := e.cfg
 	cfg.Rules = goldenRules()
 	first := e.start(cfg)
-	goldenRun(e, cfg, uniq("r"))
+	run := uniq("r")
+	goldenRun(e, cfg, run)
 	sch, err := LoadEventSchemas()
 	if err != nil {
 		t.Fatal(err)
@@ -78,13 +79,29 @@ func TestLedgerReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		comm2 := e.readOutputs(c.Topics.Commissions, sch)
-		got, want := commissionSet(comm2), commissionSet(comm1)
+		got, want := commissionSet(stableReplay(run, comm2)), commissionSet(stableReplay(run, comm1))
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("replay into an empty ledger differs:\n got %d:\n  %s\nwant %d:\n  %s",
 				len(got), strings.Join(got, "\n  "), len(want), strings.Join(want, "\n  "))
 		}
 		checkNoDuplicates(t, comm2)
 	})
+}
+
+// stableReplay leaves out the scenarios whose outcome depends on the order of two
+// topics, which a replay from scratch does not reproduce (see goldenCase).
+func stableReplay(run string, outs []outEvent) []outEvent {
+	var keep []outEvent
+next:
+	for _, o := range outs {
+		for _, gc := range goldenCases {
+			if gc.replayMayDiffer && strings.HasPrefix(o.Comm.PartnerID, run+"-"+gc.name+"-") {
+				continue next
+			}
+		}
+		keep = append(keep, o)
+	}
+	return keep
 }
 
 // TestLedgerRebuild restores the referral records from the attributions topic alone,
