@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,9 @@ type Pipeline[T any] struct {
 	done     chan struct{}
 	abort    chan struct{} // closed when Stop's context expires: sinks give up retrying
 	pending  atomic.Int64  // events accepted and not yet written by every sink
+
+	spoolCfg SpoolConfig
+	codec    SpoolCodec[T]
 }
 
 type batch[T any] struct {
@@ -82,18 +86,32 @@ type batch[T any] struct {
 }
 
 type sinkRunner[T any] struct {
-	sink Sink[T]
-	in   chan *batch[T]
-	wg   sync.WaitGroup
+	sink  Sink[T]
+	in    chan *batch[T]
+	wg    sync.WaitGroup
+	spool *spool // nil without a spool
 }
 
 // ErrStopped is returned by Enqueue after Stop.
 var ErrStopped = errors.New("pipeline stopped")
 
-// NewPipeline starts a pipeline. release is called once per event after every sink has
-// written it (or given up); it may be nil.
+// NewPipeline starts a pipeline without a disk spool: failed writes are retried in
+// memory. release is called once per event after every sink has written it (or given
+// up); it may be nil.
 func NewPipeline[T any](cfg PipelineConfig, release func(T), sinks ...Sink[T]) *Pipeline[T] {
+	p, err := NewSpooledPipeline(cfg, SpoolConfig{}, SpoolCodec[T]{}, release, sinks...)
+	if err != nil {
+		panic(err) // unreachable: without a spool nothing can fail
+	}
+	return p
+}
+
+// NewSpooledPipeline starts a pipeline whose sinks spool to disk (sc.Dir/<sink>) the
+// batches they cannot write, and replay them in order when the sink answers again.
+// An empty sc.Dir disables spooling.
+func NewSpooledPipeline[T any](cfg PipelineConfig, sc SpoolConfig, codec SpoolCodec[T], release func(T), sinks ...Sink[T]) (*Pipeline[T], error) {
 	cfg.defaults()
+	sc.defaults()
 	p := &Pipeline[T]{
 		cfg:      cfg,
 		in:       make(chan T, cfg.QueueSize),
@@ -102,14 +120,24 @@ func NewPipeline[T any](cfg PipelineConfig, release func(T), sinks ...Sink[T]) *
 		done:     make(chan struct{}),
 		abort:    make(chan struct{}),
 	}
+	p.spoolCfg, p.codec = sc, codec
 	for _, s := range sinks {
 		r := &sinkRunner[T]{sink: s, in: make(chan *batch[T], cfg.SinkQueue)}
+		if sc.Dir != "" {
+			sp, err := openSpool(sc, filepath.Join(sc.Dir, s.Name()), cfg.Logger, cfg.Name, s.Name())
+			if err != nil {
+				return nil, err
+			}
+			r.spool = sp
+		}
 		p.sinks = append(p.sinks, r)
+	}
+	for _, r := range p.sinks {
 		r.wg.Add(1)
 		go p.runSink(r)
 	}
 	go p.collect()
-	return p
+	return p, nil
 }
 
 // Enqueue hands e to the pipeline. It never fails while the pipeline runs; when the
@@ -208,32 +236,102 @@ func (p *Pipeline[T]) drain(buf *[]T, flush func()) {
 
 func (p *Pipeline[T]) runSink(r *sinkRunner[T]) {
 	defer r.wg.Done()
-	name := r.sink.Name()
-	for b := range r.in {
-		backoff := p.cfg.RetryMin
-		for attempt := 1; ; attempt++ {
-			start := time.Now()
-			err := r.sink.Write(context.Background(), b.items)
-			sinkFlushSeconds.WithLabelValues(p.cfg.Name, name).Observe(time.Since(start).Seconds())
-			if err == nil {
-				sinkWritten.WithLabelValues(p.cfg.Name, name).Add(float64(len(b.items)))
-				break
+	var tick <-chan time.Time
+	if r.spool != nil {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		tick = t.C
+		p.replay(r) // events spooled by an earlier run go first
+	}
+	for {
+		select {
+		case b, ok := <-r.in:
+			if !ok {
+				if r.spool != nil {
+					if err := r.spool.close(); err != nil {
+						p.cfg.Logger.Error("cannot close spool", "pipeline", p.cfg.Name, "sink", r.sink.Name(), "err", err)
+					}
+				}
+				return
 			}
-			sinkErrors.WithLabelValues(p.cfg.Name, name).Inc()
-			p.cfg.Logger.Warn("sink write failed; will retry", "pipeline", p.cfg.Name, "sink", name,
-				"events", len(b.items), "attempt", attempt, "retry_in", backoff, "err", err)
-			select {
-			case <-time.After(backoff + rand.N(backoff/4+1)):
-			case <-p.abort:
-				sinkLost.WithLabelValues(p.cfg.Name, name).Add(float64(len(b.items)))
-				p.cfg.Logger.Error("sink gave up at shutdown", "pipeline", p.cfg.Name, "sink", name, "events", len(b.items), "err", err)
-				goto next
+			p.deliver(r, b)
+			if b.refs.Add(-1) == 0 {
+				p.finish(b)
 			}
-			backoff = min(backoff*2, p.cfg.RetryMax)
+		case <-tick:
+			p.replay(r)
 		}
-	next:
-		if b.refs.Add(-1) == 0 {
-			p.finish(b)
+	}
+}
+
+// deliver writes b to the sink, or to its spool once the sink has failed SpoolAfter
+// times. While older events wait in the spool, new batches queue behind them on disk,
+// so the sink sees events in order.
+func (p *Pipeline[T]) deliver(r *sinkRunner[T], b *batch[T]) {
+	name := r.sink.Name()
+	if r.spool != nil && !r.spool.empty() && !r.spool.full() {
+		err := appendBatch(r.spool, p.codec, b.items)
+		if err == nil {
+			return
+		}
+		p.cfg.Logger.Error("cannot spool batch; retrying the sink", "pipeline", p.cfg.Name, "sink", name, "err", err)
+	}
+	backoff := p.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := r.sink.Write(context.Background(), b.items)
+		sinkFlushSeconds.WithLabelValues(p.cfg.Name, name).Observe(time.Since(start).Seconds())
+		if err == nil {
+			sinkWritten.WithLabelValues(p.cfg.Name, name).Add(float64(len(b.items)))
+			return
+		}
+		sinkErrors.WithLabelValues(p.cfg.Name, name).Inc()
+		if r.spool != nil && attempt >= p.spoolCfg.SpoolAfter {
+			if r.spool.full() {
+				p.cfg.Logger.Error("spool is full; holding the batch in memory", "pipeline", p.cfg.Name, "sink", name, "events", len(b.items))
+			} else if serr := appendBatch(r.spool, p.codec, b.items); serr == nil {
+				p.cfg.Logger.Warn("sink unavailable; batch spooled to disk", "pipeline", p.cfg.Name, "sink", name,
+					"events", len(b.items), "err", err)
+				return
+			} else {
+				p.cfg.Logger.Error("cannot spool batch", "pipeline", p.cfg.Name, "sink", name, "err", serr)
+			}
+		}
+		p.cfg.Logger.Warn("sink write failed; will retry", "pipeline", p.cfg.Name, "sink", name,
+			"events", len(b.items), "attempt", attempt, "retry_in", backoff, "err", err)
+		select {
+		case <-time.After(backoff + rand.N(backoff/4+1)):
+		case <-p.abort:
+			sinkLost.WithLabelValues(p.cfg.Name, name).Add(float64(len(b.items)))
+			p.cfg.Logger.Error("sink gave up at shutdown", "pipeline", p.cfg.Name, "sink", name, "events", len(b.items), "err", err)
+			return
+		}
+		backoff = min(backoff*2, p.cfg.RetryMax)
+	}
+}
+
+// replay delivers spooled segments, oldest first, until the spool is empty or the sink
+// fails (then the next tick tries again).
+func (p *Pipeline[T]) replay(r *sinkRunner[T]) {
+	name := r.sink.Name()
+	for r.spool != nil && !r.spool.empty() {
+		err := replayOldest(r.spool, p.codec, p.cfg.BatchSize, func(items []T) error {
+			if err := r.sink.Write(context.Background(), items); err != nil {
+				sinkErrors.WithLabelValues(p.cfg.Name, name).Inc()
+				return err
+			}
+			sinkWritten.WithLabelValues(p.cfg.Name, name).Add(float64(len(items)))
+			spoolReplayed.WithLabelValues(p.cfg.Name, name).Add(float64(len(items)))
+			if p.release != nil {
+				for _, e := range items {
+					p.release(e)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			p.cfg.Logger.Warn("spool replay paused; the sink is still unavailable", "pipeline", p.cfg.Name, "sink", name, "err", err)
+			return
 		}
 	}
 }

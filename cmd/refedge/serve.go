@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -104,18 +105,27 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer d.close(log)
 
 	clickWriter := attribution.NewWriter(d.brokers, attribution.TopicClicks)
-	clicks := attribution.NewPipeline[*attribution.Click](
-		attribution.PipelineConfig{Name: "clicks", Logger: log},
+	spoolIn := func(name string) attribution.SpoolConfig {
+		return attribution.SpoolConfig{Dir: filepath.Join(cfg.SpoolDir, name)}
+	}
+	clicks, err := attribution.NewSpooledPipeline(
+		attribution.PipelineConfig{Name: "clicks", Logger: log}, spoolIn("clicks"), attribution.ClickCodec,
 		attribution.ReleaseClick,
 		&attribution.ClickHouseClicks{Conn: d.ch, DB: d.chDB},
 		&attribution.KafkaClicks{W: clickWriter},
 	)
-	revocations := attribution.NewPipeline[*attribution.Revocation](
+	if err != nil {
+		return fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
+	}
+	revocations, err := attribution.NewSpooledPipeline(
 		attribution.PipelineConfig{Name: "revocations", Logger: log, QueueSize: 4096, BatchSize: 500},
-		nil,
+		spoolIn("revocations"), attribution.RevocationCodec, nil,
 		&attribution.ClickHouseRevocations{Conn: d.ch, DB: d.chDB},
 		&attribution.KafkaRevocations{W: clickWriter},
 	)
+	if err != nil {
+		return fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
+	}
 	registry := &partners.Registry{R: d.redis}
 	quality := tracker.Quality{}
 	state := &tracker.RedisState{R: d.redis, Q: quality}
