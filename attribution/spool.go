@@ -330,4 +330,3 @@ func (s *spool) close() error {
 	}
 	return err
 }
-
