@@ -239,35 +239,49 @@ func readUpload(w http.ResponseWriter, r *http.Request, lim limits) ([]byte, str
 	if r.ContentLength > 0 {
 		size = r.ContentLength
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, lim.bytes)+1))
-	n, err := io.CopyN(buf, body, headBytes)
-	whole := errors.Is(err, io.EOF)
+	// One spare byte, so a body of exactly the declared length ends in EOF, not a full buffer.
+	buf := make([]byte, 0, max(min(size, lim.bytes), headBytes)+1)
+	n, err := io.ReadFull(body, buf[:headBytes])
+	buf = buf[:n]
+	whole := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 	if err != nil && !whole {
 		return nil, "", readError(err, lim)
 	}
-	format, ierr := sniff(buf.Bytes())
+	format, ierr := sniff(buf)
 	if ierr != nil {
 		return nil, "", ierr
 	}
-	_, _, herr := checkHeader(format, bytes.NewReader(buf.Bytes()), lim)
+	// A header that does not parse within 64 KiB (a JPEG with large metadata before its
+	// frame header) is judged again, before decoding, once the whole body is read.
 	var ie *InputError
-	if herr != nil && (whole || n < headBytes || errors.As(herr, &ie) && ie.Status != http.StatusBadRequest) {
-		return nil, "", herr
+	if _, _, err := checkHeader(format, bytes.NewReader(buf), lim); err != nil &&
+		(whole || errors.As(err, &ie) && ie.Status != http.StatusBadRequest) {
+		return nil, "", err
 	}
 	if whole {
-		return buf.Bytes(), format, nil
+		return buf, format, nil
 	}
-	data, err := readRest(buf.Bytes(), body)
+	data, err := readRest(buf, body)
 	if err != nil {
 		return nil, "", readError(err, lim)
 	}
 	return data, format, nil
 }
 
-// readRest reads r to its end after head in 1 MiB chunks and joins them once, so a body
-// of unknown length costs about twice its size in allocations, not the sum of a
-// doubling buffer's steps.
+// readRest reads r to its end after head: into head's spare capacity first (sized from
+// Content-Length when there was one), then, for a body of unknown length, in 1 MiB
+// chunks joined once, so the body costs about twice its size in allocations at most.
 func readRest(head []byte, r io.Reader) ([]byte, error) {
+	for len(head) < cap(head) {
+		n, err := r.Read(head[len(head):cap(head)])
+		head = head[:len(head)+n]
+		if errors.Is(err, io.EOF) {
+			return head, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	chunks := [][]byte{head}
 	total := len(head)
 	for {
@@ -281,9 +295,6 @@ func readRest(head []byte, r io.Reader) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	if len(chunks) == 2 && cap(head)-len(head) >= len(chunks[1]) {
-		return append(head, chunks[1]...), nil
 	}
 	out := make([]byte, 0, total)
 	for _, c := range chunks {

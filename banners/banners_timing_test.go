@@ -15,6 +15,7 @@ import (
 // benchService is a warmed service with the built-in creatives.
 func benchService(b *testing.B) (*Service, *entry, int) {
 	s := newService(b, testConfig(b), nil)
+	b.ResetTimer()
 	return s, s.snap.Load().byID["services"], sizeIndex(300, 250)
 }
 

@@ -102,6 +102,7 @@ func (s *Service) loadCreativeDir(id string) (*Creative, error) {
 	if len(c.Masters) == 0 {
 		return nil, errors.New("no usable PNG or JPEG master in the folder")
 	}
+	sortedMasters(c.Masters) // by name, as uploads are: the version must not depend on file names' order
 	if c.Alt == "" {
 		c.Alt = id
 	}

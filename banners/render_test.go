@@ -12,13 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"testing"
 
 	"github.com/disintegration/imaging"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/phash.json from the current renders")
+var update = flag.Bool("update", false, "rewrite testdata/phash.json (perceptual hash and mean colour per banner) from the current renders")
 
 // dHash is a 64-bit difference hash: the image reduced to 9x8 grey levels, one bit per
 // horizontal neighbour pair. Encoder noise flips few bits; a cropped message, a wrong
@@ -36,9 +35,27 @@ func dHash(img image.Image) uint64 {
 	return h
 }
 
-// hashTolerance is how many of 64 bits may differ from the golden hash: enough for a
-// different JPEG encoder or Lanczos rounding, far below a changed picture (~32).
-const hashTolerance = 10
+// meanColour is the image's average colour, the part of its look dHash ignores.
+func meanColour(img image.Image) [3]int {
+	var sum [3]int
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			sum[0], sum[1], sum[2] = sum[0]+int(r>>8), sum[1]+int(g>>8), sum[2]+int(bl>>8)
+		}
+	}
+	n := b.Dx() * b.Dy()
+	return [3]int{sum[0] / n, sum[1] / n, sum[2] / n}
+}
+
+// Tolerances against the golden values: enough for another JPEG encoder or resampling
+// rounding (a few bits, a few levels), below what tells two creatives or two layouts
+// apart (9 or more bits; the built-in creatives' colours differ by over 100 levels).
+const (
+	hashTolerance   = 6
+	colourTolerance = 12
+)
 
 // TestBuiltinBannersGolden renders every size of every built-in creative: each must
 // decode as a JPEG of exactly its size and match its golden perceptual hash.
@@ -77,19 +94,26 @@ func TestBuiltinBannersGolden(t *testing.T) {
 			if b := img.Bounds(); b.Dx() != sz.W || b.Dy() != sz.H {
 				t.Errorf("%s: decoded %dx%d", name, b.Dx(), b.Dy())
 			}
-			h := dHash(img)
-			got[name] = fmt.Sprintf("%016x", h)
+			h, mc := dHash(img), meanColour(img)
+			got[name] = fmt.Sprintf("%016x #%02x%02x%02x", h, mc[0], mc[1], mc[2])
 			if *update {
 				continue
 			}
 			want, ok := golden[name]
-			if !ok {
-				t.Errorf("%s: no golden hash (run with -update)", name)
+			var wh uint64
+			var wc [3]int
+			if n, _ := fmt.Sscanf(want, "%x #%02x%02x%02x", &wh, &wc[0], &wc[1], &wc[2]); !ok || n != 4 {
+				t.Errorf("%s: no golden value (run with -update)", name)
 				continue
 			}
-			w, _ := strconv.ParseUint(want, 16, 64)
-			if d := bits.OnesCount64(w ^ h); d > hashTolerance {
+			if d := bits.OnesCount64(wh ^ h); d > hashTolerance {
 				t.Errorf("%s: perceptual hash %016x is %d bits from golden %s (tolerance %d)", name, h, d, want, hashTolerance)
+			}
+			for c := range 3 {
+				if d := mc[c] - wc[c]; d > colourTolerance || d < -colourTolerance {
+					t.Errorf("%s: mean colour %v, golden %s (tolerance %d per channel)", name, mc, want, colourTolerance)
+					break
+				}
 			}
 		}
 	}

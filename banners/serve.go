@@ -1,6 +1,8 @@
 package banners
 
 import (
+	"bytes"
+
 	"github.com/valyala/fasthttp"
 )
 
@@ -10,13 +12,12 @@ var (
 	hdrCacheControl = []byte("Cache-Control")
 	hdrNosniff      = []byte("X-Content-Type-Options")
 	hdrCORP         = []byte("Cross-Origin-Resource-Policy")
-	hdrIfNoneMatch  = []byte("If-None-Match")
+	hdrIfNoneMatch  = []byte("If-None-Match") // canonical: looked up without normalising
 	hdrAllow        = []byte("Allow")
 	valNosniff      = []byte("nosniff")
 	valCrossOrigin  = []byte("cross-origin")
 	valImageJPEG    = []byte("image/jpeg")
 	valTextPlain    = []byte("text/plain; charset=utf-8")
-	valNoStore      = []byte("no-store")
 	valShortRetry   = []byte("public, max-age=60")
 	valGetHead      = []byte("GET, HEAD")
 	argV            = []byte("v")
@@ -41,7 +42,7 @@ func (s *Service) ServeHTTP(ctx *fasthttp.RequestCtx) {
 		plain(ctx, fasthttp.StatusMethodNotAllowed, bodyMethod)
 		return
 	}
-	path := ctx.Path()
+	path, query, raw := splitRequestURI(ctx)
 	cr, si, ok := parsePath(path)
 	if !ok {
 		if string(path) == "/b/materials" {
@@ -67,13 +68,17 @@ func (s *Service) ServeHTTP(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	args := ctx.QueryArgs()
-	ref := args.PeekBytes(argRef)
+	var ref, v []byte
+	if raw {
+		ref, v = queryArg(query, "ref"), queryArg(query, "v")
+	} else {
+		ref, v = ctx.QueryArgs().PeekBytes(argRef), ctx.QueryArgs().PeekBytes(argV)
+	}
 	h := &ctx.Response.Header
 	switch {
 	case len(ref) > 0:
 		h.SetCanonical(hdrCacheControl, s.ccRef)
-	case string(args.PeekBytes(argV)) == e.version:
+	case string(v) == e.version:
 		h.SetCanonical(hdrCacheControl, s.ccImmutable)
 	default:
 		h.SetCanonical(hdrCacheControl, s.ccShort)
@@ -81,7 +86,7 @@ func (s *Service) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	h.SetCanonical(hdrETag, r.etag)
 	h.SetCanonical(hdrNosniff, valNosniff)
 	h.SetCanonical(hdrCORP, valCrossOrigin)
-	if inm := ctx.Request.Header.PeekBytes(hdrIfNoneMatch); len(inm) > 0 && etagMatch(inm, r.etag) {
+	if inm := ctx.Request.Header.PeekCanonical(hdrIfNoneMatch); len(inm) > 0 && etagMatch(inm, r.etag) {
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
 		servedNotModified.Inc()
 	} else {
@@ -92,6 +97,41 @@ func (s *Service) ServeHTTP(ctx *fasthttp.RequestCtx) {
 	if len(ref) > 0 && s.imp != nil {
 		s.imp.take(ctx, ref, e, si)
 	}
+}
+
+// splitRequestURI returns the path and query of the request. An origin-form request
+// line ("/b/...?...", what browsers and proxies send) is split as it came, without
+// fasthttp's URI parsing and normalisation: banner URLs have one canonical spelling
+// and anything else is a 404. Other forms fall back to the parsed URI (raw == false).
+func splitRequestURI(ctx *fasthttp.RequestCtx) (path, query []byte, raw bool) {
+	uri := ctx.Request.Header.RequestURI()
+	if len(uri) == 0 || uri[0] != '/' {
+		return ctx.Path(), ctx.URI().QueryString(), false
+	}
+	for i, c := range uri {
+		if c == '?' {
+			return uri[:i], uri[i+1:], true
+		}
+	}
+	return uri, nil, true
+}
+
+// queryArg returns the raw value of the first name= in an undecoded query. Banner
+// parameters are plain tokens (version hashes, partner ids), so a percent-encoded
+// value simply does not match.
+func queryArg(query []byte, name string) []byte {
+	for len(query) > 0 {
+		pair := query
+		if i := bytes.IndexByte(query, '&'); i >= 0 {
+			pair, query = query[:i], query[i+1:]
+		} else {
+			query = nil
+		}
+		if len(pair) > len(name) && pair[len(name)] == '=' && string(pair[:len(name)]) == name {
+			return pair[len(name)+1:]
+		}
+	}
+	return nil
 }
 
 func (s *Service) notFound(ctx *fasthttp.RequestCtx) {

@@ -147,7 +147,7 @@ func TestHostileUploads(t *testing.T) {
 	// 50 MB chunked, starting like a valid JPEG: read only up to the limit.
 	streamed := &countingReader{prefix: valid[:600], left: 50*mb - 600}
 	f("50 MB upload, chunked", func() (io.Reader, int64) { return streamed, -1 },
-		http.StatusRequestEntityTooLarge, "limit", uint64(3*cfg.MaxUploadBytes))
+		http.StatusRequestEntityTooLarge, "limit", uint64(2*cfg.MaxUploadBytes))
 	if n := streamed.read.Load(); n > cfg.MaxUploadBytes+64<<10 {
 		t.Fatalf("read %d bytes of a 50 MB body with a %d-byte limit", n, cfg.MaxUploadBytes)
 	}

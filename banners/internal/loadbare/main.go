@@ -3,8 +3,8 @@
 //
 // It starts two servers in this process — bare and banner, same fasthttp settings as
 // cmd/refedge — fetches one cached banner, and serves exactly those bytes from the bare
-// handler. With -wrk it then runs wrk against each in turn (bare, banner, repeated
-// -rounds times) and prints requests per second and the ratio; without it, it serves
+// handler. With -wrk it then runs wrk against each in turn (-rounds pairs, alternating
+// which goes first) and prints requests per second and the ratio; without it, it serves
 // until interrupted so wrk can be run by hand:
 //
 //	go run ./banners/internal/loadbare -wrk
@@ -88,8 +88,15 @@ func main() {
 	}
 	var bareSum, bannerSum, refSum float64
 	for r := 1; r <= *rounds; r++ {
-		bare := wrk(bareURL, *threads, *conns, *dur)
-		banner := wrk(bannerURL, *threads, *conns, *dur)
+		// Alternate which goes first, so neither always meets the machine warmer.
+		var bare, banner float64
+		if r%2 == 1 {
+			bare = wrk(bareURL, *threads, *conns, *dur)
+			banner = wrk(bannerURL, *threads, *conns, *dur)
+		} else {
+			banner = wrk(bannerURL, *threads, *conns, *dur)
+			bare = wrk(bareURL, *threads, *conns, *dur)
+		}
 		bareSum += bare
 		bannerSum += banner
 		fmt.Printf("round %d: bare %.0f req/s, banner %.0f req/s, ratio %.3f\n", r, bare, banner, banner/bare)
