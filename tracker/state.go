@@ -102,31 +102,34 @@ func (r *RedisState) LoadScripts(ctx context.Context) error {
 
 // Lookup implements StateStore.
 func (r *RedisState) Lookup(ctx context.Context, q *StateQuery, out *State) error {
-	r.Q.defaults()
-	err := r.lookup(ctx, q, out)
+	// Defaults go on a copy: Lookup runs on every request goroutine at once, and
+	// writing them into r.Q would be a data race.
+	cfg := r.Q
+	cfg.defaults()
+	err := r.lookup(ctx, &cfg, q, out)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		if err = r.LoadScripts(ctx); err == nil {
-			err = r.lookup(ctx, q, out)
+			err = r.lookup(ctx, &cfg, q, out)
 		}
 	}
 	return err
 }
 
-func (r *RedisState) lookup(ctx context.Context, q *StateQuery, out *State) error {
+func (r *RedisState) lookup(ctx context.Context, cfg *Quality, q *StateQuery, out *State) error {
 	pid, vis := string(q.Partner), string(q.Visitor)
 	base := partners.Key(pid)
 	now := q.Now.UnixMilli()
 	partnerEI := int64(0)
-	if r.Q.PartnerRate > 0 {
-		partnerEI = int64(time.Minute/time.Millisecond) / int64(r.Q.PartnerRate)
+	if cfg.PartnerRate > 0 {
+		partnerEI = int64(time.Minute/time.Millisecond) / int64(cfg.PartnerRate)
 	}
 	pipe := r.R.Pipeline()
 	click := clickScript.EvalSha(ctx, pipe, []string{base, base + ":dup:" + vis, partners.VisitorsKey(pid), base + ":rate"},
-		vis, r.Q.DuplicateWindow.Milliseconds(), now, partnerEI, 1)
+		vis, cfg.DuplicateWindow.Milliseconds(), now, partnerEI, 1)
 	visRate := gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:v:{" + vis + "}"},
-		int64(time.Minute/time.Millisecond)/int64(r.Q.VisitorRate), r.Q.VisitorBurst, now)
+		int64(time.Minute/time.Millisecond)/int64(cfg.VisitorRate), cfg.VisitorBurst, now)
 	ipRate := gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:ip:{" + q.IP.String() + "}"},
-		int64(time.Minute/time.Millisecond)/int64(r.Q.IPRate), r.Q.IPBurst, now)
+		int64(time.Minute/time.Millisecond)/int64(cfg.IPRate), cfg.IPBurst, now)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}

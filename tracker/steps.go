@@ -68,8 +68,9 @@ func botStep(m *crawlers.Matcher) func(*Signals, *Decision) {
 			d.Flag(attribution.Bot, "hdr:no-accept-language")
 		}
 		fam := familyOf(ua)
-		if s.TLS && fam.sendsFetchMetadata() && len(s.SecFetchMode) == 0 {
-			// Chromium (76+) and Firefox (90+) send Sec-Fetch-* to every HTTPS request.
+		if s.TLS && fam.sendsFetchMetadata() && len(s.SecFetchMode) == 0 && fetchMetadataVersion(fam, ua) {
+			// Chromium 76+ and Firefox 90+ send Sec-Fetch-* to every HTTPS request; older
+			// versions never did, so their absence there is no contradiction.
 			d.Flag(attribution.Bot, "hdr:no-fetch-metadata")
 		}
 		if s.TLS && fam == familyChromium && chromeMajor(ua) >= 90 && len(s.SecCHUA) == 0 &&
@@ -197,14 +198,31 @@ func familyOf(ua []byte) family {
 
 func (f family) sendsFetchMetadata() bool { return f == familyChromium || f == familyFirefox }
 
+// fetchMetadataVersion reports whether the version ua claims within family f sends
+// Fetch Metadata: Chromium from 76 (Sec-Fetch-Site/Mode/User; Dest from 80), Firefox
+// from 90 (https://caniuse.com/mdn-http_headers_sec-fetch-mode). A version that cannot
+// be read is given the benefit of the doubt.
+func fetchMetadataVersion(f family, ua []byte) bool {
+	switch f {
+	case familyChromium:
+		return chromeMajor(ua) >= 76
+	case familyFirefox:
+		return majorAfter(ua, []byte("Firefox/")) >= 90
+	}
+	return false
+}
+
 // chromeMajor returns the major version after "Chrome/", or 0.
-func chromeMajor(ua []byte) int {
-	i := bytes.Index(ua, []byte("Chrome/"))
+func chromeMajor(ua []byte) int { return majorAfter(ua, []byte("Chrome/")) }
+
+// majorAfter returns the decimal number right after the first token in ua, or 0.
+func majorAfter(ua, token []byte) int {
+	i := bytes.Index(ua, token)
 	if i < 0 {
 		return 0
 	}
 	n := 0
-	for _, c := range ua[i+len("Chrome/"):] {
+	for _, c := range ua[i+len(token):] {
 		if c < '0' || c > '9' || n > 10000 {
 			break
 		}
