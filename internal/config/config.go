@@ -113,7 +113,7 @@ var Vars = []Var{
 			if b = strings.TrimSpace(b); b != "" {
 				if b != EmbeddedKafka {
 					if err := checkAddr(b); err != nil {
-						return fmt.Errorf("broker %q: %w", b, err)
+						return fmt.Errorf("broker %d: %w", len(c.KafkaBrokers)+1, err)
 					}
 				}
 				c.KafkaBrokers = append(c.KafkaBrokers, b)
@@ -136,7 +136,7 @@ var Vars = []Var{
 			}
 			p, err := netip.ParsePrefix(s)
 			if err != nil {
-				return err
+				return fmt.Errorf("entry %d is not a CIDR", len(c.TrustedProxies)+1)
 			}
 			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 		}
@@ -161,11 +161,13 @@ var Vars = []Var{
 		return nil
 	}},
 	{"REFEDGE_SHUTDOWN_TIMEOUT", "30s", "upper bound of a graceful stop (drain, flush, close)", func(c *Config, v string) (err error) {
-		c.ShutdownTimeout, err = time.ParseDuration(v)
-		if err == nil && c.ShutdownTimeout <= 0 {
-			err = errors.New("must be positive")
+		if c.ShutdownTimeout, err = time.ParseDuration(v); err != nil {
+			return errors.New("want a duration such as 30s")
 		}
-		return err
+		if c.ShutdownTimeout <= 0 {
+			return errors.New("must be positive")
+		}
+		return nil
 	}},
 	{"REFEDGE_LOG_FORMAT", "", "json or text; default json, text when REFEDGE_DEV=1", func(c *Config, v string) error {
 		c.LogFormat = v
@@ -180,6 +182,7 @@ var Vars = []Var{
 func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	var errs []error
+	failed := map[string]bool{}
 	for _, v := range Vars {
 		val := strings.TrimSpace(getenv(v.Name))
 		if val == "" {
@@ -188,16 +191,28 @@ func Load(getenv func(string) string) (*Config, error) {
 		if err := v.set(c, val); err != nil {
 			// The value itself is never echoed: it may be a secret.
 			errs = append(errs, fmt.Errorf("%s: %w", v.Name, err))
+			failed[v.Name] = true
 		}
 	}
-	if err := errors.Join(append(errs, c.Validate())...); err != nil {
+	// Cross-variable rules, except for variables already reported.
+	for _, err := range c.rules() {
+		name, _, _ := strings.Cut(err.Error(), ":")
+		if !failed[name] {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // Validate checks the rules that span several variables.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return errors.Join(c.rules()...) }
+
+// rules returns one error per broken cross-variable rule, each starting with the name
+// of the variable to fix.
+func (c *Config) rules() []error {
 	var errs []error
 	if c.RedisURL == "" && !c.Dev {
 		errs = append(errs, errors.New("REFEDGE_REDIS_URL: is required (or set REFEDGE_DEV=1 for the embedded Redis)"))
@@ -211,7 +226,7 @@ func (c *Config) Validate() error {
 			c.LogFormat = "text"
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // EmbeddedKafka reports whether the in-process broker is to be started.
@@ -248,9 +263,10 @@ func parseOrigin(v string) (*url.URL, error) {
 	return u, nil
 }
 
+// checkAddr validates host:port without echoing the value.
 func checkAddr(v string) error {
 	if _, _, err := net.SplitHostPort(v); err != nil {
-		return fmt.Errorf("want host:port: %w", err)
+		return errors.New("want host:port")
 	}
 	return nil
 }

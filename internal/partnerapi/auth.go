@@ -131,7 +131,10 @@ func (a *Auth) Authenticate(ctx *fasthttp.RequestCtx) (Principal, error) {
 		if err != nil {
 			return Principal{}, ErrUnauthenticated
 		}
-		n, err := a.cfg.Redis.Exists(ctx, revokedKey(c.id)).Result()
+		// Not ctx itself: a fasthttp RequestCtx's Done is the server's, not the request's.
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := a.cfg.Redis.Exists(rctx, revokedKey(c.id)).Result()
 		if err != nil {
 			return Principal{}, fmt.Errorf("cannot check token revocation: %w", err)
 		}
@@ -162,7 +165,9 @@ func (a *Auth) HandleLogin(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if vid := ctx.Request.Header.Cookie(refcookie.VisitorName); a.cfg.Partners != nil && len(vid) == 22 && refcookie.ValidPartnerID(vid) {
-		if err := a.cfg.Partners.AddVisitor(ctx, c.partner, string(vid)); err != nil {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := a.cfg.Partners.AddVisitor(rctx, c.partner, string(vid)); err != nil {
 			slog.Warn("cannot record the partner's own browser", "partner", c.partner, "err", err)
 		}
 	}
