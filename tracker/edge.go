@@ -140,7 +140,9 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	s.SecCHUA = h.Peek("Sec-CH-UA")
 	s.RawQuery = ctx.URI().QueryString()
 	s.IP = visitor.ClientIP(ctx.RemoteIP(), h.Peek("X-Forwarded-For"), e.cfg.TrustedProxies)
-	s.TLS = ctx.IsTLS() || bytes.Equal(h.Peek("X-Forwarded-Proto"), []byte("https"))
+	// X-Forwarded-Proto, like X-Forwarded-For, is believed only from a trusted proxy.
+	s.TLS = ctx.IsTLS() || (bytes.Equal(h.Peek("X-Forwarded-Proto"), []byte("https")) &&
+		visitor.PeerTrusted(ctx.RemoteIP(), e.cfg.TrustedProxies))
 	s.PartnerValid = refcookie.ValidPartnerID(ref)
 
 	// Visitor: keep a well-formed rfe_vid, otherwise issue one. A returning browser is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -43,7 +44,9 @@ func (failingState) Lookup(context.Context, *StateQuery, *State) error {
 
 func newTestEdge(t testing.TB, st StateStore, q ClickQueue) *Edge {
 	t.Helper()
-	e, err := NewEdge(Config{Origin: testOrigin, Keys: signing.MustKeyring(testSecret), CookieDomain: "market.example"}, st, q, nil)
+	// The test peer (203.0.113.9) plays the front proxy, so X-Forwarded-Proto counts.
+	e, err := NewEdge(Config{Origin: testOrigin, Keys: signing.MustKeyring(testSecret), CookieDomain: "market.example",
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("203.0.113.9/32")}}, st, q, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

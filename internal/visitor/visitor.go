@@ -81,3 +81,10 @@ func AppendHash(dst, scratch []byte, kr *signing.Keyring, now time.Time, ip neti
 	msg = append(msg, ua...)
 	return kr.AppendSign(dst, msg), msg
 }
+
+// PeerTrusted reports whether the TCP peer is a trusted proxy, whose forwarding headers
+// (X-Forwarded-For, X-Forwarded-Proto) are believed.
+func PeerTrusted(peer net.IP, trusted []netip.Prefix) bool {
+	addr, _ := netip.AddrFromSlice(peer)
+	return isTrusted(addr.Unmap(), trusted)
+}
