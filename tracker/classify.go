@@ -76,20 +76,38 @@ type Step struct {
 }
 
 // Classifier runs its steps in order; every step sees every click so the recorded
-// reasons are complete, and precedence picks the verdict.
+// reasons are complete, and precedence picks the verdict. Pre steps judge the request
+// alone; Post steps judge the shared state (partner standing, windows, limits), which
+// the edge reads between the two — and only asks Redis for windows and limits when the
+// Pre steps left the click valid, since nothing they find could make it worse.
 type Classifier struct {
-	Steps []Step
+	Pre, Post []Step
 }
 
-// Classify decides the verdict of c from s, adding reasons to c. d is working memory
-// owned by the caller (the handler pools it; a local would escape through the steps).
-func (cl *Classifier) Classify(s *Signals, c *attribution.Click, d *Decision) attribution.Verdict {
+// Start resets d for c and runs the Pre steps.
+func (cl *Classifier) Start(s *Signals, c *attribution.Click, d *Decision) attribution.Verdict {
 	*d = Decision{Verdict: attribution.Valid, click: c}
-	for i := range cl.Steps {
-		cl.Steps[i].Run(s, d)
+	for i := range cl.Pre {
+		cl.Pre[i].Run(s, d)
 	}
-	c.Verdict = d.Verdict
 	return d.Verdict
+}
+
+// Finish runs the Post steps and records the verdict on the click.
+func (cl *Classifier) Finish(s *Signals, d *Decision) attribution.Verdict {
+	for i := range cl.Post {
+		cl.Post[i].Run(s, d)
+	}
+	d.click.Verdict = d.Verdict
+	return d.Verdict
+}
+
+// Classify runs every step on signals whose State is already filled in. d is working
+// memory owned by the caller (the handler pools it; a local would escape through the
+// steps).
+func (cl *Classifier) Classify(s *Signals, c *attribution.Click, d *Decision) attribution.Verdict {
+	cl.Start(s, c, d)
+	return cl.Finish(s, d)
 }
 
 // stepPartner applies program rule 1: only registered partners in good standing.

@@ -161,14 +161,17 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 		sc.vkey = append(append(sc.vkey[:0], "h:"...), sc.hash...)
 	}
 
+	// The request alone first; then the shared state, with windows and limits only for
+	// a click still valid (a bot's click must not open a duplicate window either).
+	pre := e.classifier.Start(s, c, &sc.dec)
 	if s.PartnerValid {
-		sc.q = StateQuery{Partner: ref, Visitor: sc.vkey, IP: s.IP, Now: now}
+		sc.q = StateQuery{Partner: ref, Visitor: sc.vkey, IP: s.IP, Now: now, Windows: pre == attribution.Valid}
 		if err := e.state.Lookup(context.Background(), &sc.q, &s.State); err != nil {
 			s.State.Degraded = true
 			stateErrors.Inc()
 		}
 	}
-	verdict := e.classifier.Classify(s, c, &sc.dec)
+	verdict := e.classifier.Finish(s, &sc.dec)
 	clicksTotal[verdict].Inc()
 
 	// Fill the event: every field is copied out of the request now (fasthttp reuses it).

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"sync"
 	"time"
@@ -41,6 +42,9 @@ type StateQuery struct {
 	Visitor []byte
 	IP      netip.Addr
 	Now     time.Time
+	// Windows asks for the duplicate window, the limits and the own-visitor check, and
+	// opens the window. Without it only the partner's standing is needed.
+	Windows bool
 }
 
 // StateStore reads a click's state. Implementations make at most one network round
@@ -55,6 +59,11 @@ type StateStore interface {
 type RedisState struct {
 	R redis.UniversalClient
 	Q Quality
+	// PartnerTTL is how long a partner's standing is remembered in process; 0 means
+	// 5 seconds, negative disables the cache. A block takes effect within it.
+	PartnerTTL time.Duration
+
+	cache partnerCache
 }
 
 // clickScript runs in the partner's slot: standing, own-visitor check, duplicate window
@@ -116,6 +125,24 @@ func (r *RedisState) Lookup(ctx context.Context, q *StateQuery, out *State) erro
 }
 
 func (r *RedisState) lookup(ctx context.Context, cfg *Quality, q *StateQuery, out *State) error {
+	ttl := r.PartnerTTL
+	if ttl == 0 {
+		ttl = 5 * time.Second
+	}
+	if !q.Windows {
+		// Standing only: from the cache when it knows, else one HGET.
+		if st, ok := r.cache.get(q.Partner, q.Now); ok {
+			out.Partner = st
+			return nil
+		}
+		status, err := r.R.HGet(ctx, partners.Key(string(q.Partner)), partners.FieldStatus).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		out.Partner = standing(status)
+		r.cache.put(q.Partner, out.Partner, q.Now, ttl)
+		return nil
+	}
 	pid, vis := string(q.Partner), string(q.Visitor)
 	base := partners.Key(pid)
 	now := q.Now.UnixMilli()
@@ -137,20 +164,63 @@ func (r *RedisState) lookup(ctx context.Context, cfg *Quality, q *StateQuery, ou
 	if err != nil || len(res) != 4 {
 		return err
 	}
-	switch res[0] {
-	case string(partners.Active):
-		out.Partner = PartnerActive
-	case string(partners.Blocked):
-		out.Partner = PartnerBlocked
-	default:
-		out.Partner = PartnerUnknown
-	}
+	status, _ := res[0].(string)
+	out.Partner = standing(status)
+	r.cache.put(q.Partner, out.Partner, q.Now, ttl)
 	out.OwnVisitor = res[1] == int64(1)
 	out.Duplicate = res[2] == int64(1)
 	out.PartnerLimited = res[3] == int64(1)
 	out.VisitorLimited = visRate.Val() == int64(1)
 	out.IPLimited = ipRate.Val() == int64(1)
 	return nil
+}
+
+func standing(status string) PartnerState {
+	switch status {
+	case string(partners.Active):
+		return PartnerActive
+	case string(partners.Blocked):
+		return PartnerBlocked
+	}
+	return PartnerUnknown
+}
+
+// partnerCache remembers partners' standing for a few seconds, so clicks the request
+// alone already disqualifies (bots, hidden loads, ads) cost no Redis round trip.
+type partnerCache struct {
+	mu sync.RWMutex
+	m  map[string]cachedStanding
+}
+
+type cachedStanding struct {
+	st      PartnerState
+	expires int64 // unix nanoseconds
+}
+
+// maxCachedPartners bounds the cache; past it the cache is cleared (unknown ids sent by
+// a scanner must not grow memory without bound).
+const maxCachedPartners = 100_000
+
+func (c *partnerCache) get(id []byte, now time.Time) (PartnerState, bool) {
+	c.mu.RLock()
+	e, ok := c.m[string(id)]
+	c.mu.RUnlock()
+	if !ok || now.UnixNano() >= e.expires {
+		return 0, false
+	}
+	return e.st, true
+}
+
+func (c *partnerCache) put(id []byte, st PartnerState, now time.Time, ttl time.Duration) {
+	if ttl < 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedPartners {
+		c.m = make(map[string]cachedStanding)
+	}
+	c.m[string(id)] = cachedStanding{st: st, expires: now.Add(ttl).UnixNano()}
+	c.mu.Unlock()
 }
 
 // MemoryState is an in-process StateStore for tests, benchmarks and examples: partner

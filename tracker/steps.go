@@ -19,16 +19,20 @@ func NewClassifier(q Quality, ua *crawlers.Matcher) *Classifier {
 		mediums:   newLowerSet("ad:utm_medium=", q.PaidMediums),
 		referrers: newLowerSet("ad:referer=", q.AdReferrers),
 	}
-	return &Classifier{Steps: []Step{
-		{"partner", stepPartner},
-		{"self", stepSelf},
-		{"bot", botStep(ua)},
-		{"fetch", stepFetchMetadata},
-		{"auto_redirect", stepAutoRedirect},
-		{"context_ad", ads.step},
-		{"rate", stepRate},
-		{"duplicate", stepDuplicate},
-	}}
+	return &Classifier{
+		Pre: []Step{
+			{"bot", botStep(ua)},
+			{"fetch", stepFetchMetadata},
+			{"auto_redirect", stepAutoRedirect},
+			{"context_ad", ads.step},
+		},
+		Post: []Step{
+			{"partner", stepPartner},
+			{"self", stepSelf},
+			{"rate", stepRate},
+			{"duplicate", stepDuplicate},
+		},
+	}
 }
 
 // stepSelf refuses a partner's own device (program rule 2): the visitor id is one the
