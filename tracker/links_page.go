@@ -1,0 +1,157 @@
+package tracker
+
+// The link builder page at /partner/links: html/template, a script and a style sheet
+// embedded from web/, a strict CSP whose only script allowance is the response's nonce.
+// The page posts to POST /api/v1/links with a same-origin fetch; the partner API's CSRF
+// check compares the request's Origin with refedge's public URL.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/refedge/refedge/internal/partnerapi"
+)
+
+//go:embed web/links.html web/links.js web/links.css
+var linksFS embed.FS
+
+// LinksPagePath is the link builder page; its assets live under LinksPagePath + "/static/".
+const LinksPagePath = "/partner/links"
+
+type linksAsset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+type linksPage struct {
+	tmpl   *template.Template
+	assets map[string]linksAsset
+}
+
+func newLinksPage() (*linksPage, error) {
+	t, err := template.ParseFS(linksFS, "web/links.html")
+	if err != nil {
+		return nil, err
+	}
+	p := &linksPage{tmpl: t, assets: map[string]linksAsset{}}
+	for name, ct := range map[string]string{"links.js": "text/javascript; charset=utf-8", "links.css": "text/css; charset=utf-8"} {
+		b, err := linksFS.ReadFile("web/" + name)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		p.assets[name] = linksAsset{body: b, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	}
+	return p, nil
+}
+
+func (p *linksPage) assetURL(name string) string {
+	return LinksPagePath + "/static/" + name + "?v=" + p.assets[name].etag[1:17]
+}
+
+// linksView is the page's template data.
+type linksView struct {
+	Nonce    string
+	Partner  string
+	Origin   string
+	Script   string
+	Style    string
+	Networks []string
+	// Message replaces the form when the partner is not signed in.
+	Message string
+}
+
+// PartnerPages serves /partner/links and its assets and hands every other path to next
+// (the dashboard); give the result to tracker.Routes.Dashboard.
+func (l *Links) PartnerPages(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		path := string(ctx.Path())
+		if path != LinksPagePath && !strings.HasPrefix(path, LinksPagePath+"/") {
+			if next == nil {
+				ctx.Error("not found", fasthttp.StatusNotFound)
+				return
+			}
+			next(ctx)
+			return
+		}
+		if !ctx.IsGet() && !ctx.IsHead() {
+			ctx.Response.Header.Set("Allow", "GET, HEAD")
+			ctx.Error("method not allowed", fasthttp.StatusMethodNotAllowed)
+			return
+		}
+		switch {
+		case path == LinksPagePath:
+			l.servePage(ctx)
+		case strings.HasPrefix(path, LinksPagePath+"/static/"):
+			l.serveAsset(ctx, path[len(LinksPagePath+"/static/"):])
+		default:
+			ctx.Error("not found", fasthttp.StatusNotFound)
+		}
+	}
+}
+
+func (l *Links) serveAsset(ctx *fasthttp.RequestCtx, name string) {
+	a, ok := l.page.assets[name]
+	if !ok {
+		ctx.Error("not found", fasthttp.StatusNotFound)
+		return
+	}
+	ctx.Response.Header.Set("ETag", a.etag)
+	ctx.Response.Header.Set("Cache-Control", "public, max-age=86400")
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	if string(ctx.Request.Header.Peek("If-None-Match")) == a.etag {
+		ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return
+	}
+	ctx.SetContentType(a.contentType)
+	ctx.SetBody(a.body)
+}
+
+func (l *Links) servePage(ctx *fasthttp.RequestCtx) {
+	v := &linksView{Nonce: linksNonce(), Origin: l.market.String(), Networks: ShareNetworks,
+		Script: l.page.assetURL("links.js"), Style: l.page.assetURL("links.css")}
+	code := fasthttp.StatusOK
+	if l.cfg.Auth == nil {
+		code, v.Message = fasthttp.StatusServiceUnavailable, "The link builder is not configured."
+	} else if p, err := l.cfg.Auth.Authenticate(ctx); err == nil {
+		v.Partner = p.PartnerID
+	} else if errors.Is(err, partnerapi.ErrUnauthenticated) {
+		code, v.Message = fasthttp.StatusUnauthorized, "Open the partner program page on the marketplace to sign in, then come back to this page."
+	} else {
+		l.log.Warn("link builder authentication failed", "err", err)
+		code, v.Message = fasthttp.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Try again in a minute."
+	}
+	var buf bytes.Buffer
+	if err := l.page.tmpl.Execute(&buf, v); err != nil {
+		l.log.Error("link builder template failed", "err", err)
+		ctx.Error("internal error", fasthttp.StatusInternalServerError)
+		return
+	}
+	h := &ctx.Response.Header
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+v.Nonce+"'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Cookie, Authorization")
+	ctx.SetContentType("text/html; charset=utf-8")
+	ctx.SetStatusCode(code)
+	ctx.SetBody(buf.Bytes())
+}
+
+func linksNonce() string {
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawStdEncoding.EncodeToString(b[:])
+}
