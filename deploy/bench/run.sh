@@ -34,24 +34,42 @@ until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1 && curl -fsS -o /d
   sleep 0.2
 done
 curl -fsS -X PUT -d '{"status":"active"}' http://127.0.0.1:18081/admin/v1/partners/bench >/dev/null
+for i in $(seq 0 999); do echo "HSET rfe:partner:{bench-$i} status active"; done | redis-cli -p "${RFE_REDIS_PORT:-16379}" >/dev/null
 
-run() { # name url
+run() { # name url [extra wrk args...]
+  local name=$1 url=$2; shift 2
   local out
-  out=$(wrk -t2 -c64 -d"${secs}s" --latency "$2")
+  out=$(wrk -t2 -c64 -d"${secs}s" --latency "$@" "$url")
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  printf '%s %s %s %s\n' "$1" "$rps" "$p50" "$p99"
+  if grep -q "Non-2xx or 3xx" <<<"$out"; then echo "$name: $(grep 'Non-2xx' <<<"$out")" >&2; fi
+  printf '%s %s %s %s\n' "$name" "$rps" "$p50" "$p99"
 }
-echo "== wrk -t2 -c64 -d${secs}s, keep-alive, loopback ($(nproc) cores shared by wrk and the server)"
-bare=$(run bare302 http://127.0.0.1:18090/categories/design?ref=bench)
-click=$(run click "http://127.0.0.1:18080/categories/design?x=1&ref=bench&src=link")
-printf '%-10s %12s %10s %10s %8s\n' target req/s p50 p99 ratio
-base=$(awk '{print $2}' <<<"$bare")
-for r in "$bare" "$click"; do
-  read -r name rps p50 p99 <<<"$r"
-  printf '%-10s %12s %10s %10s %8.2f\n' "$name" "$rps" "$p50" "$p99" "$(awk -v a="$rps" -v b="$base" 'BEGIN{print a/b}')"
+table() { # baseline-line lines...
+  local base
+  base=$(awk '{print $2}' <<<"$1")
+  for r in "$@"; do
+    read -r name rps p50 p99 <<<"$r"
+    printf '%-22s %12s %10s %10s %8.2f\n' "$name" "$rps" "$p50" "$p99" "$(awk -v a="$rps" -v b="$base" 'BEGIN{print a/b}')"
+  done
+}
+echo "== wrk -t2 -c64 -d${secs}s on loopback ($(nproc) cores shared by wrk, the servers, Redis and ClickHouse)"
+printf '%-22s %12s %10s %10s %8s\n' target req/s p50 p99 ratio
+echo "-- keep-alive"
+bare=$(run bare302 "http://127.0.0.1:18090/categories/design?ref=bench")
+one=$(run click-one-url "http://127.0.0.1:18080/categories/design?x=1&ref=bench&src=link")
+mix=$(run click-mix "http://127.0.0.1:18080" -s deploy/bench/mix.lua)
+table "$bare" "$bare" "$one" "$mix"
+echo "-- new connection per request"
+bare_nc=$(run bare302-newconn "http://127.0.0.1:18090/categories/design?ref=bench" -H "Connection: close")
+mix_nc=$(run click-mix-newconn "http://127.0.0.1:18080" -s deploy/bench/mix.lua -H "Connection: close")
+table "$bare_nc" "$bare_nc" "$mix_nc"
+deadline=$((SECONDS + 30))
+until [ "$(curl -fsS http://127.0.0.1:18081/metrics | awk '/^refedge_events_queue_depth\{pipeline="clicks"\}/ {print $2}')" = "0" ]; do
+  ((SECONDS < deadline)) || break
+  sleep 0.5
 done
-sleep 1
-echo "clicks in ClickHouse refedge_bench.clicks: $(clickhouse-client --port "${RFE_CH_PORT:-19000}" -q 'SELECT count() FROM refedge_bench.clicks' 2>/dev/null || echo '?')"
+echo "clicks in ClickHouse refedge_bench.clicks by verdict:"
+clickhouse-client --port "${RFE_CH_PORT:-19000}" -q 'SELECT verdict, count() FROM refedge_bench.clicks GROUP BY verdict ORDER BY count() DESC' 2>/dev/null || true

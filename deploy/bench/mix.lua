@@ -1,0 +1,58 @@
+-- wrk script: a realistic mix of referral clicks for the load harness.
+-- 60% honest browser clicks from distinct visitors (own X-Forwarded-For address, no
+-- cookie: each is a new visitor), 15% duplicates (a returning visitor's second click),
+-- 15% bots (crawler and link-preview User-Agents), 10% contextual-ad clicks (gclid),
+-- spread over 1,000 partners (bench-0 .. bench-999, registered by run.sh).
+local chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+local bots = {
+  "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+  "TelegramBot (like TwitterBot)",
+  "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+  "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+}
+local n = 0
+local thread_id = 0
+
+function setup(thread)
+  thread:set("tid", thread_id)
+  thread_id = thread_id + 1
+end
+
+function init(args)
+  n = tid * 100000000
+  math.randomseed(tid + 1)
+end
+
+local function browser(path, ip, cookie)
+  local h = {
+    ["User-Agent"] = chrome,
+    ["Accept"] = "text/html,application/xhtml+xml",
+    ["Accept-Language"] = "ru-RU,ru;q=0.9,en;q=0.8",
+    ["Referer"] = "https://blog.example/post",
+    ["Sec-Fetch-Dest"] = "document",
+    ["Sec-Fetch-Mode"] = "navigate",
+    ["Sec-Fetch-Site"] = "cross-site",
+    ["Sec-Fetch-User"] = "?1",
+    ["X-Forwarded-For"] = ip,
+  }
+  if cookie then h["Cookie"] = cookie end
+  return wrk.format("GET", path, h)
+end
+
+function request()
+  n = n + 1
+  local partner = "bench-" .. (n % 1000)
+  local ip = string.format("10.%d.%d.%d", (n / 65536) % 256, (n / 256) % 256, n % 256)
+  local r = math.random(100)
+  if r <= 60 then
+    return browser("/categories/design?ref=" .. partner .. "&src=link", ip)
+  elseif r <= 75 then
+    -- a returning visitor clicking the same partner again
+    local vid = string.format("dup%019d", n % 5000)
+    return browser("/k/1?ref=bench-1&src=link", "10.200.0." .. (n % 250), "rfe_vid=" .. vid)
+  elseif r <= 90 then
+    return wrk.format("GET", "/?ref=" .. partner, {["User-Agent"] = bots[(n % #bots) + 1], ["X-Forwarded-For"] = ip})
+  else
+    return browser("/categories/seo?ref=" .. partner .. "&gclid=Cj0KCQ" .. n, ip)
+  end
+end
