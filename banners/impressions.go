@@ -1,7 +1,6 @@
 package banners
 
 import (
-	"bytes"
 	"hash/maphash"
 	"net/netip"
 	"sync"
@@ -97,7 +96,7 @@ func (im *impressions) take(ctx *fasthttp.RequestCtx, ref []byte, e *entry, si i
 	}
 	r.partner = append(r.partner[:0], ref...)
 	r.vid = r.vid[:0]
-	if v := h.Cookie(refcookie.VisitorName); validVisitorID(v) {
+	if v := h.Cookie(refcookie.VisitorName); visitor.ValidID(v) {
 		r.vid = append(r.vid, v...)
 	}
 	r.xff = append(r.xff[:0], clip(h.Peek("X-Forwarded-For"), maxXFF)...)
@@ -178,7 +177,7 @@ func (im *impressions) record(r *impressionRec) {
 		im.hash, im.msg = visitor.AppendHash(im.hash[:0], im.msg, im.cfg.Keys, r.at, ip, r.ua)
 		ev.SetVisitorHash(im.hash)
 	}
-	ev.SetRefererHost(refererHost(r.referer))
+	ev.SetRefererHost(visitor.RefererHost(r.referer))
 	ev.SetDevice(visitor.Device(r.ua))
 	if err := im.q.Enqueue(ev); err != nil {
 		// Only after the pipeline stopped: a load that raced the shutdown.
@@ -194,42 +193,4 @@ func clip(b []byte, n int) []byte {
 		return b[:n]
 	}
 	return b
-}
-
-// validVisitorID accepts the tracker's rfe_vid form: 22 base64url characters.
-func validVisitorID(v []byte) bool {
-	if len(v) != 22 {
-		return false
-	}
-	for _, c := range v {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// refererHost returns the host of a Referer value (the page showing the banner), or
-// nil when it has none or it is not printable ASCII.
-func refererHost(ref []byte) []byte {
-	i := bytes.Index(ref, []byte("://"))
-	if i < 0 {
-		return nil
-	}
-	h := ref[i+3:]
-	if j := bytes.IndexAny(h, "/?#"); j >= 0 {
-		h = h[:j]
-	}
-	if j := bytes.LastIndexByte(h, '@'); j >= 0 {
-		h = h[j+1:]
-	}
-	if len(h) == 0 || len(h) > 255 {
-		return nil
-	}
-	for _, c := range h {
-		if c <= 0x20 || c > 0x7e {
-			return nil
-		}
-	}
-	return h
 }

@@ -88,3 +88,43 @@ func PeerTrusted(peer net.IP, trusted []netip.Prefix) bool {
 	addr, _ := netip.AddrFromSlice(peer)
 	return isTrusted(addr.Unmap(), trusted)
 }
+
+// ValidID reports whether v has the form of an rfe_vid value: 22 base64url characters
+// (16 random bytes).
+func ValidID(v []byte) bool {
+	if len(v) != 22 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// RefererHost returns the host of a Referer value (aliasing it), or nil when it has
+// none, is longer than a host name can be, or is not printable ASCII: stored strings
+// stay valid, log-safe text. Browsers send lower-case hosts; anything else is kept as sent.
+func RefererHost(ref []byte) []byte {
+	i := bytes.Index(ref, []byte("://"))
+	if i < 0 {
+		return nil
+	}
+	h := ref[i+3:]
+	if j := bytes.IndexAny(h, "/?#"); j >= 0 {
+		h = h[:j]
+	}
+	if j := bytes.LastIndexByte(h, '@'); j >= 0 {
+		h = h[j+1:]
+	}
+	if len(h) == 0 || len(h) > 255 {
+		return nil
+	}
+	for _, c := range h {
+		if c <= 0x20 || c > 0x7e {
+			return nil
+		}
+	}
+	return h
+}

@@ -39,3 +39,36 @@ func TestAppendHash(t *testing.T) {
 		t.Fatal("the hash ignores the day, the address or the User-Agent")
 	}
 }
+
+func TestValidID(t *testing.T) {
+	f := func(v string, want bool) {
+		t.Helper()
+		if got := ValidID([]byte(v)); got != want {
+			t.Fatalf("ValidID(%q) = %v, want %v", v, got, want)
+		}
+	}
+	f("AAAAAAAAAAAAAAAAAAAAAA", true)
+	f("abc-_0123456789ABCDxyz", true)
+	f("AAAAAAAAAAAAAAAAAAAAA", false)
+	f("AAAAAAAAAAAAAAAAAAAAAAA", false)
+	f("AAAAAAAAAAAAAAAAAAAAA=", false)
+	f("", false)
+}
+
+func TestRefererHost(t *testing.T) {
+	f := func(ref, want string) {
+		t.Helper()
+		if got := string(RefererHost([]byte(ref))); got != want {
+			t.Fatalf("RefererHost(%q) = %q, want %q", ref, got, want)
+		}
+	}
+	f("https://blog.example/post/1?x=1", "blog.example")
+	f("https://blog.example", "blog.example")
+	f("http://user:pw@blog.example:8080/", "blog.example:8080")
+	f("https://blog.example#frag", "blog.example")
+	f("blog.example/post", "")
+	f("https:///path", "")
+	f("https://bl og.example/", "")
+	f("https://blög.example/", "")
+	f("", "")
+}

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -40,6 +41,7 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "wrk duration per run")
 	rounds := flag.Int("rounds", 1, "bare/banner pairs to run")
 	ref := flag.Bool("ref", false, "also measure ?ref= loads (impressions handed to a discarding queue)")
+	together := flag.Bool("together", false, "run the two wrk at the same time (each with half the threads and connections): both meet the same machine load")
 	flag.Parse()
 
 	cache, err := os.MkdirTemp("", "loadbare-")
@@ -86,29 +88,45 @@ func main() {
 		<-sig
 		return
 	}
-	var bareSum, bannerSum, refSum float64
+	var bareSum, bannerSum, refSum, bareCPU, bannerCPU float64
+	if *together {
+		t, c := max(1, *threads/2), max(1, *conns/2)
+		for r := 1; r <= *rounds; r++ {
+			done := make(chan float64)
+			go func() { done <- wrk(bareURL, t, c, *dur) }()
+			banner := wrk(bannerURL, t, c, *dur)
+			bare := <-done
+			bareSum += bare
+			bannerSum += banner
+			fmt.Printf("round %d (together, 2 x wrk -t%d -c%d): bare %.0f req/s, banner %.0f req/s, ratio %.3f\n", r, t, c, bare, banner, banner/bare)
+		}
+		fmt.Printf("together: banner/bare = %.3f\n", bannerSum/bareSum)
+		return
+	}
 	for r := 1; r <= *rounds; r++ {
 		// Alternate which goes first, so neither always meets the machine warmer.
-		var bare, banner float64
+		var bare, banner, bc, nc float64
 		if r%2 == 1 {
-			bare = wrk(bareURL, *threads, *conns, *dur)
-			banner = wrk(bannerURL, *threads, *conns, *dur)
+			bare, bc = wrk(bareURL, *threads, *conns, *dur), cpuPerReq
+			banner, nc = wrk(bannerURL, *threads, *conns, *dur), cpuPerReq
 		} else {
-			banner = wrk(bannerURL, *threads, *conns, *dur)
-			bare = wrk(bareURL, *threads, *conns, *dur)
+			banner, nc = wrk(bannerURL, *threads, *conns, *dur), cpuPerReq
+			bare, bc = wrk(bareURL, *threads, *conns, *dur), cpuPerReq
 		}
 		bareSum += bare
 		bannerSum += banner
-		fmt.Printf("round %d: bare %.0f req/s, banner %.0f req/s, ratio %.3f\n", r, bare, banner, banner/bare)
+		bareCPU += bc
+		bannerCPU += nc
+		fmt.Printf("round %d: bare %.0f req/s (%.1f µs server CPU/req), banner %.0f req/s (%.1f µs), ratio %.3f\n", r, bare, bc, banner, nc, banner/bare)
 		if *ref {
 			rs := wrk(bannerURL+"&ref=load-test", *threads, *conns, *dur)
 			refSum += rs
-			fmt.Printf("round %d: banner with ref= %.0f req/s, ratio %.3f\n", r, rs, rs/bare)
+			fmt.Printf("round %d: banner with ref= %.0f req/s (%.1f µs), ratio %.3f\n", r, rs, cpuPerReq, rs/bare)
 		}
 	}
-	fmt.Printf("wrk -t%d -c%d -d%s: banner/bare = %.3f", *threads, *conns, *dur, bannerSum/bareSum)
+	fmt.Printf("wrk -t%d -c%d -d%s: banner/bare = %.3f req/s; server CPU per request banner/bare = %.3f", *threads, *conns, *dur, bannerSum/bareSum, bannerCPU/bareCPU)
 	if *ref {
-		fmt.Printf(", with ref= %.3f", refSum/bareSum)
+		fmt.Printf("; with ref= %.3f req/s of bare", refSum/bareSum)
 	}
 	fmt.Println()
 }
@@ -133,7 +151,11 @@ func serve(ln net.Listener, h fasthttp.RequestHandler) {
 
 var rps = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 
+// cpuPerReq is the server CPU (this process) per request of the last wrk run, in µs.
+var cpuPerReq float64
+
 func wrk(url string, t, c int, d time.Duration) float64 {
+	cpu0 := cpuTime()
 	out, err := exec.Command("wrk", "-t"+strconv.Itoa(t), "-c"+strconv.Itoa(c), "-d"+d.String(), url).CombinedOutput()
 	if err != nil {
 		log.Fatalf("wrk %s: %v\n%s", url, err, out)
@@ -143,5 +165,13 @@ func wrk(url string, t, c int, d time.Duration) float64 {
 		log.Fatalf("wrk %s: no Requests/sec in\n%s", url, out)
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	cpuPerReq = float64((cpuTime() - cpu0).Microseconds()) / (v * d.Seconds())
 	return v
+}
+
+// cpuTime is this process's user and system CPU time: the servers', not wrk's.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
