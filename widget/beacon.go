@@ -28,7 +28,7 @@ const (
 	viewPrefix   = "wv1."
 )
 
-func appendViewMsg(dst []byte, widget, render string, unix int64, host64 []byte) []byte {
+func appendViewMsg(dst []byte, widget string, render []byte, unix int64, host64 []byte) []byte {
 	dst = append(dst, viewPrefix...)
 	dst = append(dst, widget...)
 	dst = append(dst, '.')
@@ -39,22 +39,27 @@ func appendViewMsg(dst []byte, widget, render string, unix int64, host64 []byte)
 	return append(dst, host64...)
 }
 
-// appendViewToken appends a signed view token to dst.
-func appendViewToken(dst []byte, kr *signing.Keyring, widget, render string, unix int64, host string) []byte {
+// appendViewToken appends a signed view token to dst. host is the embedding page's
+// host; one longer than a host name can be is dropped. It does not allocate when dst
+// has room.
+func appendViewToken(dst []byte, kr *signing.Keyring, widget string, render []byte, unix int64, host []byte) []byte {
 	if len(host) > maxHostBytes {
-		host = ""
+		host = nil
 	}
-	var hb [344]byte
-	h64 := base64.RawURLEncoding.AppendEncode(hb[:0], []byte(host))
+	start := len(dst)
 	dst = append(dst, render...)
 	dst = append(dst, '.')
 	dst = strconv.AppendInt(dst, unix, 10)
 	dst = append(dst, '.')
-	dst = append(dst, h64...)
-	var buf [512]byte
-	msg := appendViewMsg(buf[:0], widget, render, unix, h64)
-	dst = append(dst, '.')
-	return kr.AppendSign(dst, msg)
+	h64 := len(dst)
+	dst = base64.RawURLEncoding.AppendEncode(dst, host)
+	// The signed message is built past the token, signed, then cut off again.
+	mark := len(dst)
+	dst = appendViewMsg(dst, widget, dst[start:start+len(render)], unix, dst[h64:mark])
+	var sig [signing.SigLen]byte
+	signed := kr.AppendSign(sig[:0], dst[mark:])
+	dst = append(dst[:mark], '.')
+	return append(dst, signed...)
 }
 
 // viewToken is a verified token.
@@ -85,7 +90,7 @@ func parseViewToken(kr *signing.Keyring, widget string, tok []byte) (viewToken, 
 		return vt, errBadToken
 	}
 	var buf [512]byte
-	msg := appendViewMsg(buf[:0], widget, string(parts[0]), unix, parts[2])
+	msg := appendViewMsg(buf[:0], widget, parts[0], unix, parts[2])
 	if !kr.Verify(msg, parts[3]) {
 		return vt, errBadToken
 	}
@@ -118,7 +123,7 @@ func (s *Service) serveView(ctx *fasthttp.RequestCtx, id string) {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return
 	}
-	r, err := s.resolve(ctx, id)
+	r, err := s.resolve(bg, id)
 	if err != nil {
 		viewError.Inc()
 		s.cfg.Log.Warn("widget view: cannot read widget", "widget", id, "err", err)
@@ -130,7 +135,7 @@ func (s *Service) serveView(ctx *fasthttp.RequestCtx, id string) {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
 	}
-	first, err := s.cfg.Redis.SetNX(ctx, viewKey(vt.render), 1, s.cfg.ViewWindow+2*time.Minute).Result()
+	first, err := s.cfg.Redis.SetNX(bg, viewKey(vt.render), 1, s.cfg.ViewWindow+2*time.Minute).Result()
 	if err != nil {
 		// Fail closed for counting: an impression that cannot be de-duplicated is not
 		// recorded (it would otherwise count on every retry).

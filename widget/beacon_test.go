@@ -14,7 +14,7 @@ func TestViewToken(t *testing.T) {
 	kr := signing.MustKeyring(testSecret)
 	other := signing.MustKeyring("another-secret-0123456789")
 	render := strings.Repeat("R", 22)
-	tok := appendViewToken(nil, kr, "abcdefghij01", render, 1700000000, "blog.example")
+	tok := appendViewToken(nil, kr, "abcdefghij01", []byte(render), 1700000000, []byte("blog.example"))
 	vt, err := parseViewToken(kr, "abcdefghij01", tok)
 	if err != nil || vt.render != render || vt.at.Unix() != 1700000000 || vt.host != "blog.example" {
 		t.Fatalf("round trip = %+v, %v", vt, err)
@@ -30,13 +30,13 @@ func TestViewToken(t *testing.T) {
 	bad("abcdefghij01", []byte(strings.Replace(s, render, strings.Repeat("S", 22), 1)))        // another render
 	bad("abcdefghij01", []byte(strings.Replace(s, "1700000000", "1700000001", 1)))             // another time
 	bad("abcdefghij01", []byte(strings.Replace(s, "YmxvZy5leGFtcGxl", "ZXZpbC5leGFtcGxl", 1))) // another host
-	bad("abcdefghij01", appendViewToken(nil, other, "abcdefghij01", render, 1700000000, "blog.example"))
+	bad("abcdefghij01", appendViewToken(nil, other, "abcdefghij01", []byte(render), 1700000000, []byte("blog.example")))
 	bad("abcdefghij01", nil)
 	bad("abcdefghij01", []byte(s+"."))
 	bad("abcdefghij01", []byte(strings.Replace(s, "1700000000", "01700000000", 1)))
 	bad("abcdefghij01", []byte(strings.Repeat("x", 600)))
 	// A host that is too long is dropped, not signed.
-	tok = appendViewToken(nil, kr, "abcdefghij01", render, 1, strings.Repeat("h", 300))
+	tok = appendViewToken(nil, kr, "abcdefghij01", []byte(render), 1, []byte(strings.Repeat("h", 300)))
 	if vt, err := parseViewToken(kr, "abcdefghij01", tok); err != nil || vt.host != "" {
 		t.Fatalf("long host: %+v, %v", vt, err)
 	}

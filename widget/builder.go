@@ -83,7 +83,7 @@ func (s *Service) servePreview(ctx *fasthttp.RequestCtx) {
 	s.prepare(r, Widget{ID: "preview", PartnerID: p.PartnerID, Spec: spec})
 	v := acquireView()
 	defer releaseView(v)
-	if v.pick, err = s.pick(ctx, v.pick[:0], &r.w); err != nil {
+	if v.pick, err = s.pick(bg, v.pick[:0], &r.w); err != nil {
 		s.serveEmptyFor(ctx, fasthttp.StatusServiceUnavailable, textsFor(spec.Language).Empty, "'self'")
 		return
 	}

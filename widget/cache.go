@@ -17,7 +17,9 @@ type resolved struct {
 	linkSuffix    string // "ref={partner}&src=widget&cr={id}"
 	loader        []byte
 	etag          string
-	expires       int64 // unix nanoseconds
+	sk            skeleton  // nil: render with the template
+	frags         fragments // rendered cards
+	expires       int64     // unix nanoseconds
 }
 
 // widgetCache keeps resolved widgets for a short TTL, including misses, so a burst of

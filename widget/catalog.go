@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,19 +14,24 @@ import (
 
 // Catalog is the widget's view of the marketplace's kworks, kept in Redis.
 //
-// Keys (hash tags keep what one script touches in one Redis Cluster slot):
+// Keys (hash tags keep what one command or transaction touches in one Redis Cluster
+// slot):
 //
-//	rfe:kw:{id}             hash: the kwork record (every field, rev, updated_ms, img)
-//	rfe:kwimg:{id}          string: the normalised uploaded image (JPEG)
-//	rfe:kwcat:{cat}:ids     set: ids of the category's active kworks
-//	rfe:kwcat:{cat}:cards   hash: id -> card JSON (what a render shows)
-//	rfe:kwcats              set: every category that ever had an active kwork
+//	rfe:kw:{id}           hash: the kwork record (every field, rev, updated_ms, img)
+//	rfe:kwidx:{id}        set: "category\x00card" entries that may be in an index
+//	rfe:kwimg:{id}        string: the normalised uploaded image (JPEG)
+//	rfe:kwcat:{cat}       set: the card JSON of each active kwork of the category
+//	rfe:kwcats            set: every category that ever had an active kwork
 //
-// The record is the truth; the per-category index follows it (reindex) right after
-// every write, so a removal leaves the index before the write returns.
+// A category's index holds the cards themselves, so a render is one SRANDMEMBER: N
+// distinct random members, one round trip, no script. The record is the truth; the
+// index follows it (reindex) right after every write, so a removal leaves the index
+// before the write returns. rfe:kwidx remembers every card put in an index until it is
+// taken out again, so an interrupted reindex is repaired by the next one.
 type Catalog struct {
 	r      redis.UniversalClient
 	origin string
+	drawer *drawer // nil: draws go to Redis one by one
 	// Now returns the current time for admin writes; tests replace it.
 	Now func() time.Time
 }
@@ -50,8 +56,8 @@ func NewCatalog(r redis.UniversalClient, marketOrigin string) (*Catalog, error) 
 
 func kworkKey(id string) string     { return "rfe:kw:{" + id + "}" }
 func imageKey(id string) string     { return "rfe:kwimg:{" + id + "}" }
-func catIDsKey(cat string) string   { return "rfe:kwcat:{" + cat + "}:ids" }
-func catCardsKey(cat string) string { return "rfe:kwcat:{" + cat + "}:cards" }
+func indexedKey(id string) string   { return "rfe:kwidx:{" + id + "}" }
+func catCardsKey(cat string) string { return "rfe:kwcat:{" + cat + "}" }
 
 const categoriesKey = "rfe:kwcats"
 
@@ -76,19 +82,17 @@ func (c *Catalog) Put(ctx context.Context, k Kwork) (bool, error) {
 	if applied, _ := res[0].(int64); applied == 0 {
 		return false, nil
 	}
-	prev, _ := res[1].(string)
-	return true, c.reindex(ctx, k.ID, prev)
+	return true, c.reindex(ctx, k.ID)
 }
 
 // putScript: KEYS[1] record; ARGV[1] updated_ms, then field/value pairs. Equal times
 // apply again, so a redelivered event repairs an index a crash left behind.
 var putScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'updated_ms')
-if cur and tonumber(cur) > tonumber(ARGV[1]) then return {0, ''} end
-local prev = redis.call('HGET', KEYS[1], 'category') or ''
+if cur and tonumber(cur) > tonumber(ARGV[1]) then return {0} end
 redis.call('HSET', KEYS[1], 'updated_ms', ARGV[1], unpack(ARGV, 2))
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
-return {1, prev}`)
+return {1}`)
 
 // Moderate applies kwork.moderated: approval makes a kwork waiting for (or failed in)
 // moderation active; a rejection hides it at once. A removed kwork stays removed, and
@@ -108,7 +112,7 @@ func (c *Catalog) Moderate(ctx context.Context, id string, approved bool, at tim
 	if applied, _ := res[0].(int64); applied == 0 {
 		return false, nil
 	}
-	return true, c.reindex(ctx, id, "")
+	return true, c.reindex(ctx, id)
 }
 
 var moderateScript = redis.NewScript(`
@@ -149,41 +153,60 @@ func recordKwork(id string, m map[string]string) Kwork {
 		Rating: rating, Status: Status(m["status"]), Image: m["img"], UpdatedMs: ms}
 }
 
-// reindex makes the category index agree with the record: indexed (with a fresh card)
-// in its category when active, absent everywhere else. prev is a category the kwork may
-// have left. The record is read again afterwards; if a concurrent write changed it,
-// the index is brought in line once more.
-func (c *Catalog) reindex(ctx context.Context, id, prev string) error {
-	key := kworkKey(id)
+// reindex makes the category index agree with the record: the kwork's current card in
+// its category when it is active, nothing anywhere else. The record and the list of
+// what may be indexed are read together; a card is listed before it is added and
+// unlisted after it is removed, so nothing in an index is ever forgotten. When a
+// concurrent write changed the record meanwhile, the work is done again.
+func (c *Catalog) reindex(ctx context.Context, id string) error {
+	key, idx := kworkKey(id), indexedKey(id)
 	for attempt := 0; attempt < 4; attempt++ {
-		m, err := c.r.HGetAll(ctx, key).Result()
+		var rec *redis.MapStringStringCmd
+		var listed *redis.StringSliceCmd
+		_, err := c.r.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			rec, listed = p.HGetAll(ctx, key), p.SMembers(ctx, idx)
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("cannot reindex kwork %s: %w", id, err)
 		}
+		m := rec.Val()
 		k := recordKwork(id, m)
+		want := ""
+		if k.Status == StatusActive && k.Category != "" {
+			card, _ := json.Marshal(cardOf(&k))
+			want = k.Category + "\x00" + string(card)
+		}
+		var stale []string
+		for _, e := range listed.Val() {
+			if e != want {
+				stale = append(stale, e)
+			}
+		}
+		if want != "" {
+			if err := c.r.SAdd(ctx, idx, want).Err(); err != nil {
+				return fmt.Errorf("cannot reindex kwork %s: %w", id, err)
+			}
+		}
 		_, err = c.r.Pipelined(ctx, func(p redis.Pipeliner) error {
-			if prev != "" && prev != k.Category {
-				p.SRem(ctx, catIDsKey(prev), id)
-				p.HDel(ctx, catCardsKey(prev), id)
+			if want != "" {
+				cat, card, _ := strings.Cut(want, "\x00")
+				p.SAdd(ctx, catCardsKey(cat), card)
+				p.SAdd(ctx, categoriesKey, cat)
 			}
-			if k.Category == "" {
-				return nil
-			}
-			if k.Status == StatusActive {
-				card, _ := json.Marshal(cardOf(&k))
-				// The card goes in before the id, so an indexed id always has a card.
-				p.HSet(ctx, catCardsKey(k.Category), id, card)
-				p.SAdd(ctx, catIDsKey(k.Category), id)
-				p.SAdd(ctx, categoriesKey, k.Category)
-			} else {
-				// The id goes out first, so a render never picks a kwork without a card.
-				p.SRem(ctx, catIDsKey(k.Category), id)
-				p.HDel(ctx, catCardsKey(k.Category), id)
+			for _, e := range stale {
+				cat, card, _ := strings.Cut(e, "\x00")
+				p.SRem(ctx, catCardsKey(cat), card)
 			}
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("cannot reindex kwork %s: %w", id, err)
+		}
+		if len(stale) > 0 {
+			if err := c.r.SRem(ctx, idx, anySlice(stale)...).Err(); err != nil {
+				return fmt.Errorf("cannot reindex kwork %s: %w", id, err)
+			}
 		}
 		rev, err := c.r.HGet(ctx, key, "rev").Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -192,7 +215,14 @@ func (c *Catalog) reindex(ctx context.Context, id, prev string) error {
 		if rev == m["rev"] {
 			return nil
 		}
-		prev = k.Category
 	}
 	return fmt.Errorf("cannot reindex kwork %s: it keeps changing", id)
+}
+
+func anySlice(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }

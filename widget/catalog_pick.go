@@ -47,33 +47,65 @@ func displayTitle(title string) string {
 	return title
 }
 
-// randomScript draws up to ARGV[1] distinct random ids from a category and returns
-// their cards, in one round trip and one hash slot.
-var randomScript = redis.NewScript(`
-local ids = redis.call('SRANDMEMBER', KEYS[1], tonumber(ARGV[1]))
-if #ids == 0 then return {} end
-return redis.call('HMGET', KEYS[2], unpack(ids))`)
-
 // Random appends up to n distinct random active kworks of category to dst.
 func (c *Catalog) Random(ctx context.Context, dst []Card, category string, n int) ([]Card, error) {
-	if n <= 0 || !validCategory(category) {
-		return dst, nil
-	}
-	res, err := randomScript.Run(ctx, c.r, []string{catIDsKey(category), catCardsKey(category)}, n).Slice()
-	if err != nil {
-		return dst, fmt.Errorf("cannot draw kworks of %s: %w", category, err)
-	}
-	for _, v := range res {
-		s, ok := v.(string)
-		if !ok {
-			continue // removed between the draw and the read
-		}
+	raws, err := c.drawRaw(ctx, nil, category, n)
+	for _, s := range raws {
 		var cd Card
 		if json.Unmarshal([]byte(s), &cd) == nil && cd.ID != "" {
 			dst = append(dst, cd)
 		}
 	}
+	return dst, err
+}
+
+// drawRaw appends the card JSON of up to n distinct random active kworks of category
+// to dst, undecoded: renders cache what they make of a card by its JSON. One
+// SRANDMEMBER: a positive count returns distinct members.
+func (c *Catalog) drawRaw(ctx context.Context, dst []string, category string, n int) ([]string, error) {
+	if n <= 0 || !validCategory(category) {
+		return dst, nil
+	}
+	var res []string
+	var err error
+	if c.drawer != nil {
+		res, err = c.drawer.draw(catCardsKey(category), n)
+	} else {
+		res, err = c.r.SRandMemberN(ctx, catCardsKey(category), int64(n)).Result()
+	}
+	if err != nil {
+		return dst, fmt.Errorf("cannot draw kworks of %s: %w", category, err)
+	}
+	start := len(dst)
+	for _, s := range res {
+		// While a kwork's card is being replaced, both versions may be members for a
+		// moment: keep one card per kwork.
+		id := cardID(s)
+		dup := id == ""
+		for _, prev := range dst[start:] {
+			if cardID(prev) == id {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			dst = append(dst, s)
+		}
+	}
 	return dst, nil
+}
+
+// cardID returns the kwork id of a card's JSON: cards are encoded with the id first
+// and ids need no escaping.
+func cardID(card string) string {
+	rest, ok := strings.CutPrefix(card, `{"i":"`)
+	if !ok {
+		return ""
+	}
+	if j := strings.IndexByte(rest, '"'); j > 0 {
+		return rest[:j]
+	}
+	return ""
 }
 
 var cardFields = []string{"status", "title", "price", "currency", "path", "rating", "img"}
@@ -130,7 +162,7 @@ func (c *Catalog) Categories(ctx context.Context) ([]CategoryCount, error) {
 	cmds := make([]*redis.IntCmd, len(names))
 	_, err = c.r.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, n := range names {
-			cmds[i] = p.SCard(ctx, catIDsKey(n))
+			cmds[i] = p.SCard(ctx, catCardsKey(n))
 		}
 		return nil
 	})

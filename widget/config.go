@@ -66,6 +66,12 @@ type Config struct {
 	ThumbCacheBytes int64
 	// ThumbWorkers bounds concurrent thumbnail renders; 0 means GOMAXPROCS.
 	ThumbWorkers int
+	// DrawWorkers is the number of concurrent Redis round trips that carry the frames'
+	// random draws, each a pipeline of the draws waiting at that moment; 0 means
+	// 4*GOMAXPROCS.
+	DrawWorkers int
+	// DrawBatch bounds the draws in one pipeline; 0 means 64.
+	DrawBatch int
 	// ThumbWait bounds how long a thumbnail request waits for a worker before it is
 	// answered 503 with Retry-After; 0 means 2s. Requests for the same thumbnail share
 	// one render.
@@ -123,6 +129,8 @@ func (c *Config) defaults() {
 	setInt(&c.Images.MaxSide, 8000)
 	setInt(&c.Images.StoredSide, 640)
 	setInt(&c.ThumbWorkers, runtime.GOMAXPROCS(0))
+	setInt(&c.DrawWorkers, 4*runtime.GOMAXPROCS(0))
+	setInt(&c.DrawBatch, 64)
 	if c.ThumbCacheBytes <= 0 {
 		c.ThumbCacheBytes = 64 << 20
 	}

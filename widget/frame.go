@@ -1,6 +1,7 @@
 package widget
 
 import (
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
@@ -40,9 +41,9 @@ func frameCSS(accent string, l layout) string {
 
 // cardView is one card as the template sees it.
 type cardView struct {
-	CardID, KworkID, Link, Thumb string
-	Title, Price, Rating         string
-	TW, TH                       int
+	CardID, KworkID, Link, Thumb      string
+	Title, Price, Rating, RatingLabel string
+	TW, TH                            int
 }
 
 // frameView is the template's data.
@@ -60,28 +61,37 @@ type frameView struct {
 
 	cards []cardView
 	pick  []Card
-	tok   []byte
 }
 
 var viewPool = sync.Pool{New: func() any {
-	return &frameView{cards: make([]cardView, 0, MaxCards), pick: make([]Card, 0, MaxCards), tok: make([]byte, 0, 128)}
+	return &frameView{cards: make([]cardView, 0, MaxCards), pick: make([]Card, 0, MaxCards)}
 }}
 
 func acquireView() *frameView { return viewPool.Get().(*frameView) }
 
 func releaseView(v *frameView) {
-	*v = frameView{cards: v.cards[:0], pick: v.pick[:0], tok: v.tok[:0], Pages: v.Pages[:0]}
+	*v = frameView{cards: v.cards[:0], pick: v.pick[:0], Pages: v.Pages[:0]}
 	viewPool.Put(v)
 }
 
-// newIDs returns a fresh render id and CSP nonce, 22 base64url characters (132 random
-// bits) each.
-func newIDs() (render, nonce string) {
+// renderIDs are a render id and a CSP nonce: 22 base64url characters (132 random bits)
+// each, in one array so that drawing them does not allocate.
+type renderIDs [44]byte
+
+func (r *renderIDs) render() []byte { return r[:22] }
+func (r *renderIDs) nonce() []byte  { return r[22:] }
+
+func newRenderIDs(dst *renderIDs) {
 	var b [33]byte
 	_, _ = rand.Read(b[:])
-	var out [44]byte
-	base64.RawURLEncoding.Encode(out[:], b[:])
-	s := string(out[:])
+	base64.RawURLEncoding.Encode(dst[:], b[:])
+}
+
+// newIDs returns a fresh render id and CSP nonce as strings.
+func newIDs() (render, nonce string) {
+	var ids renderIDs
+	newRenderIDs(&ids)
+	s := string(ids[:])
 	return s[:22], s[22:]
 }
 
@@ -90,10 +100,14 @@ type frameOptions struct {
 	// preview: the builder's preview (plain marketplace links, no view beacon).
 	preview bool
 	// refHost is the embedding page's host (from the frame request's Referer).
-	refHost string
+	refHost []byte
+	// render and nonce, when set, are used instead of fresh ones (tests).
+	render, nonce string
+	// unix is the render time; 0 means s.Now().
+	unix int64
 }
 
-// fill sets up v to render cards for widget r.
+// fill sets up v to render cards for widget r with the template.
 func (s *Service) fill(v *frameView, r *resolved, cards []Card, opt frameOptions) {
 	w := &r.w
 	v.Lang, v.Theme, v.T = w.Language, w.Theme, textsFor(w.Language)
@@ -102,43 +116,51 @@ func (s *Service) fill(v *frameView, r *resolved, cards []Card, opt frameOptions
 		v.Shape = "w"
 	}
 	v.Tiny, v.Rotation = r.lay.tiny, w.RotationSeconds
-	v.RenderID, v.Nonce = newIDs()
+	v.RenderID, v.Nonce = opt.render, opt.nonce
+	if v.RenderID == "" {
+		v.RenderID, v.Nonce = newIDs()
+	}
 	v.CSS, v.JS = template.CSS(r.css), frameScript
 	if len(cards) == 0 {
 		v.Empty = v.T.Empty
 		return
 	}
 	if !opt.preview {
+		unix := opt.unix
+		if unix == 0 {
+			unix = s.Now().Unix()
+		}
 		v.ViewURL = "/w/" + w.ID + "/view"
-		v.tok = appendViewToken(v.tok[:0], s.cfg.Keys, w.ID, v.RenderID, s.Now().Unix(), opt.refHost)
-		v.Token = string(v.tok)
-	}
-	size := ""
-	if r.lay.thumbW > 0 {
-		size = "/" + strconv.Itoa(r.lay.thumbW) + "x" + strconv.Itoa(r.lay.thumbH) + ".jpg?v="
+		v.Token = string(appendViewToken(nil, s.cfg.Keys, w.ID, []byte(v.RenderID), unix, opt.refHost))
 	}
 	for i := range cards {
-		c := &cards[i]
-		cv := cardView{CardID: v.RenderID + "." + strconv.Itoa(i), KworkID: c.ID, Title: c.Title,
-			Price: formatPrice(c.Price, c.Currency, w.Language), Rating: formatRating(c.Rating, w.Language)}
-		if opt.preview {
-			cv.Link = s.cfg.MarketOrigin + c.Path
-		} else {
-			cv.Link = s.link(c.Path, r.linkSuffix)
-		}
-		if size != "" {
-			img := c.Image
-			if img == "" {
-				img = "0"
-			}
-			cv.Thumb, cv.TW, cv.TH = "/w/t/"+c.ID+size+img, r.lay.thumbW, r.lay.thumbH
-		}
-		v.cards = append(v.cards, cv)
+		v.cards = append(v.cards, s.cardViewOf(r, &cards[i], v.RenderID+"."+strconv.Itoa(i), opt.preview))
 	}
 	per := r.lay.cols * r.lay.rows
 	for i := 0; i < len(v.cards); i += per {
 		v.Pages = append(v.Pages, v.cards[i:min(i+per, len(v.cards))])
 	}
+}
+
+// cardViewOf is card c of widget r as the template shows it.
+func (s *Service) cardViewOf(r *resolved, c *Card, cardID string, preview bool) cardView {
+	w := &r.w
+	cv := cardView{CardID: cardID, KworkID: c.ID, Title: c.Title, Price: formatPrice(c.Price, c.Currency, w.Language),
+		Rating: formatRating(c.Rating, w.Language), RatingLabel: textsFor(w.Language).Rating}
+	if preview {
+		cv.Link = s.cfg.MarketOrigin + c.Path
+	} else {
+		cv.Link = s.link(c.Path, r.linkSuffix)
+	}
+	if r.lay.thumbW > 0 {
+		img := c.Image
+		if img == "" {
+			img = "0"
+		}
+		cv.Thumb = "/w/t/" + c.ID + "/" + strconv.Itoa(r.lay.thumbW) + "x" + strconv.Itoa(r.lay.thumbH) + ".jpg?v=" + img
+		cv.TW, cv.TH = r.lay.thumbW, r.lay.thumbH
+	}
+	return cv
 }
 
 // link is {LinkBase}{path}?ref={partner}&src=widget&cr={widget} (DESIGN.md
@@ -166,7 +188,7 @@ func setFrameHeaders(ctx *fasthttp.RequestCtx, nonce, ancestors string) {
 // wrong, the visitor gets a small, clean frame: unknown widget 404, inactive partner
 // or empty topic 200, a Redis outage 503 — all with an empty-state page, never a 500.
 func (s *Service) serveFrame(ctx *fasthttp.RequestCtx, id string) {
-	r, err := s.resolve(ctx, id)
+	r, err := s.resolve(bg, id)
 	if err != nil {
 		s.cfg.Log.Warn("widget frame: cannot read widget", "widget", id, "err", err)
 		frameError.Inc()
@@ -178,10 +200,24 @@ func (s *Service) serveFrame(ctx *fasthttp.RequestCtx, id string) {
 		s.serveEmpty(ctx, fasthttp.StatusNotFound, "en", textsFor("en").NotFound)
 		return
 	}
+	if r.partnerActive && r.sk != nil {
+		ok, err := s.serveFastFrame(ctx, r)
+		switch {
+		case err != nil:
+			s.cfg.Log.Warn("widget frame: cannot draw kworks", "widget", id, "err", err)
+			frameError.Inc()
+			s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, r.w.Language, textsFor(r.w.Language).Empty)
+			return
+		case ok:
+			frameOK.Inc()
+			return
+		}
+		// Nothing to show: the template renders the widget's empty state below.
+	}
 	v := acquireView()
 	defer releaseView(v)
-	if r.partnerActive {
-		v.pick, err = s.pick(ctx, v.pick[:0], &r.w)
+	if r.partnerActive && r.sk == nil {
+		v.pick, err = s.pick(bg, v.pick[:0], &r.w)
 		if err != nil {
 			s.cfg.Log.Warn("widget frame: cannot draw kworks", "widget", id, "err", err)
 			frameError.Inc()
@@ -201,7 +237,7 @@ func (s *Service) serveFrame(ctx *fasthttp.RequestCtx, id string) {
 	}
 }
 
-func (s *Service) pick(ctx *fasthttp.RequestCtx, dst []Card, w *Widget) ([]Card, error) {
+func (s *Service) pick(ctx context.Context, dst []Card, w *Widget) ([]Card, error) {
 	if w.Category != "" {
 		return s.catalog.Random(ctx, dst, w.Category, w.Cards)
 	}

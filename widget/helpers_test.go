@@ -78,6 +78,7 @@ func newFixture(t testing.TB, mod ...func(*Config)) *fixture {
 	if f.svc, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(f.svc.Close)
 	f.api = partnerapi.NewRouter(auth, quietLog())
 	f.svc.RegisterAPI(f.api)
 	return f

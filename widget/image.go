@@ -83,7 +83,7 @@ func (c *Catalog) SetImage(ctx context.Context, id string, data []byte, version 
 	if err != nil {
 		return fmt.Errorf("cannot store image of %s: %w", id, err)
 	}
-	return c.reindex(ctx, id, "")
+	return c.reindex(ctx, id)
 }
 
 // Image returns the version and bytes of kwork id's image; version "" means the kwork

@@ -50,7 +50,7 @@ func (s *Service) serveLoader(ctx *fasthttp.RequestCtx, id string) {
 	h := &ctx.Response.Header
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	r, err := s.resolve(ctx, id)
+	r, err := s.resolve(bg, id)
 	if err != nil {
 		s.cfg.Log.Warn("widget loader: cannot read widget", "widget", id, "err", err)
 		h.Set("Cache-Control", "no-store")

@@ -10,6 +10,11 @@ import (
 	"github.com/refedge/refedge/internal/partners"
 )
 
+// bg is the context of the public handlers' Redis calls. It is not the request's:
+// fasthttp cancels that one when the server shuts down, which would fail the requests
+// the graceful drain is meant to finish. The client's own timeouts bound each call.
+var bg = context.Background()
+
 // Service serves widgets: the /w/ handler, the partner API, the admin API.
 type Service struct {
 	cfg       Config
@@ -43,7 +48,16 @@ func New(cfg Config) (*Service, error) {
 		Now:       time.Now,
 	}
 	s.thumbs = newThumbs(cat, cfg.ThumbCacheBytes, cfg.ThumbWorkers, cfg.ThumbWait)
+	cat.drawer = newDrawer(cfg.Redis, cfg.DrawWorkers, cfg.DrawBatch)
 	return s, nil
+}
+
+// Close stops the service's background work (the draw pipeline). Call it after the
+// public listener has drained; frames served after Close answer 503.
+func (s *Service) Close() {
+	if s.catalog.drawer != nil {
+		s.catalog.drawer.close()
+	}
 }
 
 // Catalog returns the kwork catalog (for Apply and NewCatalogConsumer).
@@ -138,4 +152,9 @@ func (s *Service) prepare(r *resolved, w Widget) {
 	r.linkSuffix = "ref=" + w.PartnerID + "&src=widget&cr=" + w.ID
 	r.loader = buildLoader(s.publicURL+"/w/"+w.ID, &w)
 	r.etag = loaderETag(r.loader)
+	sk, err := s.buildSkeleton(r)
+	if err != nil {
+		s.cfg.Log.Error("widget: cannot pre-render the frame; using the template", "widget", w.ID, "err", err)
+	}
+	r.sk = sk
 }

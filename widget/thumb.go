@@ -202,7 +202,7 @@ func (s *Service) serveThumb(ctx *fasthttp.RequestCtx, t target) {
 			return
 		}
 	}
-	ver, src, err := s.catalog.Image(ctx, t.id)
+	ver, src, err := s.catalog.Image(bg, t.id)
 	switch {
 	case errors.Is(err, ErrKworkNotFound):
 		thumbNotFound.Inc()

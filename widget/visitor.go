@@ -2,12 +2,12 @@ package widget
 
 import "bytes"
 
-// refererHost returns the host of a Referer value, or "" when it has none or is not
-// printable ASCII.
-func refererHost(ref []byte) string {
+// refererHost returns the host of a Referer value (aliasing it), or nil when it has
+// none or is not printable ASCII.
+func refererHost(ref []byte) []byte {
 	i := bytes.Index(ref, []byte("://"))
 	if i < 0 {
-		return ""
+		return nil
 	}
 	h := ref[i+3:]
 	if j := bytes.IndexAny(h, "/?#"); j >= 0 {
@@ -17,12 +17,12 @@ func refererHost(ref []byte) string {
 		h = h[j+1:]
 	}
 	if len(h) == 0 || len(h) > 253 {
-		return ""
+		return nil
 	}
 	for _, c := range h {
 		if c <= 0x20 || c > 0x7e {
-			return ""
+			return nil
 		}
 	}
-	return string(h)
+	return h
 }
