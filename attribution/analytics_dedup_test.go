@@ -72,21 +72,21 @@ func TestAnalyticsCountsRetriedRowsOnce(t *testing.T) {
 			t.Errorf("%s: referrals %+v", phase, refs.Referrals)
 		}
 	}
-	check("unsealed", 2, map[string]int{"clicks_dims_hourly": 2, "clicks_hourly": 2, "conversions_hourly": 1, "impressions_hourly": 1})
+	check("unsealed", 2, map[string]int{"clicks_dims": 2, "clicks": 2, "conversions": 1, "impressions": 1})
 	if err := e.an.SealHours(ctx, h, h.Add(6*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// Sealed: the clean hour reads the aggregate; the duplicated hour stays raw.
-	check("sealed", 2, map[string]int{"clicks_dims_hourly": 1, "clicks_hourly": 1, "conversions_hourly": 1, "impressions_hourly": 1})
+	check("sealed", 2, map[string]int{"clicks_dims": 1, "clicks": 1, "conversions": 1, "impressions": 1})
 
 	late := clean
 	late.ID = "c-late"
 	insertClicks(ctx, t, e.conn, e.db, []simClick{late})
-	check("late arrival", 3, map[string]int{"clicks_dims_hourly": 2, "clicks_hourly": 2, "conversions_hourly": 1, "impressions_hourly": 1})
+	check("late arrival", 3, map[string]int{"clicks_dims": 2, "clicks": 2, "conversions": 1, "impressions": 1})
 	if err := e.an.SealHours(ctx, h, h.Add(6*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	check("late arrival sealed", 3, map[string]int{"clicks_dims_hourly": 1, "clicks_hourly": 1, "conversions_hourly": 1, "impressions_hourly": 1})
+	check("late arrival sealed", 3, map[string]int{"clicks_dims": 1, "clicks": 1, "conversions": 1, "impressions": 1})
 }
 
 func TestHoursToSpans(t *testing.T) {

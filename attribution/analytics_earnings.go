@@ -49,23 +49,25 @@ type Earnings struct {
 
 // Earnings computes partner's commission time series over r.
 func (a *Analytics) Earnings(ctx context.Context, partner string, r AnalyticsRange) (*Earnings, error) {
-	plan, err := a.plan(ctx, partner, r, aggConversions)
+	daily := r.Interval != AnalyticsHour
+	plan, err := a.plan(ctx, partner, r, anReq{famConversions, daily})
 	if err != nil {
 		return nil, err
 	}
+	raw, days := plan.meta()
 	buckets := r.Buckets()
 	out := &Earnings{
 		PartnerID: partner, From: r.From, To: r.To, Interval: r.Interval.String(), Timezone: "UTC",
 		Totals: map[string]EarningsAmounts{}, ByRole: map[string]map[string]EarningsAmounts{},
 		Series: make([]EarningsPoint, len(buckets)),
-		Meta:   StatsMeta{RawHours: map[string]int{aggConversions.table: plan.rawHours(aggConversions)}},
+		Meta:   StatsMeta{RawHours: raw, AggregateDays: days},
 	}
 	idx := make(map[int64]int, len(buckets))
 	for i, b := range buckets {
 		idx[b.Unix()] = i
 		out.Series[i] = EarningsPoint{T: b, Currencies: map[string]EarningsAmounts{}}
 	}
-	err = a.readConversions(ctx, partner, plan, func(c convRow) {
+	err = a.readConversions(ctx, partner, plan.get(famConversions, daily), func(c convRow) {
 		if (c.typ != convAccrued && c.typ != convReversed) || c.currency == "" {
 			return
 		}

@@ -41,10 +41,17 @@ type anEnv struct {
 
 const anTestSecret = "analytics-test-secret-0123456789"
 
-// newAnEnv starts the stack; now is the analytics clock (nil for the wall clock).
+// newAnEnv starts the stack on a fresh database; now is the analytics clock (nil for the
+// wall clock).
 func newAnEnv(t *testing.T, now func() time.Time) *anEnv {
 	t.Helper()
 	conn, db := testenv.ClickHouse(t)
+	return newAnEnvOn(t, now, conn, db)
+}
+
+// newAnEnvOn starts the stack on database db (migrated if needed).
+func newAnEnvOn(t *testing.T, now func() time.Time, conn driver.Conn, db string) *anEnv {
+	t.Helper()
 	rdb := testenv.Redis(t)
 	log := slog.New(slog.NewTextHandler(tLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := Migrate(t.Context(), conn, db, log); err != nil {

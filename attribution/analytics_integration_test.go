@@ -44,6 +44,9 @@ func TestAnalyticsSimulatedMonth(t *testing.T) {
 				e.getJSON("/api/v1/stats?top=100&"+q.Encode(), tok, &st)
 				compareStats(t, fmt.Sprintf("%s %s %s", phase, d.partner, iv), r, w, &st)
 				raw[d.partner] = st.Meta.RawHours
+				if phase == "sealed" && iv != "hour" && (st.Meta.AggregateDays["clicks"] == 0 || st.Meta.AggregateDays["clicks_dims"] == 0) {
+					t.Errorf("%s %s %s: no whole day read from the daily tables: %v", phase, d.partner, iv, st.Meta.AggregateDays)
+				}
 				var earn Earnings
 				e.getJSON("/api/v1/earnings?"+q.Encode(), tok, &earn)
 				compareEarnings(t, fmt.Sprintf("%s %s %s earnings", phase, d.partner, iv), r, w, &earn)
@@ -60,7 +63,7 @@ func TestAnalyticsSimulatedMonth(t *testing.T) {
 
 	raw := check("unsealed")
 	for _, d := range sims {
-		if raw[d.partner]["clicks_hourly"] == 0 {
+		if raw[d.partner]["clicks"] == 0 {
 			t.Errorf("unsealed %s: no hour read from raw rows (%v)", d.partner, raw[d.partner])
 		}
 	}
@@ -73,10 +76,10 @@ func TestAnalyticsSimulatedMonth(t *testing.T) {
 		for _, c := range d.dupClicks {
 			ts = append(ts, c.TS)
 		}
-		if got, want := raw[d.partner]["clicks_hourly"], len(simHours(ts)); got != want {
+		if got, want := raw[d.partner]["clicks"], len(simHours(ts)); got != want {
 			t.Errorf("sealed %s: %d click hours read raw, want %d (the hours holding a duplicated row)", d.partner, got, want)
 		}
-		if raw[d.partner]["clicks_hourly"] >= 30*24/2 {
+		if raw[d.partner]["clicks"] >= 30*24/2 {
 			t.Errorf("sealed %s: most hours still raw: %v", d.partner, raw[d.partner])
 		}
 	}
@@ -160,9 +163,15 @@ func compareCounts(t *testing.T, name string, want, got *StatsCounts) {
 		field     string
 		got, want uint64
 	}
+	// Unique visitors come from HyperLogLog sketches: exact up to 16, then within a few
+	// percent.
+	d := int64(got.UniqueVisitors) - int64(want.UniqueVisitors)
+	if want.UniqueVisitors <= 16 && d != 0 || d*d > max(9, int64(want.UniqueVisitors)*int64(want.UniqueVisitors)*16/10000) {
+		t.Errorf("%s: unique_visitors = %d, want %d (HLL tolerance)", name, got.UniqueVisitors, want.UniqueVisitors)
+	}
 	for _, p := range []pair{
 		{"clicks", got.Clicks, want.Clicks}, {"valid", got.Valid, want.Valid}, {"flagged", got.Flagged, want.Flagged},
-		{"unique_visitors", got.UniqueVisitors, want.UniqueVisitors}, {"impressions", got.Impressions, want.Impressions},
+		{"impressions", got.Impressions, want.Impressions},
 		{"embed_clicks", got.EmbedClicks, want.EmbedClicks}, {"signups", got.Signups, want.Signups},
 		{"activations", got.Activations, want.Activations},
 	} {

@@ -57,40 +57,26 @@ func validReferralStatus(s string) bool {
 	return false
 }
 
-// referralsDedup is the partner's conversions (first ?), one row per conversion
-// identity, with the signed amount each adds to earnings.
-func (a *Analytics) referralsDedup() string {
-	return `SELECT ` + factConversions.id + ` AS k, ts, type, user_id, order_id, currency,
-        toInt64(multiIf(type = '` + convAccrued + `', amount, type = '` + convReversed + `', -abs(amount), 0)) AS signed
-      FROM ` + a.t("conversions") + ` WHERE partner_id = ? AND user_id != '' LIMIT 1 BY k`
+// noTime is the referrals table's "no such event" (the largest DateTime).
+const noTime = 4294967295
+
+// referralGroup is one row per referral of the partner (first ?) with its lifecycle,
+// from the referrals aggregate (min and max: duplicates cannot change them).
+func (a *Analytics) referralGroup() string {
+	return `SELECT user_id, minMerge(registered) AS reg, minMerge(activated) AS act, minMerge(ended) AS fin,
+    multiIf(maxMerge(expired) = 1, 'expired', maxMerge(detached) = 1, 'detached',
+            toUInt32(act) != ` + itoa(noTime) + `, 'active', 'pending') AS status
+FROM ` + a.t("referrals") + ` WHERE partner_id = ? GROUP BY user_id`
 }
 
-// referralsInner is one row per referral, with earned per currency as parallel arrays.
-// (ClickHouse 18.16's sumMap takes only numeric keys, hence two levels.)
-func (a *Analytics) referralsInner() string {
-	return `SELECT user_id,
-    minIf(reg, toUInt32(reg) > 0) AS registered,
-    minIf(act, toUInt32(act) > 0) AS activated,
-    minIf(fin, toUInt32(fin) > 0) AS ended,
-    multiIf(sum(nexp) > 0, 'expired', sum(ndet) > 0, 'detached', sum(nact) > 0, 'active', 'pending') AS status,
-    toUInt64(sum(nord)) AS orders,
-    groupArrayIf(currency, currency != '') AS curs,
-    groupArrayIf(amt, currency != '') AS amts
-FROM (SELECT user_id, currency,
-        minIf(ts, type = '` + convAttributed + `') AS reg,
-        minIf(ts, type = '` + convActivated + `') AS act,
-        minIf(ts, type IN ('` + convDetached + `', '` + convExpired + `')) AS fin,
-        countIf(type = '` + convExpired + `') AS nexp,
-        countIf(type = '` + convDetached + `') AS ndet,
-        countIf(type = '` + convActivated + `') AS nact,
-        uniqExactIf(order_id, type = '` + convAccrued + `') AS nord,
-        toInt64(sum(signed)) AS amt
-      FROM (` + a.referralsDedup() + `)
-      GROUP BY user_id, currency)
-GROUP BY user_id`
+// allTime is the range the earned total covers.
+func (a *Analytics) allTime() AnalyticsRange {
+	return AnalyticsRange{From: analyticsMinTime, To: a.cfg.Now().UTC().Truncate(time.Hour).Add(time.Hour), Interval: AnalyticsMonth}
 }
 
-// Referrals lists partner's referrals with their status and earnings.
+// Referrals lists partner's referrals with their status and earnings: the page, the
+// totals by status and the total earned (from the seal-checked conversion aggregates) at
+// once, then the page's commissions.
 func (a *Analytics) Referrals(ctx context.Context, partner string, q ReferralsQuery) (*Referrals, error) {
 	out := &Referrals{
 		PartnerID: partner, Status: q.Status, Limit: q.Limit, Offset: q.Offset,
@@ -100,78 +86,113 @@ func (a *Analytics) Referrals(ctx context.Context, partner string, q ReferralsQu
 	for _, s := range referralStatuses {
 		out.Totals.ByStatus[s] = 0
 	}
-	inner := a.referralsInner()
+	group := a.referralGroup()
 	var page anSQL
-	page.add("SELECT user_id, registered, activated, ended, status, orders, curs, amts FROM ("+inner+")", partner)
+	page.add("SELECT user_id, reg, act, fin, status FROM ("+group+")", partner)
 	if q.Status != "" {
 		page.add(" WHERE status = ?", q.Status)
 	}
-	page.add(" ORDER BY registered DESC, user_id LIMIT ? OFFSET ?", q.Limit, q.Offset)
-	var totals anSQL
-	totals.add("SELECT 'status' AS kind, status AS key, count() AS n, toInt64(0) AS v FROM ("+inner+") GROUP BY status", partner)
-	totals.add(" UNION ALL SELECT 'earned' AS kind, currency AS key, toUInt64(0) AS n, toInt64(sum(signed)) AS v FROM ("+
-		a.referralsDedup()+") WHERE currency != '' GROUP BY currency", partner)
+	// Newest registration first; referrals with no registration event last.
+	page.add(" ORDER BY toUInt32(reg) = "+itoa(noTime)+", reg DESC, user_id LIMIT ? OFFSET ?", q.Limit, q.Offset)
+	var statuses anSQL
+	statuses.add("SELECT status, count() FROM ("+group+") GROUP BY status", partner)
 
 	err := anParallel(ctx,
 		func(ctx context.Context) error {
 			return a.each(ctx, page, func(scan func(...any) error) error {
-				var (
-					r             Referral
-					reg, act, end time.Time
-					curs          []string
-					amts          []int64
-				)
-				if err := scan(&r.UserID, &reg, &act, &end, &r.Status, &r.Orders, &curs, &amts); err != nil {
+				var r Referral
+				var reg, act, end time.Time
+				if err := scan(&r.UserID, &reg, &act, &end, &r.Status); err != nil {
 					return err
 				}
 				r.RegisteredAt, r.ActivatedAt, r.EndedAt = optTime(reg), optTime(act), optTime(end)
-				r.Earned = currencyMap(curs, amts)
+				r.Earned = map[string]int64{}
 				out.Referrals = append(out.Referrals, r)
 				return nil
 			})
 		},
 		func(ctx context.Context) error {
-			return a.each(ctx, totals, func(scan func(...any) error) error {
-				var (
-					kind, key string
-					n         uint64
-					v         int64
-				)
-				if err := scan(&kind, &key, &n, &v); err != nil {
+			return a.each(ctx, statuses, func(scan func(...any) error) error {
+				var status string
+				var n uint64
+				if err := scan(&status, &n); err != nil {
 					return err
 				}
-				if kind == "status" {
-					out.Totals.ByStatus[key] += n
-					out.Totals.Referrals += n
-				} else {
-					out.Totals.Earned[key] += v
-				}
+				out.Totals.ByStatus[status] += n
+				out.Totals.Referrals += n
 				return nil
 			})
 		},
+		func(ctx context.Context) error {
+			r := a.allTime()
+			plan, err := a.plan(ctx, partner, r, anReq{famConversions, true})
+			if err != nil {
+				return err
+			}
+			return a.readConversions(ctx, partner, plan.get(famConversions, true), func(c convRow) {
+				if v := c.signedAmount(); c.currency != "" && (c.typ == convAccrued || c.typ == convReversed) {
+					out.Totals.Earned[c.currency] += v
+				}
+			})
+		},
 	)
-	if err != nil {
-		return nil, err
+	if err != nil || len(out.Referrals) == 0 {
+		return out, err
 	}
-	return out, nil
+
+	// The page's commissions: a set per referral, so each commission counts once.
+	byUser := make(map[string]*Referral, len(out.Referrals))
+	ids := make([]string, 0, len(out.Referrals))
+	for i := range out.Referrals {
+		byUser[out.Referrals[i].UserID] = &out.Referrals[i]
+		ids = append(ids, out.Referrals[i].UserID)
+	}
+	var per anSQL
+	per.add("SELECT user_id, c.1, c.3, c.4, c.5 FROM (SELECT user_id, groupUniqArrayMerge(commissions) AS cs FROM "+a.t("referral_commissions")+
+		" WHERE partner_id = ?", partner)
+	if len(ids) <= maxReferralIDs {
+		per.add(" AND user_id IN ?", groupSet(ids))
+	}
+	per.add(" GROUP BY user_id) ARRAY JOIN cs AS c")
+	orders := map[string]map[string]bool{}
+	err = a.each(ctx, per, func(scan func(...any) error) error {
+		var user, typ, cur, order string
+		var amount int64
+		if err := scan(&user, &typ, &cur, &amount, &order); err != nil {
+			return err
+		}
+		r := byUser[user]
+		if r == nil {
+			return nil
+		}
+		c := convRow{typ: typ, currency: cur, amountSum: amount, amountAbs: max(amount, -amount)}
+		if cur != "" {
+			r.Earned[cur] += c.signedAmount()
+		}
+		if typ == convAccrued {
+			if orders[user] == nil {
+				orders[user] = map[string]bool{}
+			}
+			orders[user][order] = true
+		}
+		return nil
+	})
+	for user, os := range orders {
+		byUser[user].Orders = uint64(len(os))
+	}
+	return out, err
 }
 
-// optTime maps ClickHouse's zero DateTime (no such event) to nil.
+// maxReferralIDs bounds the user ids a page's commissions query names; a longer page (a
+// CSV export) reads every referral's commissions instead.
+const maxReferralIDs = 1000
+
+// optTime maps ClickHouse's zero DateTime and the referrals table's "no such event" to
+// nil.
 func optTime(t time.Time) *time.Time {
-	if t.Unix() <= 0 {
+	if t.Unix() <= 0 || t.Unix() >= noTime {
 		return nil
 	}
 	t = t.UTC()
 	return &t
-}
-
-// currencyMap zips sumMap's arrays, dropping the empty currency of non-money events.
-func currencyMap(curs []string, amts []int64) map[string]int64 {
-	m := map[string]int64{}
-	for i, c := range curs {
-		if c != "" && i < len(amts) {
-			m[c] += amts[i]
-		}
-	}
-	return m
 }

@@ -152,22 +152,22 @@ type sealKey struct {
 const sealerPartnerBatch = 200
 
 func (a *Analytics) sealChunk(ctx context.Context, f *anFact, partners []string, from, to time.Time) error {
-	agg := primaryAgg(f)
+	agg := primaryFamily(f)
 	cond := ""
 	args := []any{from, to}
 	if partners != nil {
 		cond = " AND partner_id IN ?"
 		args = append(args, groupSet(partners))
 	}
-	rowsNow, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), toUInt64("+agg.rows+") FROM "+a.t(agg.table)+
+	rowsNow, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), toUInt64("+agg.rows+") FROM "+a.t(agg.hourly())+
 		" WHERE hour >= ? AND hour < ?"+cond+" GROUP BY partner_id, hour", args...)
 	if err != nil {
-		return fmt.Errorf("cannot read %s row counts: %w", agg.table, err)
+		return fmt.Errorf("cannot read %s row counts: %w", agg.hourly(), err)
 	}
 	if len(rowsNow) == 0 {
 		return nil
 	}
-	sealed, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), argMax(rows, sealed_at) FROM "+a.t("analytics_seals")+
+	sealed, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), max(rows) FROM "+a.t("analytics_seals")+
 		" WHERE fact = ? AND hour >= ? AND hour < ?"+cond+" GROUP BY partner_id, hour", append([]any{f.name}, args...)...)
 	if err != nil {
 		return fmt.Errorf("cannot read seals of %s: %w", f.name, err)

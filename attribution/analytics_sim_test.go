@@ -89,7 +89,7 @@ func simulate(partner string, seed uint64, from, to time.Time, clicksPerHour int
 				c.Reasons = append(c.Reasons, simHostileReason)
 			}
 			d.clicks = append(d.clicks, c)
-			if rng.IntN(30) == 0 {
+			if rng.IntN(200) == 0 {
 				d.dupClicks = append(d.dupClicks, c)
 			}
 		}
@@ -101,7 +101,7 @@ func simulate(partner string, seed uint64, from, to time.Time, clicksPerHour int
 				im.Size = sizes[rng.IntN(len(sizes))]
 			}
 			d.imps = append(d.imps, im)
-			if rng.IntN(30) == 0 {
+			if rng.IntN(400) == 0 {
 				d.dupImps = append(d.dupImps, im)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -72,9 +73,11 @@ type BreakdownRow struct {
 
 // StatsMeta tells how the answer was computed.
 type StatsMeta struct {
-	// RawHours counts partner-hours read from raw rows (no seal vouched for the
-	// aggregate), per aggregate; the rest came from aggregates.
-	RawHours map[string]int `json:"raw_hours"`
+	// RawHours counts hours read from raw rows (no seal vouched for the aggregate), per
+	// aggregate family; AggregateDays the runs of whole days read from daily tables. The
+	// rest came from hourly tables.
+	RawHours      map[string]int `json:"raw_hours"`
+	AggregateDays map[string]int `json:"aggregate_day_runs"`
 	// Top is the breakdown row limit used.
 	Top int `json:"top"`
 }
@@ -113,7 +116,10 @@ func (a *Analytics) Stats(ctx context.Context, partner string, q StatsQuery) (*S
 		q.Top = a.cfg.TopN
 	}
 	r := q.Range
-	plan, err := a.plan(ctx, partner, r, aggClicks, aggClickDims, aggImpressions, aggConversions)
+	series := r.Interval != AnalyticsHour // day and month buckets may read daily tables
+	plan, err := a.plan(ctx, partner, r,
+		anReq{famClicks, series}, anReq{famClickDims, true}, anReq{famImpressions, series},
+		anReq{famImpressions, true}, anReq{famConversions, series}, anReq{famVisitors, series})
 	if err != nil {
 		return nil, err
 	}
@@ -134,9 +140,7 @@ func (a *Analytics) Stats(ctx context.Context, partner string, q StatsQuery) (*S
 		idx[b.Unix()] = i
 		st.Series[i] = StatsPoint{T: b, StatsCounts: StatsCounts{Earnings: map[string]int64{}}}
 	}
-	for _, g := range []*anAgg{aggClicks, aggClickDims, aggImpressions, aggConversions} {
-		st.Meta.RawHours[g.table] = plan.rawHours(g)
-	}
+	st.Meta.RawHours, st.Meta.AggregateDays = plan.meta()
 	point := func(b uint64) *StatsCounts {
 		if i, ok := idx[int64(b)]; ok {
 			return &st.Series[i].StatsCounts
@@ -148,15 +152,26 @@ func (a *Analytics) Stats(ctx context.Context, partner string, q StatsQuery) (*S
 	var dims map[string][]BreakdownRow
 	var imps impressionsByKey
 	err = anParallel(ctx,
-		func(ctx context.Context) error { return a.statsClicks(ctx, partner, plan, &mu, st, point) },
-		func(ctx context.Context) error { return a.statsVisitors(ctx, partner, r, &mu, st, point) },
-		func(ctx context.Context) (err error) { dims, err = a.statsDims(ctx, partner, plan, q.Top); return err },
-		func(ctx context.Context) error { return a.statsImpressionSeries(ctx, partner, plan, &mu, st, point) },
+		func(ctx context.Context) error {
+			return a.statsClicks(ctx, partner, plan.get(famClicks, series), &mu, st, point)
+		},
+		func(ctx context.Context) error {
+			return a.statsVisitors(ctx, partner, plan.get(famVisitors, series), &mu, st, point)
+		},
 		func(ctx context.Context) (err error) {
-			imps, err = a.statsImpressionKeys(ctx, partner, plan)
+			dims, err = a.statsDims(ctx, partner, plan.get(famClickDims, true), q.Top)
 			return err
 		},
-		func(ctx context.Context) error { return a.statsConversions(ctx, partner, plan, &mu, st, point) },
+		func(ctx context.Context) error {
+			return a.statsImpressionSeries(ctx, partner, plan.get(famImpressions, series), &mu, st, point)
+		},
+		func(ctx context.Context) (err error) {
+			imps, err = a.statsImpressionKeys(ctx, partner, plan.get(famImpressions, true))
+			return err
+		},
+		func(ctx context.Context) error {
+			return a.statsConversions(ctx, partner, plan.get(famConversions, series), &mu, st, point)
+		},
 	)
 	if err != nil {
 		return nil, err
@@ -177,27 +192,18 @@ func finishCounts(c *StatsCounts) {
 }
 
 // statsClicks reads clicks per bucket, verdict and source.
-func (a *Analytics) statsClicks(ctx context.Context, partner string, p *anPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
-	iv := p.r.Interval
+func (a *Analytics) statsClicks(ctx context.Context, partner string, fp *anFamPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
+	iv := fp.r.Interval
 	var q anSQL
 	q.add("SELECT b, verdict, source, toUInt64(sum(n)) FROM (")
-	parts := 0
-	var aq anSQL
-	aq.add("SELECT " + iv.sqlBucket("hour") + " AS b, verdict, source, toUInt64(sum(clicks)) AS n FROM " + a.t(aggClicks.table))
-	if aq.aggWhere(partner, p, aggClicks, a.cfg.MaxRawIntervals) {
-		aq.add(" GROUP BY b, verdict, source")
-		q.add(aq.String(), aq.args...)
-		parts++
-	}
-	var rq anSQL
-	rq.add("SELECT " + iv.sqlBucket("h") + " AS b, verdict, source, count() AS n FROM (SELECT click_id, toStartOfHour(ts, 'UTC') AS h, verdict, source FROM " + a.t("clicks"))
-	if rq.rawWhere(partner, p, aggClicks, a.cfg.MaxRawIntervals) {
-		rq.add(" LIMIT 1 BY click_id) GROUP BY b, verdict, source")
-		if parts > 0 {
-			q.add(" UNION ALL ")
-		}
-		q.add(rq.String(), rq.args...)
-	}
+	a.union(&q, partner, fp, anParts{
+		fam:      famClicks,
+		aggSel:   func(tc string) string { return iv.sqlBucket(tc) + " AS b, verdict, source, toUInt64(sum(clicks)) AS n" },
+		aggGroup: "b, verdict, source",
+		rawCols:  "click_id, verdict, source",
+		rawSel:   iv.sqlBucket("h") + " AS b, verdict, source, count() AS n",
+		rawTail:  "GROUP BY b, verdict, source",
+	})
 	q.add(") GROUP BY b, verdict, source")
 	return a.each(ctx, q, func(scan func(...any) error) error {
 		var (
@@ -227,12 +233,19 @@ func (a *Analytics) statsClicks(ctx context.Context, partner string, p *anPlan, 
 	})
 }
 
-// statsVisitors reads distinct visitors of valid clicks per bucket and over the range.
-// The uniq state ignores duplicated rows, so every hour reads the aggregate.
-func (a *Analytics) statsVisitors(ctx context.Context, partner string, r AnalyticsRange, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
+// statsVisitors reads distinct visitors of valid clicks per bucket and over the range
+// from HyperLogLog sketches, which duplicated rows cannot inflate: every hour and day
+// reads the aggregates.
+func (a *Analytics) statsVisitors(ctx context.Context, partner string, fp *anFamPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
+	iv := fp.r.Interval
 	var q anSQL
-	q.add("SELECT "+r.Interval.sqlBucket("hour")+" AS b, toUInt64(uniqMergeIf(visitors, verdict = 'valid')) FROM "+a.t(aggClicks.table)+
-		" WHERE partner_id = ? AND hour >= ? AND hour < ? GROUP BY b WITH TOTALS", partner, r.From, r.To)
+	q.add("SELECT b, toUInt64(uniqHLL12Merge(v)) FROM (")
+	a.union(&q, partner, fp, anParts{
+		fam:      famVisitors,
+		aggSel:   func(tc string) string { return iv.sqlBucket(tc) + " AS b, visitors AS v" },
+		aggGroup: "b, visitors",
+	})
+	q.add(") GROUP BY b WITH TOTALS")
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
 	rows, err := a.conn.Query(qctx, q.String(), q.args...)
@@ -263,82 +276,75 @@ func (a *Analytics) statsVisitors(ctx context.Context, partner string, r Analyti
 	return nil
 }
 
-// dimRow is one (dimension, value) with clicks per verdict.
-type dimRow struct {
-	dim, value string
-	verdicts   []string
-	counts     []uint64
-	total      uint64
-}
+// verdictSums sums clicks_dims' per-verdict columns v_<verdict> (in Verdicts() order)
+// into n_<verdict>; verdictCountIfs computes n_<verdict> from raw rows; and
+// verdictTotals sums the n_ columns of both.
+var verdictSums, verdictCountIfs, verdictTotals = func() (sums, counts, totals string) {
+	var s, c, t []string
+	for _, v := range Verdicts() {
+		s = append(s, "toUInt64(sum(v_"+v.String()+")) AS n_"+v.String())
+		c = append(c, "countIf(verdict = '"+v.String()+"') AS n_"+v.String())
+		t = append(t, "toUInt64(sum(n_"+v.String()+"))")
+	}
+	return strings.Join(s, ", "), strings.Join(c, ", "), strings.Join(t, ", ")
+}()
 
-// statsDims reads the top values of every click dimension, aggregate and raw parts
-// merged before ranking.
-func (a *Analytics) statsDims(ctx context.Context, partner string, p *anPlan, top int) (map[string][]BreakdownRow, error) {
+// statsDims reads the top values of every click dimension, all sources merged before
+// ranking.
+func (a *Analytics) statsDims(ctx context.Context, partner string, fp *anFamPlan, top int) (map[string][]BreakdownRow, error) {
 	var q anSQL
-	q.add("SELECT dim, value, groupArray(verdict), groupArray(n), toUInt64(sum(n)) AS total FROM (SELECT dim, value, verdict, toUInt64(sum(n)) AS n FROM (")
-	parts := 0
-	var aq anSQL
-	aq.add("SELECT dim, value, verdict, toUInt64(sum(clicks)) AS n FROM " + a.t(aggClickDims.table))
-	if aq.aggWhere(partner, p, aggClickDims, a.cfg.MaxRawIntervals) {
-		aq.add(" GROUP BY dim, value, verdict")
-		q.add(aq.String(), aq.args...)
-		parts++
-	}
-	var rq anSQL
-	rq.add("SELECT d.1 AS dim, d.2 AS value, verdict, count() AS n FROM (SELECT click_id, verdict, source, creative, sub_id, referer_host, device, browser, reasons FROM " + a.t("clicks"))
-	if rq.rawWhere(partner, p, aggClickDims, a.cfg.MaxRawIntervals) {
-		rq.add(" LIMIT 1 BY click_id) ARRAY JOIN " + clickDimsArray + " AS d GROUP BY dim, value, verdict")
-		if parts > 0 {
-			q.add(" UNION ALL ")
-		}
-		q.add(rq.String(), rq.args...)
-	}
-	q.add(") GROUP BY dim, value, verdict) GROUP BY dim, value ORDER BY dim, total DESC, value LIMIT ? BY dim", top)
+	q.add("SELECT dim, value, toUInt64(sum(n)) AS total, " + verdictTotals + " FROM (")
+	a.union(&q, partner, fp, anParts{
+		fam:      famClickDims,
+		aggSel:   func(string) string { return "dim, value, toUInt64(sum(clicks)) AS n, " + verdictSums },
+		aggGroup: "dim, value",
+		rawCols:  "click_id, verdict, source, creative, sub_id, referer_host, device, browser, reasons",
+		rawSel:   "d.1 AS dim, d.2 AS value, count() AS n, " + verdictCountIfs,
+		rawTail:  "ARRAY JOIN " + clickDimsArray + " AS d GROUP BY dim, value",
+	})
+	q.add(") GROUP BY dim, value ORDER BY dim, total DESC, value LIMIT ? BY dim", top)
+	verdicts := Verdicts()
 	out := map[string][]BreakdownRow{}
 	err := a.each(ctx, q, func(scan func(...any) error) error {
-		var d dimRow
-		if err := scan(&d.dim, &d.value, &d.verdicts, &d.counts, &d.total); err != nil {
+		var dim string
+		row := BreakdownRow{ByVerdict: map[string]uint64{}}
+		counts := make([]uint64, len(verdicts))
+		dest := []any{&dim, &row.Key, &row.Clicks}
+		for i := range counts {
+			dest = append(dest, &counts[i])
+		}
+		if err := scan(dest...); err != nil {
 			return err
 		}
-		row := BreakdownRow{Key: d.value, Clicks: d.total, ByVerdict: map[string]uint64{}}
-		for i, v := range d.verdicts {
-			row.ByVerdict[v] += d.counts[i]
-			if v == "valid" {
-				row.Valid += d.counts[i]
+		for i, v := range verdicts {
+			if counts[i] > 0 {
+				row.ByVerdict[v.String()] = counts[i]
 			}
 		}
+		row.Valid = counts[Valid]
 		row.Flagged = row.Clicks - row.Valid
-		if d.dim == "reason" {
-			row.Text = ReasonText(d.value)
+		if dim == "reason" {
+			row.Text = ReasonText(row.Key)
 		}
-		out[d.dim] = append(out[d.dim], row)
+		out[dim] = append(out[dim], row)
 		return nil
 	})
 	return out, err
 }
 
 // statsImpressionSeries reads impressions per bucket.
-func (a *Analytics) statsImpressionSeries(ctx context.Context, partner string, p *anPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
-	iv := p.r.Interval
+func (a *Analytics) statsImpressionSeries(ctx context.Context, partner string, fp *anFamPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
+	iv := fp.r.Interval
 	var q anSQL
 	q.add("SELECT b, toUInt64(sum(n)) FROM (")
-	parts := 0
-	var aq anSQL
-	aq.add("SELECT " + iv.sqlBucket("hour") + " AS b, toUInt64(sum(impressions)) AS n FROM " + a.t(aggImpressions.table))
-	if aq.aggWhere(partner, p, aggImpressions, a.cfg.MaxRawIntervals) {
-		aq.add(" GROUP BY b")
-		q.add(aq.String(), aq.args...)
-		parts++
-	}
-	var rq anSQL
-	rq.add("SELECT " + iv.sqlBucket("h") + " AS b, count() AS n FROM (SELECT impression_id, toStartOfHour(ts, 'UTC') AS h FROM " + a.t("impressions"))
-	if rq.rawWhere(partner, p, aggImpressions, a.cfg.MaxRawIntervals) {
-		rq.add(" LIMIT 1 BY impression_id) GROUP BY b")
-		if parts > 0 {
-			q.add(" UNION ALL ")
-		}
-		q.add(rq.String(), rq.args...)
-	}
+	a.union(&q, partner, fp, anParts{
+		fam:      famImpressions,
+		aggSel:   func(tc string) string { return iv.sqlBucket(tc) + " AS b, toUInt64(sum(impressions)) AS n" },
+		aggGroup: "b",
+		rawCols:  "impression_id",
+		rawSel:   iv.sqlBucket("h") + " AS b, count() AS n",
+		rawTail:  "GROUP BY b",
+	})
 	q.add(") GROUP BY b")
 	return a.each(ctx, q, func(scan func(...any) error) error {
 		var b, n uint64
@@ -362,26 +368,17 @@ type impressionsByKey map[[3]string]uint64
 const maxImpressionKeys = 5000
 
 // statsImpressionKeys reads impressions per source, creative and size over the range.
-func (a *Analytics) statsImpressionKeys(ctx context.Context, partner string, p *anPlan) (impressionsByKey, error) {
+func (a *Analytics) statsImpressionKeys(ctx context.Context, partner string, fp *anFamPlan) (impressionsByKey, error) {
 	var q anSQL
 	q.add("SELECT source, creative, size, toUInt64(sum(n)) AS total FROM (")
-	parts := 0
-	var aq anSQL
-	aq.add("SELECT source, creative, size, toUInt64(sum(impressions)) AS n FROM " + a.t(aggImpressions.table))
-	if aq.aggWhere(partner, p, aggImpressions, a.cfg.MaxRawIntervals) {
-		aq.add(" GROUP BY source, creative, size")
-		q.add(aq.String(), aq.args...)
-		parts++
-	}
-	var rq anSQL
-	rq.add("SELECT source, creative, size, count() AS n FROM (SELECT impression_id, source, creative, size FROM " + a.t("impressions"))
-	if rq.rawWhere(partner, p, aggImpressions, a.cfg.MaxRawIntervals) {
-		rq.add(" LIMIT 1 BY impression_id) GROUP BY source, creative, size")
-		if parts > 0 {
-			q.add(" UNION ALL ")
-		}
-		q.add(rq.String(), rq.args...)
-	}
+	a.union(&q, partner, fp, anParts{
+		fam:      famImpressions,
+		aggSel:   func(string) string { return "source, creative, size, toUInt64(sum(impressions)) AS n" },
+		aggGroup: "source, creative, size",
+		rawCols:  "impression_id, source, creative, size",
+		rawSel:   "source, creative, size, count() AS n",
+		rawTail:  "GROUP BY source, creative, size",
+	})
 	q.add(") GROUP BY source, creative, size ORDER BY total DESC LIMIT ?", maxImpressionKeys)
 	out := impressionsByKey{}
 	err := a.each(ctx, q, func(scan func(...any) error) error {
@@ -404,36 +401,24 @@ type convRow struct {
 	amountSum, amountAbs int64
 }
 
-// conversionsQuery builds the per-bucket conversions query over p.
-func (a *Analytics) conversionsQuery(partner string, p *anPlan) anSQL {
-	iv := p.r.Interval
+// readConversions reads conversions per bucket, type, role and currency and calls fn
+// per row.
+func (a *Analytics) readConversions(ctx context.Context, partner string, fp *anFamPlan, fn func(convRow)) error {
+	iv := fp.r.Interval
 	var q anSQL
 	q.add("SELECT b, type, role, currency, toUInt64(sum(n)), toInt64(sum(s)), toInt64(sum(x)) FROM (")
-	parts := 0
-	var aq anSQL
-	aq.add("SELECT " + iv.sqlBucket("hour") + " AS b, type, role, currency, toUInt64(sum(events)) AS n, toInt64(sum(amount_sum)) AS s, toInt64(sum(amount_abs)) AS x FROM " + a.t(aggConversions.table))
-	if aq.aggWhere(partner, p, aggConversions, a.cfg.MaxRawIntervals) {
-		aq.add(" GROUP BY b, type, role, currency")
-		q.add(aq.String(), aq.args...)
-		parts++
-	}
-	var rq anSQL
-	rq.add("SELECT " + iv.sqlBucket("h") + " AS b, type, role, currency, count() AS n, toInt64(sum(amount)) AS s, toInt64(sum(abs(amount))) AS x FROM (SELECT " +
-		factConversions.id + " AS k, toStartOfHour(ts, 'UTC') AS h, type, role, currency, amount FROM " + a.t("conversions"))
-	if rq.rawWhere(partner, p, aggConversions, a.cfg.MaxRawIntervals) {
-		rq.add(" LIMIT 1 BY k) GROUP BY b, type, role, currency")
-		if parts > 0 {
-			q.add(" UNION ALL ")
-		}
-		q.add(rq.String(), rq.args...)
-	}
+	a.union(&q, partner, fp, anParts{
+		fam: famConversions,
+		aggSel: func(tc string) string {
+			return iv.sqlBucket(tc) + " AS b, type, role, currency, toUInt64(sum(events)) AS n, toInt64(sum(amount_sum)) AS s, toInt64(sum(amount_abs)) AS x"
+		},
+		aggGroup: "b, type, role, currency",
+		rawCols:  "type, idempotency_key, event_id, role, currency, amount",
+		rawSel:   iv.sqlBucket("h") + " AS b, type, role, currency, count() AS n, toInt64(sum(amount)) AS s, toInt64(sum(abs(amount))) AS x",
+		rawTail:  "GROUP BY b, type, role, currency",
+	})
 	q.add(") GROUP BY b, type, role, currency")
-	return q
-}
-
-// readConversions runs conversionsQuery and calls fn per row.
-func (a *Analytics) readConversions(ctx context.Context, partner string, p *anPlan, fn func(convRow)) error {
-	return a.each(ctx, a.conversionsQuery(partner, p), func(scan func(...any) error) error {
+	return a.each(ctx, q, func(scan func(...any) error) error {
 		var c convRow
 		if err := scan(&c.bucket, &c.typ, &c.role, &c.currency, &c.events, &c.amountSum, &c.amountAbs); err != nil {
 			return err
@@ -444,7 +429,8 @@ func (a *Analytics) readConversions(ctx context.Context, partner string, p *anPl
 }
 
 // signedAmount is what a commission row adds to earnings: accruals add, reversals
-// subtract their absolute amount (the ledger repeats the accrual's positive amounts).
+// subtract their absolute amount (the ledger stores reversals negative; either sign reads
+// the same).
 func (c convRow) signedAmount() int64 {
 	switch c.typ {
 	case convAccrued:
@@ -456,8 +442,8 @@ func (c convRow) signedAmount() int64 {
 }
 
 // statsConversions reads signups, activations and earnings per bucket.
-func (a *Analytics) statsConversions(ctx context.Context, partner string, p *anPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
-	return a.readConversions(ctx, partner, p, func(c convRow) {
+func (a *Analytics) statsConversions(ctx context.Context, partner string, fp *anFamPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
+	return a.readConversions(ctx, partner, fp, func(c convRow) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, s := range []*StatsCounts{point(c.bucket), &st.Totals.StatsCounts} {

@@ -10,66 +10,69 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
-// The seal check: an aggregate's hour of a partner is read from the aggregate only when
-// its row count equals a distinct-id count the sealer measured on the raw table.
+// The seal check. An aggregate's day or hour of a partner is read from the aggregate only
+// when the aggregate's row count for it equals the distinct-id count the sealer measured
+// on the raw table (summed over the day's hours for a day).
 //
-// Why that is exact: let n be the aggregate's rows for the hour now, d the distinct ids in
-// the raw table now and e a sealed count. Every raw insert also passes through the view
-// (an insert whose view write fails is failed and retried by the writer), so n >= d; rows
-// are never deleted, so d >= e. n == e therefore forces n == d: no row was counted twice
-// and none is missing. Anything else (the open hour, a late arrival, an hour a retried
-// batch duplicated) is read from raw rows, keeping one row per id.
+// Why that is exact: let n be the aggregate's rows for the period now, d the distinct ids
+// in the raw table now and e a sealed count (or sum of sealed counts). Every raw insert
+// also passes through the view (an insert whose view write fails is failed and retried by
+// the writer), so n >= d; rows are never deleted and counts only grow, so d >= e. n == e
+// therefore forces n == d: no row was counted twice and none is missing. Anything else
+// (the open hour, a late arrival, an hour a retried batch duplicated) is read one tier
+// finer: a day from its hours, an hour from raw rows with one row per id.
 
 // anFact is a raw table and what identifies one of its events.
 type anFact struct {
 	name  string // analytics_seals.fact
 	table string
-	id    string // SQL expression of the event's identity
+	id    string // SQL expression list of the event's identity, for uniqExact() and LIMIT 1 BY
 }
 
 var (
 	factClicks      = &anFact{"clicks", "clicks", "click_id"}
 	factImpressions = &anFact{"impressions", "impressions", "impression_id"}
-	// A conversion's identity is its idempotency key (per type) when it has one: a
-	// producer that re-emits a commission under a new event id is still counted once.
-	factConversions = &anFact{"conversions", "conversions", "if(idempotency_key = '', event_id, concat(type, ':', idempotency_key))"}
+	// A conversion's identity is its type and idempotency key when it has one: a producer
+	// that re-emits a commission under a new event id is still counted once.
+	factConversions = &anFact{"conversions", "conversions", "type, idempotency_key, if(idempotency_key = '', event_id, '')"}
 	analyticsFacts  = []*anFact{factClicks, factImpressions, factConversions}
 )
 
-// anAgg is a per-hour aggregate fed by a view of fact's raw table.
-type anAgg struct {
-	table string
+// anFamily is an aggregate kept in two tiers, <name>_hourly and <name>_daily, fed by
+// views of one fact's raw table.
+type anFamily struct {
+	name  string
 	fact  *anFact
-	rows  string // SQL: the raw rows one hour of this aggregate counts
+	rows  string // SQL: the raw rows a group of this aggregate counts
 	where string // SQL: filter for the row count, "" for none
 }
 
 var (
-	aggClicks      = &anAgg{"clicks_hourly", factClicks, "sum(clicks)", ""}
-	aggClickDims   = &anAgg{"clicks_dims_hourly", factClicks, "sum(clicks)", "dim = 'source'"}
-	aggImpressions = &anAgg{"impressions_hourly", factImpressions, "sum(impressions)", ""}
-	aggConversions = &anAgg{"conversions_hourly", factConversions, "sum(events)", ""}
+	famClicks      = &anFamily{"clicks", factClicks, "sum(clicks)", ""}
+	famClickDims   = &anFamily{"clicks_dims", factClicks, "sum(clicks)", "dim = 'source'"}
+	famImpressions = &anFamily{"impressions", factImpressions, "sum(impressions)", ""}
+	famConversions = &anFamily{"conversions", factConversions, "sum(events)", ""}
+	// famVisitors holds HyperLogLog sketches, which duplicates cannot inflate: it is
+	// always read from the aggregates.
+	famVisitors = &anFamily{name: "visitors"}
 )
 
-// primaryAgg is the aggregate whose row count the sealer records for a fact.
-func primaryAgg(f *anFact) *anAgg {
+func (f *anFamily) hourly() string { return f.name + "_hourly" }
+func (f *anFamily) daily() string  { return f.name + "_daily" }
+
+// primaryFamily is the aggregate whose hourly row count the sealer records for a fact.
+func primaryFamily(f *anFact) *anFamily {
 	switch f {
 	case factImpressions:
-		return aggImpressions
+		return famImpressions
 	case factConversions:
-		return aggConversions
+		return famConversions
 	}
-	return aggClicks
+	return famClicks
 }
 
-// anSpan is a run of whole hours [from, to).
+// anSpan is a run of time [from, to).
 type anSpan struct{ from, to time.Time }
-
-// anPlan says, per aggregate, which hours of the range come from raw rows.
-type anPlan struct {
-	r   AnalyticsRange
-	raw map[*anAgg]anRaw
-}
 
 // anRaw is a set of hours, as sorted Unix hour starts and as runs of neighbours.
 type anRaw struct {
@@ -77,97 +80,378 @@ type anRaw struct {
 	spans []anSpan
 }
 
-// rawHours counts the hours read from raw rows, for the response's meta.
-func (p *anPlan) rawHours(agg *anAgg) int { return len(p.raw[agg].hours) }
+// anFamPlan says where each part of the range comes from for one family: whole days
+// from the daily table, hours in raw from raw rows, the rest from the hourly table.
+type anFamPlan struct {
+	r    AnalyticsRange
+	days []anSpan
+	raw  anRaw
+}
+
+func (fp *anFamPlan) dayHours() int {
+	n := 0
+	for _, s := range fp.days {
+		n += int(s.to.Sub(s.from) / time.Hour)
+	}
+	return n
+}
+
+// anReq asks for a family's plan; daily lets whole days come from the daily table.
+type anReq struct {
+	fam   *anFamily
+	daily bool
+}
+
+// anPlan holds the plans of one request.
+type anPlan struct {
+	r     AnalyticsRange
+	plans map[anReq]*anFamPlan
+}
+
+func (p *anPlan) get(f *anFamily, daily bool) *anFamPlan { return p.plans[anReq{f, daily}] }
+
+// meta reports raw hours and aggregate days per family, for the response.
+func (p *anPlan) meta() (raw, days map[string]int) {
+	raw, days = map[string]int{}, map[string]int{}
+	for q, fp := range p.plans {
+		if q.fam == famVisitors {
+			continue
+		}
+		raw[q.fam.name] = max(raw[q.fam.name], len(fp.raw.hours))
+		days[q.fam.name] = max(days[q.fam.name], len(fp.days))
+	}
+	return raw, days
+}
 
 type sealVal struct{ exact, rows uint64 }
 
-// plan runs the seal check for partner over r and the given aggregates, and nudges the
-// sealer about closed hours it has not measured in their current state.
-func (a *Analytics) plan(ctx context.Context, partner string, r AnalyticsRange, aggs ...*anAgg) (*anPlan, error) {
-	var q anSQL
+// wholeDays returns the UTC days inside r.
+func wholeDays(r AnalyticsRange) (from, to time.Time) {
+	from = AnalyticsDay.Floor(r.From)
+	if from.Before(r.From) {
+		from = from.AddDate(0, 0, 1)
+	}
+	to = AnalyticsDay.Floor(r.To)
+	if to.Before(from) {
+		to = from
+	}
+	return from, to
+}
+
+// planCounts are the row counts and seals one plan needs.
+type planCounts struct {
+	hourly map[string]map[uint32]uint64 // family -> hour -> rows
+	daily  map[string]map[uint32]uint64 // family -> day -> rows
+	seals  map[string]map[uint32]sealVal
+}
+
+// plan runs the seal check for partner over r for reqs, and nudges the sealer about
+// closed hours it has not measured in their current state.
+func (a *Analytics) plan(ctx context.Context, partner string, r AnalyticsRange, reqs ...anReq) (*anPlan, error) {
+	dayFrom, dayTo := wholeDays(r)
+	allHours := map[*anFamily]bool{}
+	useDaily := map[*anFamily]bool{}
 	facts := map[*anFact]bool{}
-	for i, g := range aggs {
-		if i > 0 {
+	for _, q := range reqs {
+		if q.fam == famVisitors {
+			continue
+		}
+		facts[q.fam.fact] = true
+		if q.daily && dayFrom.Before(dayTo) {
+			useDaily[q.fam] = true
+		} else {
+			allHours[q.fam] = true
+		}
+	}
+	// Round one: daily counts of whole days, hourly counts of every hour a plan may read
+	// hourly (all of them, or only the partial days at the edges), and the seals.
+	var q anSQL
+	parts := 0
+	union := func() {
+		if parts > 0 {
 			q.add(" UNION ALL ")
 		}
-		q.add("SELECT '"+g.table+"' AS t, toUInt32(hour) AS h, toUInt64("+g.rows+") AS n, toUInt64(0) AS r FROM "+a.t(g.table)+
-			" WHERE partner_id = ? AND hour >= ? AND hour < ?", partner, r.From, r.To)
-		if g.where != "" {
-			q.add(" AND " + g.where)
+		parts++
+	}
+	hourlyPart := func(f *anFamily, spans []anSpan) {
+		union()
+		q.add("SELECT 'h:"+f.name+"' AS t, toUInt32(hour) AS h, toUInt64("+f.rows+") AS n, toUInt64(0) AS r FROM "+a.t(f.hourly())+
+			" WHERE partner_id = ? AND ", partner)
+		q.spanCond("hour", spans)
+		if f.where != "" {
+			q.add(" AND " + f.where)
 		}
 		q.add(" GROUP BY hour")
-		facts[g.fact] = true
 	}
-	var names []string
-	for f := range facts {
-		names = append(names, "'"+f.name+"'")
+	for _, f := range sortedFamilies(useDaily, allHours) {
+		if useDaily[f] {
+			union()
+			q.add("SELECT 'd:"+f.name+"' AS t, toUInt32(day) AS h, toUInt64("+f.rows+") AS n, toUInt64(0) AS r FROM "+a.t(f.daily())+
+				" WHERE partner_id = ? AND day >= ? AND day < ?", partner, dayFrom, dayTo)
+			if f.where != "" {
+				q.add(" AND " + f.where)
+			}
+			q.add(" GROUP BY day")
+		}
+		switch {
+		case allHours[f]:
+			hourlyPart(f, []anSpan{{r.From, r.To}})
+		case useDaily[f]:
+			if edges := edgeSpans(r, dayFrom, dayTo); len(edges) > 0 {
+				hourlyPart(f, edges)
+			}
+		}
 	}
-	sort.Strings(names)
-	q.add(" UNION ALL SELECT concat('seal:', fact) AS t, toUInt32(hour) AS h, argMax(exact, sealed_at) AS n, argMax(rows, sealed_at) AS r FROM "+
-		a.t("analytics_seals")+" WHERE partner_id = ? AND fact IN ("+strings.Join(names, ", ")+") AND hour >= ? AND hour < ? GROUP BY fact, hour",
-		partner, r.From, r.To)
+	if len(facts) > 0 {
+		var names []string
+		for f := range facts {
+			names = append(names, "'"+f.name+"'")
+		}
+		sort.Strings(names)
+		// Live seals: the sealer has not reached the newest hours yet, so measure them
+		// now. A measurement taken now is as good a fact as a stored seal, and it lets the
+		// hot tail come from the aggregates too instead of from raw rows.
+		if hot := a.hotSpan(r); hot.from.Before(hot.to) {
+			for _, f := range analyticsFacts {
+				if facts[f] {
+					union()
+					q.add("SELECT 'l:"+f.name+"' AS t, toUInt32(toStartOfHour(ts, 'UTC')) AS h, toUInt64(uniqExact("+f.id+")) AS n, toUInt64(0) AS r FROM "+
+						a.t(f.table)+" WHERE partner_id = ? AND ts >= ? AND ts < ? GROUP BY h", partner, hot.from, hot.to)
+				}
+			}
+		}
+		union()
+		q.add("SELECT concat('s:', fact) AS t, toUInt32(hour) AS h, max(exact) AS n, max(rows) AS r FROM "+a.t("analytics_seals")+
+			" WHERE partner_id = ? AND fact IN ("+strings.Join(names, ", ")+") AND hour >= ? AND hour < ? GROUP BY fact, hour",
+			partner, r.From, r.To)
+	}
+	pc := &planCounts{hourly: map[string]map[uint32]uint64{}, daily: map[string]map[uint32]uint64{}, seals: map[string]map[uint32]sealVal{}}
+	if parts > 0 {
+		if err := a.readPlanCounts(ctx, q, pc); err != nil {
+			return nil, err
+		}
+	}
 
-	qctx, cancel := a.queryCtx(ctx)
-	defer cancel()
-	rows, err := a.conn.Query(qctx, q.String(), q.args...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot check aggregate seals: %w", err)
+	// Whole days the daily table vouches for; the hours of the others need their hourly
+	// counts, which round one did not read. Loops run over the days and hours that have
+	// rows or seals, never over the whole range.
+	p := &anPlan{r: r, plans: map[anReq]*anFamPlan{}}
+	dayLo, dayHi := uint32(dayFrom.Unix()), uint32(dayTo.Unix())
+	badDays := map[*anFamily][]uint32{}
+	var more anSQL
+	moreParts := 0
+	for _, f := range sortedFamilies(useDaily, nil) {
+		sealed := map[uint32]uint64{}
+		for h, v := range pc.seals[f.fact.name] {
+			sealed[h-h%86400] += v.exact
+		}
+		cand := map[uint32]bool{}
+		for d := range pc.daily[f.name] {
+			cand[d] = true
+		}
+		for d := range sealed {
+			cand[d] = true
+		}
+		var bad []uint32
+		for d := range cand {
+			if d >= dayLo && d < dayHi && pc.daily[f.name][d] != sealed[d] {
+				bad = append(bad, d)
+			}
+		}
+		sort.Slice(bad, func(i, j int) bool { return bad[i] < bad[j] })
+		badDays[f] = bad
+		if len(bad) > 0 && !allHours[f] {
+			if moreParts > 0 {
+				more.add(" UNION ALL ")
+			}
+			moreParts++
+			more.add("SELECT 'h:"+f.name+"' AS t, toUInt32(hour) AS h, toUInt64("+f.rows+") AS n, toUInt64(0) AS r FROM "+a.t(f.hourly())+
+				" WHERE partner_id = ? AND ", partner)
+			more.spanCond("hour", daySpans(bad))
+			if f.where != "" {
+				more.add(" AND " + f.where)
+			}
+			more.add(" GROUP BY hour")
+		}
 	}
-	defer rows.Close()
-	counts := map[string]map[uint32]uint64{}
-	seals := map[string]map[uint32]sealVal{}
-	for rows.Next() {
+	if moreParts > 0 {
+		if err := a.readPlanCounts(ctx, more, pc); err != nil {
+			return nil, err
+		}
+	}
+
+	closedBefore := uint32(a.cfg.Now().Add(-a.cfg.Sealer.Grace).Unix())
+	lo, hi := uint32(r.From.Unix()), uint32(r.To.Unix())
+	nudge := map[uint32]bool{}
+	for _, req := range reqs {
+		fp := &anFamPlan{r: r}
+		p.plans[req] = fp
+		f := req.fam
+		if f == famVisitors {
+			if req.daily && dayFrom.Before(dayTo) {
+				fp.days = []anSpan{{dayFrom, dayTo}}
+			}
+			continue
+		}
+		daily := req.daily && useDaily[f]
+		bad := map[uint32]bool{}
+		if daily {
+			for _, d := range badDays[f] {
+				bad[d] = true
+			}
+			fp.days = complementDays(dayFrom, dayTo, badDays[f])
+		}
+		inDay := func(h uint32) bool { return daily && h >= dayLo && h < dayHi && !bad[h-h%86400] }
+		seals := pc.seals[f.fact.name]
+		cand := map[uint32]bool{}
+		for h := range pc.hourly[f.name] {
+			cand[h] = true
+		}
+		for h := range seals {
+			cand[h] = true
+		}
+		var raw []uint32
+		for h := range cand {
+			if h < lo || h >= hi || inDay(h) {
+				continue
+			}
+			n := pc.hourly[f.name][h]
+			s, sealed := seals[h]
+			if n == s.exact {
+				continue
+			}
+			raw = append(raw, h)
+			if primaryFamily(f.fact) == f && n > 0 && h+3600 < closedBefore && (!sealed || s.rows != n) {
+				nudge[h] = true
+			}
+		}
+		if len(raw) > 0 {
+			analyticsRawHours.WithLabelValues(f.name).Add(float64(len(raw)))
+			fp.raw = anRaw{hours: raw, spans: hoursToSpans(raw)}
+		}
+	}
+	if len(nudge) > 0 {
+		a.sealer.nudge(partner, mapKeys(nudge))
+	}
+	return p, nil
+}
+
+func (a *Analytics) readPlanCounts(ctx context.Context, q anSQL, pc *planCounts) error {
+	return a.each(ctx, q, func(scan func(...any) error) error {
 		var (
 			t    string
 			h    uint32
 			n, x uint64
 		)
-		if err := rows.Scan(&t, &h, &n, &x); err != nil {
-			return nil, fmt.Errorf("cannot read aggregate seals: %w", err)
+		if err := scan(&t, &h, &n, &x); err != nil {
+			return fmt.Errorf("cannot read aggregate seals: %w", err)
 		}
-		if fact, ok := strings.CutPrefix(t, "seal:"); ok {
-			if seals[fact] == nil {
-				seals[fact] = map[uint32]sealVal{}
+		kind, name, _ := strings.Cut(t, ":")
+		var m map[string]map[uint32]uint64
+		switch kind {
+		case "s", "l": // a stored seal, a live one: the larger count is the newer
+			if pc.seals[name] == nil {
+				pc.seals[name] = map[uint32]sealVal{}
 			}
-			seals[fact][h] = sealVal{exact: n, rows: x}
-			continue
+			v := pc.seals[name][h]
+			if kind == "s" {
+				v.rows = x
+			}
+			v.exact = max(v.exact, n)
+			pc.seals[name][h] = v
+			return nil
+		case "d":
+			m = pc.daily
+		default:
+			m = pc.hourly
 		}
-		if counts[t] == nil {
-			counts[t] = map[uint32]uint64{}
+		if m[name] == nil {
+			m[name] = map[uint32]uint64{}
 		}
-		counts[t][h] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cannot read aggregate seals: %w", err)
-	}
+		m[name][h] = n
+		return nil
+	})
+}
 
-	p := &anPlan{r: r, raw: map[*anAgg]anRaw{}}
-	closedBefore := a.cfg.Now().Add(-a.cfg.Sealer.Grace)
-	var nudge []uint32
-	for _, g := range aggs {
-		var bad []uint32
-		for h, n := range counts[g.table] {
-			s, ok := seals[g.fact.name][h]
-			if ok && s.exact == n {
-				continue
-			}
-			bad = append(bad, h)
-			// Ask the sealer about a closed hour it has not seen in this state.
-			if primaryAgg(g.fact) == g && time.Unix(int64(h)+3600, 0).Before(closedBefore) && (!ok || s.rows != n) {
-				nudge = append(nudge, h)
-			}
+// hotSpan is the part of r the background sealer has not sealed yet: hours ending less
+// than its grace plus two intervals ago.
+func (a *Analytics) hotSpan(r AnalyticsRange) anSpan {
+	now := a.cfg.Now().UTC()
+	from := now.Add(-a.cfg.Sealer.Grace - 2*a.cfg.Sealer.Interval).Truncate(time.Hour)
+	to := now.Truncate(time.Hour).Add(time.Hour)
+	if from.Before(r.From) {
+		from = r.From
+	}
+	if to.After(r.To) {
+		to = r.To
+	}
+	return anSpan{from, to}
+}
+
+// sortedFamilies lists the families in either set in a fixed order.
+func sortedFamilies(a, b map[*anFamily]bool) []*anFamily {
+	var out []*anFamily
+	for _, f := range []*anFamily{famClicks, famClickDims, famImpressions, famConversions} {
+		if a[f] || b[f] {
+			out = append(out, f)
 		}
-		if len(bad) == 0 {
+	}
+	return out
+}
+
+// daySpans returns the days starting at the sorted Unix times ds, as merged spans.
+func daySpans(ds []uint32) []anSpan {
+	var out []anSpan
+	for _, d := range ds {
+		t := time.Unix(int64(d), 0).UTC()
+		out = append(out, anSpan{t, t.AddDate(0, 0, 1)})
+	}
+	return mergeSpans(out)
+}
+
+// complementDays returns [from, to) without the sorted days bad, as spans.
+func complementDays(from, to time.Time, bad []uint32) []anSpan {
+	var out []anSpan
+	cur := from
+	for _, d := range bad {
+		t := time.Unix(int64(d), 0).UTC()
+		if t.After(cur) {
+			out = append(out, anSpan{cur, t})
+		}
+		cur = t.AddDate(0, 0, 1)
+	}
+	if cur.Before(to) {
+		out = append(out, anSpan{cur, to})
+	}
+	return out
+}
+
+// edgeSpans returns the parts of r outside its whole days.
+func edgeSpans(r AnalyticsRange, dayFrom, dayTo time.Time) []anSpan {
+	if !dayFrom.Before(dayTo) {
+		return []anSpan{{r.From, r.To}}
+	}
+	var out []anSpan
+	if r.From.Before(dayFrom) {
+		out = append(out, anSpan{r.From, dayFrom})
+	}
+	if dayTo.Before(r.To) {
+		out = append(out, anSpan{dayTo, r.To})
+	}
+	return out
+}
+
+// mergeSpans joins touching spans of a sorted list.
+func mergeSpans(in []anSpan) []anSpan {
+	var out []anSpan
+	for _, s := range in {
+		if n := len(out); n > 0 && out[n-1].to.Equal(s.from) {
+			out[n-1].to = s.to
 			continue
 		}
-		analyticsRawHours.WithLabelValues(g.table).Add(float64(len(bad)))
-		p.raw[g] = anRaw{hours: bad, spans: hoursToSpans(bad)}
+		out = append(out, s)
 	}
-	if len(nudge) > 0 {
-		a.sealer.nudge(partner, nudge)
-	}
-	return p, nil
+	return out
 }
 
 // hoursToSpans sorts Unix hour starts and merges neighbours into runs.
@@ -199,19 +483,10 @@ func (q *anSQL) add(s string, args ...any) {
 
 func (q *anSQL) String() string { return q.b.String() }
 
-// hoursCond appends a filter keeping the hours of raw for DateTime column col: runs of
-// hours as ranges when there are few (the usual hot tail), else a list of hour starts.
-func (q *anSQL) hoursCond(col string, raw anRaw, maxRuns int) {
-	if len(raw.spans) > maxRuns {
-		set := make([]any, len(raw.hours))
-		for i, h := range raw.hours {
-			set[i] = h
-		}
-		q.add("intDiv(toUInt32("+col+"), 3600) * 3600 IN ?", clickhouse.GroupSet{Value: set})
-		return
-	}
+// spanCond appends "((col >= ? AND col < ?) OR ...)".
+func (q *anSQL) spanCond(col string, spans []anSpan) {
 	q.add("(")
-	for i, s := range raw.spans {
+	for i, s := range spans {
 		if i > 0 {
 			q.add(" OR ")
 		}
@@ -220,29 +495,72 @@ func (q *anSQL) hoursCond(col string, raw anRaw, maxRuns int) {
 	q.add(")")
 }
 
-// aggWhere appends the filter for the aggregate part of a query: the partner, the range,
-// and not the raw hours. It reports false when every hour of the range is raw.
-func (q *anSQL) aggWhere(partner string, p *anPlan, agg *anAgg, maxRuns int) bool {
-	raw := p.raw[agg]
-	if len(raw.hours) >= p.r.Hours() {
-		return false
+// hoursCond appends a filter keeping the hours of raw for DateTime column col: runs of
+// hours as ranges when there are few (the usual hot tail), else a list of hour starts.
+func (q *anSQL) hoursCond(col string, raw anRaw, maxRuns int) {
+	if len(raw.spans) <= maxRuns {
+		q.spanCond(col, raw.spans)
+		return
 	}
-	q.add(" WHERE partner_id = ? AND hour >= ? AND hour < ?", partner, p.r.From, p.r.To)
-	if len(raw.hours) > 0 {
-		q.add(" AND NOT ")
-		q.hoursCond("hour", raw, maxRuns)
+	set := make([]any, len(raw.hours))
+	for i, h := range raw.hours {
+		set[i] = h
 	}
-	return true
+	q.add("intDiv(toUInt32("+col+"), 3600) * 3600 IN ?", clickhouse.GroupSet{Value: set})
 }
 
-// rawWhere appends the filter for the raw part: the partner and the raw hours. It
-// reports false when no hour is raw.
-func (q *anSQL) rawWhere(partner string, p *anPlan, agg *anAgg, maxRuns int) bool {
-	raw := p.raw[agg]
-	if len(raw.hours) == 0 {
-		return false
+// anParts describes one query over a family in its three sources. The aggregate parts
+// (daily and hourly tables) select aggSel(timeColumn) and group by aggGroup; the raw part
+// reads rawCols (which must include the fact's id columns) plus h, the hour, from the
+// fact's raw table, keeps one row per id, and applies rawSel and rawTail (an optional
+// ARRAY JOIN and the GROUP BY).
+type anParts struct {
+	fam      *anFamily
+	aggSel   func(timeCol string) string
+	aggGroup string
+	rawCols  string
+	rawSel   string
+	rawTail  string
+}
+
+// union appends the UNION ALL of the parts fp calls for.
+func (a *Analytics) union(q *anSQL, partner string, fp *anFamPlan, s anParts) {
+	n := 0
+	sep := func() {
+		if n > 0 {
+			q.add(" UNION ALL ")
+		}
+		n++
 	}
-	q.add(" WHERE partner_id = ? AND ts >= ? AND ts < ? AND ", partner, raw.spans[0].from, raw.spans[len(raw.spans)-1].to)
-	q.hoursCond("ts", raw, maxRuns)
-	return true
+	if len(fp.days) > 0 {
+		sep()
+		q.add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily())+" WHERE partner_id = ? AND ", partner)
+		q.spanCond("day", fp.days)
+		q.add(" GROUP BY " + s.aggGroup)
+	}
+	if fp.dayHours()+len(fp.raw.hours) < fp.r.Hours() {
+		sep()
+		q.add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly())+" WHERE partner_id = ? AND hour >= ? AND hour < ?", partner, fp.r.From, fp.r.To)
+		if len(fp.days) > 0 {
+			q.add(" AND NOT ")
+			q.spanCond("hour", fp.days)
+		}
+		if len(fp.raw.hours) > 0 {
+			q.add(" AND NOT ")
+			q.hoursCond("hour", fp.raw, a.cfg.MaxRawIntervals)
+		}
+		q.add(" GROUP BY " + s.aggGroup)
+	}
+	if len(fp.raw.hours) > 0 {
+		sep()
+		spans := fp.raw.spans
+		q.add("SELECT "+s.rawSel+" FROM (SELECT "+s.rawCols+", toStartOfHour(ts, 'UTC') AS h FROM "+a.t(s.fam.fact.table)+
+			" WHERE partner_id = ? AND ts >= ? AND ts < ? AND ", partner, spans[0].from, spans[len(spans)-1].to)
+		q.hoursCond("ts", fp.raw, a.cfg.MaxRawIntervals)
+		q.add(" LIMIT 1 BY " + s.fam.fact.id + ") " + s.rawTail)
+	}
+	if n == 0 {
+		// An empty range: a part that reads nothing keeps the SQL valid.
+		q.add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly())+" WHERE partner_id = ? AND 0 GROUP BY "+s.aggGroup, partner)
+	}
 }
