@@ -19,6 +19,9 @@ type drawer struct {
 	max  int
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	mu     sync.RWMutex // held for reading while a draw is being queued
+	closed bool
 }
 
 type drawReq struct {
@@ -44,12 +47,14 @@ func newDrawer(r redis.UniversalClient, workers, max int) *drawer {
 func (d *drawer) draw(key string, n int) ([]string, error) {
 	req := drawReqPool.Get().(*drawReq)
 	req.key, req.n = key, int64(n)
-	select {
-	case d.in <- req:
-	case <-d.stop:
+	d.mu.RLock()
+	if d.closed {
+		d.mu.RUnlock()
 		drawReqPool.Put(req)
 		return nil, errDrawerClosed
 	}
+	d.in <- req // the workers run until close, which waits for this RLock
+	d.mu.RUnlock()
 	<-req.done
 	res, err := req.res, req.err
 	*req = drawReq{done: req.done}
@@ -66,7 +71,16 @@ func (d *drawer) work() {
 		select {
 		case first = <-d.in:
 		case <-d.stop:
-			return
+			// No draw is queued after stop: answer what is left.
+			for {
+				select {
+				case r := <-d.in:
+					r.err = errDrawerClosed
+					r.done <- struct{}{}
+				default:
+					return
+				}
+			}
 		}
 		batch = append(batch[:0], first)
 	fill:
@@ -98,11 +112,13 @@ func (d *drawer) work() {
 	}
 }
 
-// close stops the workers once the draws in flight are answered.
+// close stops the workers once the draws in flight are answered; later draws fail.
 func (d *drawer) close() {
-	select {
-	case <-d.stop:
-	default:
+	d.mu.Lock()
+	already := d.closed
+	d.closed = true
+	d.mu.Unlock()
+	if !already {
 		close(d.stop)
 	}
 	d.wg.Wait()
