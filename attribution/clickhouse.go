@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	chschema "github.com/refedge/refedge/deploy/clickhouse"
+	chcluster "github.com/refedge/refedge/deploy/clickhouse/cluster"
 )
 
 var dbNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
@@ -57,17 +60,22 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger)
 		return fmt.Errorf("cannot create %s.schema_migrations: %w", db, err)
 	}
 	applied := map[uint32]bool{}
-	rows, err := conn.Query(ctx, "SELECT version FROM "+db+".schema_migrations")
+	cluster := "" // set when `migrate --cluster` sharded the database (deploy/clickhouse/cluster)
+	rows, err := conn.Query(ctx, "SELECT version, name FROM "+db+".schema_migrations")
 	if err != nil {
 		return fmt.Errorf("cannot read %s.schema_migrations: %w", db, err)
 	}
 	for rows.Next() {
 		var v uint32
-		if err := rows.Scan(&v); err != nil {
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
 			rows.Close()
 			return err
 		}
 		applied[v] = true
+		if v == 0 && strings.HasPrefix(name, chcluster.MarkerPrefix) {
+			cluster = strings.TrimPrefix(name, chcluster.MarkerPrefix)
+		}
 	}
 	rows.Close()
 	migs, err := chschema.Migrations(db)
@@ -77,6 +85,10 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger)
 	for _, m := range migs {
 		if applied[uint32(m.Version)] {
 			continue
+		}
+		if cluster != "" {
+			return fmt.Errorf("database %s is sharded over ClickHouse cluster %s: apply migration %s with `refedge migrate --cluster %s`",
+				db, cluster, m.Name, cluster)
 		}
 		start := time.Now()
 		for i, stmt := range m.Statements {
@@ -98,6 +110,28 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger)
 		log.Info("clickhouse migration applied", "migration", m.Name, "duration", time.Since(start))
 	}
 	return nil
+}
+
+// MigrateCluster applies the migrations in cluster form to every server of
+// opts.Cluster (deploy/clickhouse/cluster): local tables, Distributed tables sharded by
+// partner, ON CLUSTER when the servers have ZooKeeper, server by server otherwise. dsn
+// names any server of the cluster; the others are reached with the same credentials.
+func MigrateCluster(ctx context.Context, dsn string, opts chcluster.Options, log *slog.Logger) error {
+	conn, db, err := OpenClickHouse(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	dial := func(ctx context.Context, addr string) (driver.Conn, error) {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("cannot parse ClickHouse DSN: %w", err)
+		}
+		u.Host = addr
+		c, _, err := OpenClickHouse(ctx, u.String())
+		return c, err
+	}
+	return chcluster.Apply(ctx, conn, dial, db, opts, log)
 }
 
 // ClickHouseClicks writes click batches to {db}.clicks.

@@ -19,7 +19,11 @@ const usage = `refedge — referral and affiliate tracking edge
 
 Usage:
   refedge [serve]     run the edge: public and admin listeners (default)
-  refedge migrate     create or upgrade the ClickHouse schema, then exit
+  refedge migrate     create or upgrade the ClickHouse schema, then exit;
+                      --cluster NAME [--replicated] [--print]: on every server of a ClickHouse
+                      cluster, local tables plus Distributed tables sharded by partner
+  refedge kafka-topics  create the Kafka topics of deploy/kafka/topics.json that are missing and
+                      report drift (--check, --replication-factor N, --owner, --file; -h for all)
   refedge kafka-dev   run the embedded Kafka broker alone (development, fault tests);
                       reads REFEDGE_KAFKA_EMBEDDED_ADDR and REFEDGE_KAFKA_DATA_DIR (persist the log)
   refedge dev-market  run a stand-in marketplace page for development (REFEDGE_DEV_MARKET_ADDR,
@@ -45,7 +49,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage+config.Help())
 		return 0
-	case "serve", "migrate", "kafka-dev", "dev-market":
+	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics":
 	default:
 		fmt.Fprintf(stderr, "refedge: unknown command %q\n\n%s%s", cmd, usage, config.Help())
 		return 2
@@ -55,6 +59,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return kafkaDev(getenv, stderr)
 	case "dev-market":
 		return devMarket(getenv, stderr)
+	case "kafka-topics":
+		return kafkaTopics(args[1:], getenv, stdout, stderr)
+	}
+	var mflags migrateFlags
+	if cmd == "migrate" {
+		var err error
+		if mflags, err = parseMigrateFlags(args[1:], stderr); err != nil {
+			return 2
+		}
+		if mflags.print {
+			return printClusterDDL(mflags, getenv, stdout, stderr)
+		}
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -67,7 +83,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	defer stop()
 	switch cmd {
 	case "migrate":
-		err = migrate(ctx, cfg, log)
+		err = migrateCmd(ctx, cfg, log, mflags)
 	default:
 		err = serve(ctx, cfg, log)
 	}
