@@ -3,6 +3,8 @@ package attribution
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -331,7 +333,7 @@ func (a *Analytics) plan(ctx context.Context, partner string, r AnalyticsRange, 
 		}
 	}
 	if len(nudge) > 0 {
-		a.sealer.nudge(partner, mapKeys(nudge))
+		a.sealer.nudge(partner, slices.Collect(maps.Keys(nudge)))
 	}
 	return p, nil
 }
