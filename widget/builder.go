@@ -70,13 +70,13 @@ func (s *Service) serveBuilder(ctx *fasthttp.RequestCtx) {
 func (s *Service) servePreview(ctx *fasthttp.RequestCtx) {
 	p, err := s.cfg.Auth.Authenticate(ctx)
 	if err != nil {
-		s.serveEmptyFor(ctx, fasthttp.StatusUnauthorized, "Sign in to preview widgets.", "'self'")
+		s.serveEmpty(ctx, fasthttp.StatusUnauthorized, "en", "Sign in to preview widgets.", "'self'")
 		return
 	}
 	q, _ := url.ParseQuery(string(ctx.QueryArgs().QueryString()))
 	spec, err := specFromQuery(q, s.limits())
 	if err != nil {
-		s.serveEmptyFor(ctx, fasthttp.StatusOK, err.Error(), "'self'")
+		s.serveEmpty(ctx, fasthttp.StatusOK, "en", err.Error(), "'self'")
 		return
 	}
 	r := &resolved{found: true, partnerActive: true}
@@ -84,22 +84,10 @@ func (s *Service) servePreview(ctx *fasthttp.RequestCtx) {
 	v := acquireView()
 	defer releaseView(v)
 	if v.pick, err = s.pick(bg, v.pick[:0], &r.w); err != nil {
-		s.serveEmptyFor(ctx, fasthttp.StatusServiceUnavailable, textsFor(spec.Language).Empty, "'self'")
+		s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, "en", textsFor(spec.Language).Empty, "'self'")
 		return
 	}
 	s.fill(v, r, v.pick, frameOptions{preview: true})
 	setFrameHeaders(ctx, v.Nonce, "'self'")
-	_ = frameTmpl.Execute(ctx, v)
-}
-
-// serveEmptyFor is serveEmpty with a message and frame-ancestors of the caller's choice.
-func (s *Service) serveEmptyFor(ctx *fasthttp.RequestCtx, code int, msg, ancestors string) {
-	v := acquireView()
-	defer releaseView(v)
-	v.Lang, v.Theme, v.Shape, v.T, v.Empty = "en", "light", "u", textsFor("en"), msg
-	v.RenderID, v.Nonce = newIDs()
-	v.CSS = template.CSS(frameCSS(DefaultAccent, layout{cols: 1, rows: 1}))
-	setFrameHeaders(ctx, v.Nonce, ancestors)
-	ctx.SetStatusCode(code)
 	_ = frameTmpl.Execute(ctx, v)
 }

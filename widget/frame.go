@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/refedge/refedge/internal/visitor"
 )
 
 //go:embed templates
@@ -192,12 +194,12 @@ func (s *Service) serveFrame(ctx *fasthttp.RequestCtx, id string) {
 	if err != nil {
 		s.cfg.Log.Warn("widget frame: cannot read widget", "widget", id, "err", err)
 		frameError.Inc()
-		s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, "en", textsFor("en").Empty)
+		s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, "en", textsFor("en").Empty, "*")
 		return
 	}
 	if !r.found {
 		frameNotFound.Inc()
-		s.serveEmpty(ctx, fasthttp.StatusNotFound, "en", textsFor("en").NotFound)
+		s.serveEmpty(ctx, fasthttp.StatusNotFound, "en", textsFor("en").NotFound, "*")
 		return
 	}
 	if r.partnerActive && r.sk != nil {
@@ -206,7 +208,7 @@ func (s *Service) serveFrame(ctx *fasthttp.RequestCtx, id string) {
 		case err != nil:
 			s.cfg.Log.Warn("widget frame: cannot draw kworks", "widget", id, "err", err)
 			frameError.Inc()
-			s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, r.w.Language, textsFor(r.w.Language).Empty)
+			s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, r.w.Language, textsFor(r.w.Language).Empty, "*")
 			return
 		case ok:
 			frameOK.Inc()
@@ -221,11 +223,11 @@ func (s *Service) serveFrame(ctx *fasthttp.RequestCtx, id string) {
 		if err != nil {
 			s.cfg.Log.Warn("widget frame: cannot draw kworks", "widget", id, "err", err)
 			frameError.Inc()
-			s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, r.w.Language, textsFor(r.w.Language).Empty)
+			s.serveEmpty(ctx, fasthttp.StatusServiceUnavailable, r.w.Language, textsFor(r.w.Language).Empty, "*")
 			return
 		}
 	}
-	s.fill(v, r, v.pick, frameOptions{refHost: refererHost(ctx.Request.Header.Referer())})
+	s.fill(v, r, v.pick, frameOptions{refHost: visitor.RefererHost(ctx.Request.Header.Referer())})
 	if v.Empty != "" {
 		frameEmpty.Inc()
 	} else {
@@ -244,14 +246,15 @@ func (s *Service) pick(ctx context.Context, dst []Card, w *Widget) ([]Card, erro
 	return s.catalog.Pick(ctx, dst, w.KworkIDs, w.Cards)
 }
 
-// serveEmpty answers an empty-state frame with code.
-func (s *Service) serveEmpty(ctx *fasthttp.RequestCtx, code int, lang, msg string) {
+// serveEmpty answers an empty-state frame with code: msg in language lang, embeddable
+// by ancestors (a CSP frame-ancestors source list).
+func (s *Service) serveEmpty(ctx *fasthttp.RequestCtx, code int, lang, msg, ancestors string) {
 	v := acquireView()
 	defer releaseView(v)
 	v.Lang, v.Theme, v.Shape, v.T, v.Empty = lang, "light", "u", textsFor(lang), msg
 	v.RenderID, v.Nonce = newIDs()
 	v.CSS = template.CSS(frameCSS(DefaultAccent, layout{cols: 1, rows: 1}))
-	setFrameHeaders(ctx, v.Nonce, "*")
+	setFrameHeaders(ctx, v.Nonce, ancestors)
 	ctx.SetStatusCode(code)
 	_ = frameTmpl.Execute(ctx, v)
 }

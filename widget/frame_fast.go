@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/refedge/refedge/internal/visitor"
 )
 
 // The embedded frame is rendered on every request, so its hot path does not run the
@@ -223,7 +225,7 @@ func (s *Service) serveFastFrame(ctx *fasthttp.RequestCtx, r *resolved) (ok bool
 		return false, nil
 	}
 	newRenderIDs(&fb.ids)
-	fb.out = s.appendFrame(fb.out[:0], r, fb.frags, &fb.ids, s.Now().Unix(), refererHost(ctx.Request.Header.Referer()))
+	fb.out = s.appendFrame(fb.out[:0], r, fb.frags, &fb.ids, s.Now().Unix(), visitor.RefererHost(ctx.Request.Header.Referer()))
 	fb.csp = appendCSP(fb.csp[:0], fb.ids.nonce(), "*")
 	h := &ctx.Response.Header
 	h.Set("Cache-Control", "no-store")
