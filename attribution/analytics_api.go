@@ -16,7 +16,14 @@ import (
 // GET /api/v1/stats, /api/v1/referrals, /api/v1/earnings and /api/v1/clicks, each in JSON
 // or, with Accept: text/csv or ?format=csv, CSV. The router has authenticated the partner;
 // every query is scoped to Principal.PartnerID.
-func (a *Analytics) Register(r *partnerapi.Router) {
+func (a *Analytics) Register(r *partnerapi.Router) { a.registerOn(r) }
+
+// routeRegistrar is what Register needs of a router.
+type routeRegistrar interface {
+	Handle(method, pattern string, h partnerapi.Handler)
+}
+
+func (a *Analytics) registerOn(r routeRegistrar) {
 	r.Handle(fasthttp.MethodGet, "/api/v1/stats", a.serve("stats", a.handleStats))
 	r.Handle(fasthttp.MethodGet, "/api/v1/referrals", a.serve("referrals", a.handleReferrals))
 	r.Handle(fasthttp.MethodGet, "/api/v1/earnings", a.serve("earnings", a.handleEarnings))

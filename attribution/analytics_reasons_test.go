@@ -28,7 +28,8 @@ func TestReasonText(t *testing.T) {
 	f("degraded:redis", "fewer checks")
 	// Unknown details of a known family keep the family's sentence.
 	f("fetch:dest=audio", "(dest=audio)")
-	f("ad:fbclid", "ad click (fbclid)")
+	f("ad:utm_medium=cpc", "(utm_medium=cpc)")
+	f("beacon:new-signal", "visibility check failed (new-signal)")
 	// Unknown families read as the raw code (escaped by the caller).
 	f("zz:<b>x</b>", "zz:<b>x</b>")
 	f("nofamily", "nofamily")

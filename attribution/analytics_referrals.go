@@ -74,9 +74,9 @@ func (a *Analytics) allTime() AnalyticsRange {
 	return AnalyticsRange{From: analyticsMinTime, To: a.cfg.Now().UTC().Truncate(time.Hour).Add(time.Hour), Interval: AnalyticsMonth}
 }
 
-// Referrals lists partner's referrals with their status and earnings: the page, the
-// totals by status and the total earned (from the seal-checked conversion aggregates) at
-// once, then the page's commissions.
+// Referrals lists partner's referrals with their status and earnings: the page and the
+// totals (from the seal-checked conversion aggregates) at once, then the page's
+// commissions.
 func (a *Analytics) Referrals(ctx context.Context, partner string, q ReferralsQuery) (*Referrals, error) {
 	out := &Referrals{
 		PartnerID: partner, Status: q.Status, Limit: q.Limit, Offset: q.Offset,
@@ -94,8 +94,6 @@ func (a *Analytics) Referrals(ctx context.Context, partner string, q ReferralsQu
 	}
 	// Newest registration first; referrals with no registration event last.
 	page.add(" ORDER BY toUInt32(reg) = "+itoa(noTime)+", reg DESC, user_id LIMIT ? OFFSET ?", q.Limit, q.Offset)
-	var statuses anSQL
-	statuses.add("SELECT status, count() FROM ("+group+") GROUP BY status", partner)
 
 	err := anParallel(ctx,
 		func(ctx context.Context) error {
@@ -112,28 +110,29 @@ func (a *Analytics) Referrals(ctx context.Context, partner string, q ReferralsQu
 			})
 		},
 		func(ctx context.Context) error {
-			return a.each(ctx, statuses, func(scan func(...any) error) error {
-				var status string
-				var n uint64
-				if err := scan(&status, &n); err != nil {
-					return err
-				}
-				out.Totals.ByStatus[status] += n
-				out.Totals.Referrals += n
-				return nil
-			})
-		},
-		func(ctx context.Context) error {
+			// Totals from the seal-checked conversion aggregates over all time: each
+			// lifecycle event happens once per referral (the ledger attributes a user once,
+			// detaches only referrals that never activated, expires only active ones), so
+			// counting events counts referrals by status.
 			r := a.allTime()
 			plan, err := a.plan(ctx, partner, r, anReq{famConversions, true})
 			if err != nil {
 				return err
 			}
-			return a.readConversions(ctx, partner, plan.get(famConversions, true), func(c convRow) {
+			n := map[string]uint64{}
+			err = a.readConversions(ctx, partner, plan.get(famConversions, true), func(c convRow) {
+				n[c.typ] += c.events
 				if v := c.signedAmount(); c.currency != "" && (c.typ == convAccrued || c.typ == convReversed) {
 					out.Totals.Earned[c.currency] += v
 				}
 			})
+			t := &out.Totals
+			t.Referrals = n[convAttributed]
+			t.ByStatus["expired"] = n[convExpired]
+			t.ByStatus["detached"] = n[convDetached]
+			t.ByStatus["active"] = sub(n[convActivated], n[convExpired])
+			t.ByStatus["pending"] = sub(n[convAttributed], n[convActivated]+n[convDetached])
+			return err
 		},
 	)
 	if err != nil || len(out.Referrals) == 0 {
@@ -186,6 +185,15 @@ func (a *Analytics) Referrals(ctx context.Context, partner string, q ReferralsQu
 // maxReferralIDs bounds the user ids a page's commissions query names; a longer page (a
 // CSV export) reads every referral's commissions instead.
 const maxReferralIDs = 1000
+
+// sub is a - b, or 0 when b is larger (events of referrals attributed before the
+// mirror's first row).
+func sub(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}
 
 // optTime maps ClickHouse's zero DateTime and the referrals table's "no such event" to
 // nil.

@@ -43,9 +43,10 @@ type simData struct {
 }
 
 var simReasons = map[string][]string{
-	"bot": {"ua:crawler"}, "hidden_frame": {"fetch:dest=iframe"}, "auto_redirect": {"redirect:auto"},
-	"popunder": {"popunder"}, "context_ad": {"ad:gclid"}, "duplicate": {"dup:visitor"}, "rate_limited": {"rate:ip"},
-	"unknown_partner": {"partner:unknown"}, "blocked_partner": {"partner:blocked"}, "self_referral": {"self:partner"},
+	"bot": {"ua:crawler"}, "hidden_frame": {"fetch:dest=iframe"}, "auto_redirect": {"fetch:no-user-activation"},
+	"popunder": {"beacon:opener", "beacon:behind"}, "context_ad": {"ad:gclid"}, "duplicate": {"dup:visitor-partner"},
+	"rate_limited": {"rate:ip"}, "unknown_partner": {"partner:unknown"}, "blocked_partner": {"partner:blocked"},
+	"self_referral": {"self:partner-visitor"},
 }
 
 // simHostileReason is a reason code carrying markup, as a request header could inject.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/banners"
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/kafkax"
@@ -126,6 +128,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
 	}
+	impressions, err := attribution.NewSpooledPipeline(
+		attribution.PipelineConfig{Name: "impressions", Logger: log}, spoolIn("impressions"),
+		attribution.ImpressionCodec, attribution.ReleaseImpression,
+		&attribution.ClickHouseImpressions{Conn: d.ch, DB: d.chDB})
+	if err != nil {
+		return fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
+	}
 	registry := &partners.Registry{R: d.redis}
 	quality := tracker.Quality{}
 	state := &tracker.RedisState{R: d.redis, Q: quality}
@@ -156,10 +165,24 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	auth.RegisterAdmin(adm, registry)
 	api := partnerapi.NewRouter(auth, log)
+	bcfg := banners.NewDefaultConfig()
+	if err := bcfg.LoadEnv(os.LookupEnv); err != nil {
+		return err
+	}
+	bcfg.PublicURL, bcfg.LinkBase = cfg.PublicURL.String(), cfg.MarketOrigin.String()
+	bcfg.Keys, bcfg.TrustedProxies, bcfg.Logger = cfg.Keys, cfg.TrustedProxies, log
+	bannerSvc, err := banners.New(bcfg, impressions)
+	if err != nil {
+		return err
+	}
+	bannerSvc.RegisterAdmin(adm)
+	bannerSvc.RegisterAPI(api)
+
 	routes := tracker.Routes{
 		API:       api.Serve,
 		Dashboard: auth.HandleLogin,
 		Beacon:    edge.HandleBeacon(tracker.BeaconConfig{Revocations: revocations, Redis: d.redis}),
+		Banners:   bannerSvc.ServeHTTP,
 	}
 
 	pub := &fasthttp.Server{
@@ -203,6 +226,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	step(log, "stop public listener and drain handlers", func() error { return pub.ShutdownWithContext(sctx) })
+	step(log, "stop banner renders and hand off impressions", func() error { return bannerSvc.Close(sctx) })
+	step(log, "flush impression events", func() error { return impressions.Stop(sctx) })
 	step(log, "flush click events", func() error { return clicks.Stop(sctx) })
 	step(log, "flush revocation events", func() error { return revocations.Stop(sctx) })
 	step(log, "close Kafka click producer", clickWriter.Close)
