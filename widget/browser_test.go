@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	cdptarget "github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
@@ -473,6 +474,39 @@ func TestBrowserWidget(t *testing.T) {
 			})
 		}
 	})
+}
+
+func TestBrowserWidgetWithoutJS(t *testing.T) {
+	s := newStack(t)
+	ctx := browser(t)
+	s.partner(t, "nojs", partners.Active)
+	for i := 0; i < 6; i++ {
+		s.kwork(t, Kwork{ID: "n" + strconv.Itoa(i), Title: "Card " + strconv.Itoa(i), Category: "design", URL: s.market + "/kwork/n"})
+	}
+	w := s.widget(t, "nojs", Spec{Category: "design", Size: "300x250", Cards: 4})
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, chromedp.Navigate(s.public+"/w/"+w.ID))
+	// DevTools can still evaluate; the page's own script did not run.
+	var state struct {
+		JS       bool `json:"js"`
+		Cards    int  `json:"cards"`
+		Links    int  `json:"links"`
+		Scroller bool `json:"scroller"`
+	}
+	eval(t, ctx, `({js: document.body.classList.contains("js"), cards: document.querySelectorAll("li.c").length,
+		links: document.querySelectorAll("li.c a[href*='ref=nojs'][target=_blank]").length,
+		scroller: (t => t.scrollWidth > t.clientWidth && getComputedStyle(t).overflowX === "auto")(document.getElementById("t"))})`, &state)
+	if state.JS || state.Cards != 4 || state.Links != 4 || !state.Scroller {
+		t.Fatalf("without JS: %+v; want a static, scrollable set of 4 linked cards", state)
+	}
+	// Every card is reachable: scrolling the strip brings the last one into view.
+	var visible bool
+	eval(t, ctx, `(t => { t.scrollLeft = t.scrollWidth; const r = t.lastElementChild.getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth + 1 })(document.getElementById("t"))`, &visible)
+	if !visible {
+		t.Fatal("the last page cannot be scrolled into view")
+	}
 }
 
 func TestBrowserBuilder(t *testing.T) {
