@@ -295,7 +295,8 @@ func (r *Review) acquire() (func(), error) {
 	}
 }
 
-// queryCtx bounds ctx by QueryTimeout and tells the server the same limit.
+// queryCtx bounds ctx by QueryTimeout and tells the server the same limit; the
+// queries run read-only.
 func (r *Review) queryCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.QueryTimeout)
 	secs := int(r.cfg.QueryTimeout.Round(time.Second) / time.Second)

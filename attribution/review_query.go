@@ -3,6 +3,12 @@ package attribution
 // The review's ClickHouse queries. Written for ClickHouse 18.16 and current releases:
 // ANY LEFT JOIN ... USING, -If combinators, LIMIT n BY, arrayJoin; no window functions.
 // Table names come from configuration; every request value is a bound argument.
+//
+// On a cluster every table is Distributed (deploy/clickhouse/cluster). A subquery over a
+// Distributed table inside a query over another is refused by default
+// (distributed_product_mode = deny), so such subqueries are GLOBAL IN: the initiator
+// runs them once and ships the (small) set of click ids to every shard. On one server
+// GLOBAL IN is a plain IN.
 
 import (
 	"context"
@@ -180,7 +186,7 @@ func (r *Review) addSignups(q *anSQL, p ReviewPeriod, partner string) {
 		"SELECT click_id AS cid, min(ts) AS click_ts, any(visitor_id) AS vid, any(visitor_hash) AS vhash FROM "+r.t("clicks")+
 		" WHERE ts >= ? AND ts < ?", p.From.Add(-r.cfg.ClickLookback), p.To)
 	partnerCond(q, partner)
-	q.add(" AND click_id IN (SELECT click_id FROM "+r.t("conversions")+attributed, p.From, p.To)
+	q.add(" AND click_id GLOBAL IN (SELECT click_id FROM "+r.t("conversions")+attributed, p.From, p.To)
 	partnerCond(q, partner)
 	q.add(") GROUP BY click_id) USING cid")
 }
@@ -319,7 +325,7 @@ func (r *Review) load(ctx context.Context, p ReviewPeriod, partner string, reaso
 func (r *Review) querySamples(ctx context.Context, p ReviewPeriod, partner string, limit int) ([]ReviewClickSample, error) {
 	var q anSQL
 	q.add("SELECT click_id, ts, verdict, reasons, source, creative, sub_id, referer_host, path, device, browser FROM "+r.t("clicks")+
-		" WHERE partner_id = ? AND ts >= ? AND ts < ? AND (verdict NOT IN ('valid', 'unknown_partner') OR click_id IN ("+
+		" WHERE partner_id = ? AND ts >= ? AND ts < ? AND (verdict NOT IN ('valid', 'unknown_partner') OR click_id GLOBAL IN ("+
 		"SELECT click_id FROM "+r.t("click_revocations")+" WHERE partner_id = ? AND click_ts >= ? AND click_ts < ?))"+
 		" ORDER BY ts DESC, click_id LIMIT 1 BY click_id LIMIT ?", partner, p.From, p.To, partner, p.From, p.To, limit)
 	out := []ReviewClickSample{}

@@ -175,6 +175,18 @@ func simulateReview(end time.Time) *reviewSim {
 // insert writes the rows with explicit column lists (ClickHouse 18.16 batch inserts).
 func (s *reviewSim) insert(t testing.TB, conn driver.Conn, db string) {
 	t.Helper()
+	s.insertCtx(t.Context(), t, conn, db)
+}
+
+// InsertReviewSimulation writes the simulated program of the review tests, ending at end,
+// for tests outside the package (the two-shard cluster test).
+func InsertReviewSimulation(ctx context.Context, t testing.TB, conn driver.Conn, db string, end time.Time) {
+	t.Helper()
+	simulateReview(end).insertCtx(ctx, t, conn, db)
+}
+
+func (s *reviewSim) insertCtx(ctx context.Context, t testing.TB, conn driver.Conn, db string) {
+	t.Helper()
 	for _, tb := range []struct {
 		table, cols string
 		rows        [][]any
@@ -183,7 +195,7 @@ func (s *reviewSim) insert(t testing.TB, conn driver.Conn, db string) {
 		{"click_revocations", "click_id, ts, click_ts, partner_id, verdict, reasons", s.revs},
 		{"conversions", "event_id, ts, type, partner_id, user_id, click_id, order_id, role, idempotency_key, base_amount, rate_bp, amount, currency", s.convs},
 	} {
-		b, err := conn.PrepareBatch(t.Context(), "INSERT INTO "+db+"."+tb.table+" ("+tb.cols+")")
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+"."+tb.table+" ("+tb.cols+")")
 		if err != nil {
 			t.Fatal(err)
 		}
