@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -128,6 +130,18 @@ func TestLinksPageInChromium(t *testing.T) {
 	}
 	if got := decodeQR(t, img); got != want {
 		t.Fatalf("the QR code on the page decodes to %q, want %q", got, want)
+	}
+	if dir := os.Getenv("REFEDGE_ARTIFACTS_DIR"); dir != "" {
+		page, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "links.png"), page, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Copy puts the link on the clipboard.

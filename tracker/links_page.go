@@ -66,10 +66,16 @@ type linksView struct {
 	Origin   string
 	Script   string
 	Style    string
-	Networks []string
+	Networks []linksNetwork
 	// Message replaces the form when the partner is not signed in.
 	Message string
 }
+
+type linksNetwork struct{ ID, Label string }
+
+// networkLabels are the networks' names as their users write them.
+var networkLabels = map[string]string{"vk": "VK", "telegram": "Telegram", "whatsapp": "WhatsApp", "x": "X",
+	"facebook": "Facebook", "email": "Email"}
 
 // PartnerPages serves /partner/links and its assets and hands every other path to next
 // (the dashboard); give the result to tracker.Routes.Dashboard.
@@ -118,8 +124,11 @@ func (l *Links) serveAsset(ctx *fasthttp.RequestCtx, name string) {
 }
 
 func (l *Links) servePage(ctx *fasthttp.RequestCtx) {
-	v := &linksView{Nonce: linksNonce(), Origin: l.market.String(), Networks: ShareNetworks,
+	v := &linksView{Nonce: linksNonce(), Origin: l.market.String(),
 		Script: l.page.assetURL("links.js"), Style: l.page.assetURL("links.css")}
+	for _, n := range ShareNetworks {
+		v.Networks = append(v.Networks, linksNetwork{ID: n, Label: networkLabels[n]})
+	}
 	code := fasthttp.StatusOK
 	if l.cfg.Auth == nil {
 		code, v.Message = fasthttp.StatusServiceUnavailable, "The link builder is not configured."

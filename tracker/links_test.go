@@ -3,10 +3,15 @@ package tracker
 import (
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/refedge/refedge/internal/refcookie"
+	"github.com/refedge/refedge/internal/signing"
 )
 
 func newTestLinks(t testing.TB, base string) *Links {
@@ -214,9 +219,22 @@ func TestLinkClickRoundTrip(t *testing.T) {
 }
 
 func TestLinkSource(t *testing.T) {
-	for _, n := range ShareNetworks {
-		if !LinkSource([]byte(SourceSharePrefix + n)) {
-			t.Errorf("share-%s not a link source", n)
+	kr := signing.MustKeyring(testSecret)
+	for _, n := range append(slices.Clone(ShareNetworks), "qr") {
+		src := SourceSharePrefix + n
+		if n == "qr" {
+			src = SourceQR
+		}
+		if !LinkSource([]byte(src)) {
+			t.Errorf("%s not a link source", src)
+		}
+		// The source travels in rfe_ref to the ledger: it must survive the cookie.
+		ck := refcookie.Append(nil, kr, []byte("12345"), []byte("c1"), time.Unix(1e9, 0), []byte(src))
+		if r, err := refcookie.Decode(ck, kr); err != nil || string(r.Source) != src {
+			t.Errorf("%s in rfe_ref: %q, %v", src, r.Source, err)
+		}
+		if n == "qr" {
+			continue
 		}
 		if ShareURL(n, "https://market.example/?ref=1") == "" {
 			t.Errorf("no share URL for %s", n)
