@@ -201,6 +201,14 @@ func (c *consumer) retry(fetchCtx, workCtx context.Context, n int, step func() e
 		if errors.Is(err, errCrash) {
 			return err
 		}
+		if errors.Is(err, errLater) {
+			// Jittered, so that two consumers waiting on each other do not retry in step.
+			c.cfg.Log.Debug("batch must wait", "consumer", c.cfg.Name, "messages", n, "attempt", attempt, "reason", err)
+			if !sleepCtx(fetchCtx, c.cfg.RetryMin/2+rand.N(2*c.cfg.RetryMin)) {
+				return err
+			}
+			continue
+		}
 		c.failing.Store(true)
 		consumerBatchErrors.WithLabelValues(c.cfg.Name).Inc()
 		if workCtx.Err() != nil || fetchCtx.Err() != nil {

@@ -8,7 +8,7 @@
 -- KEYS[2] lines hash: line key -> line JSON; s = A accrued, R reversed, X refund seen first
 -- KEYS[3] cand  hash: line key -> candidate JSON (waits for a registration or an activation)
 -- KEYS[4] out   hash: outbox, event id -> src "\n" event JSON, until Kafka acknowledged it;
---                     "~" event id -> the mark of the attempt that is producing it
+--                     "~" event id -> the claim of the attempt producing it (ledger_once.go)
 -- ARGV[1] op: reg | line | rev | fact | tick
 -- ARGV[2] context JSON, ARGV[3] argument JSON. Every value is a string: amounts never
 -- become Lua numbers (doubles) except milestone totals, which MaxAmount keeps exact.
@@ -227,7 +227,7 @@ local function finish(outcome)
     if string.sub(v, 1, #prefix) == prefix then
       res[#res + 1] = f[i]
       res[#res + 1] = string.sub(v, #prefix + 1)
-      -- the mark of an earlier attempt that may have produced it (see ledger_once.go)
+      -- the claim of an earlier attempt that may have produced it (see ledger_once.go)
       res[#res + 1] = redis.call('HGET', out_k, '~' .. f[i]) or ''
     end
   end

@@ -44,6 +44,10 @@ type LedgerConfig struct {
 	Topics LedgerTopics
 	// KeyPrefix prefixes every Redis key the ledger owns. Default "rfe:".
 	KeyPrefix string
+	// OrderReaders is how many members of the orders consumer group this process runs
+	// (REFEDGE_LEDGER_ORDER_READERS): each takes its share of the partitions and works
+	// on its own batches, as more processes would. Default 2.
+	OrderReaders int
 	// MaxBatch bounds the events handled together (REFEDGE_LEDGER_BATCH). Default 1000.
 	MaxBatch int
 	// BatchWait is how long a batch may wait to fill once its first event arrived.
@@ -58,6 +62,11 @@ type LedgerConfig struct {
 	// their last change; a refund later than that reverses nothing
 	// (REFEDGE_LEDGER_LINE_TTL). Default 2 years.
 	LineTTL time.Duration
+	// ProduceLease is how long an attempt to produce a batch's events holds them against
+	// other attempts (a rebalance may hand the input to another consumer while the old
+	// one is still producing). An attempt gives up producing before its lease ends; a
+	// crashed one delays the events it held by at most this long. Default 30s.
+	ProduceLease time.Duration
 	// RetryMin and RetryMax bound the backoff of a batch that failed (Redis or Kafka
 	// down). Defaults 100ms and 10s. A failed batch is retried until it succeeds or the
 	// service stops; it is never skipped.
@@ -89,6 +98,9 @@ func (c *LedgerConfig) defaults() {
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = "rfe:"
 	}
+	if c.OrderReaders <= 0 {
+		c.OrderReaders = 2
+	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 1000
 	}
@@ -100,6 +112,9 @@ func (c *LedgerConfig) defaults() {
 	}
 	if c.LineTTL <= 0 {
 		c.LineTTL = 2 * 365 * 24 * time.Hour
+	}
+	if c.ProduceLease <= 0 {
+		c.ProduceLease = 30 * time.Second
 	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 100 * time.Millisecond
@@ -145,6 +160,9 @@ func (c *LedgerConfig) Validate() error {
 	if strings.ContainsAny(c.KeyPrefix, "{} ") {
 		errs = append(errs, errors.New("ledger key prefix must not contain braces or spaces"))
 	}
+	if c.OrderReaders > 64 {
+		errs = append(errs, errors.New("REFEDGE_LEDGER_ORDER_READERS: at most 64"))
+	}
 	if c.MaxBatch > 100000 {
 		errs = append(errs, errors.New("REFEDGE_LEDGER_BATCH: at most 100000"))
 	}
@@ -162,6 +180,7 @@ var LedgerEnv = []struct{ Name, Default, Help string }{
 	{"REFEDGE_RULES_FILE", "", "commission rules JSON (see deploy/rules.json); empty: the built-in default program"},
 	{"REFEDGE_LEDGER_GROUP", "refedge-ledger", "prefix of the ledger's Kafka consumer groups"},
 	{"REFEDGE_LEDGER_BATCH", "1000", "events the ledger handles per batch"},
+	{"REFEDGE_LEDGER_ORDER_READERS", "2", "members of the orders consumer group in this process"},
 	{"REFEDGE_LEDGER_PARK_TTL", "168h", "how long lines wait for a late registration or activation"},
 	{"REFEDGE_LEDGER_LINE_TTL", "17520h", "how long commission lines are kept for refunds"},
 	{"REFEDGE_LEDGER_SWEEP_INTERVAL", "1m", "how often idle referrals are detached or expired; -1s disables"},
@@ -174,13 +193,17 @@ func LedgerConfigFromEnv(getenv func(string) string) (LedgerConfig, error) {
 	var errs []error
 	c.RulesFile = strings.TrimSpace(getenv("REFEDGE_RULES_FILE"))
 	c.Group = strings.TrimSpace(getenv("REFEDGE_LEDGER_GROUP"))
-	if v := strings.TrimSpace(getenv("REFEDGE_LEDGER_BATCH")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			errs = append(errs, errors.New("REFEDGE_LEDGER_BATCH: want a positive integer"))
+	posInt := func(name string, dst *int) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				errs = append(errs, fmt.Errorf("%s: want a positive integer", name))
+			}
+			*dst = n
 		}
-		c.MaxBatch = n
 	}
+	posInt("REFEDGE_LEDGER_BATCH", &c.MaxBatch)
+	posInt("REFEDGE_LEDGER_ORDER_READERS", &c.OrderReaders)
 	dur := func(name string, dst *time.Duration) {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			d, err := time.ParseDuration(v)

@@ -46,7 +46,8 @@ type ledger struct {
 
 	pttl, lttl string // seconds, for the scripts
 	parkTTL    time.Duration
-	keepDue    bool // keep the due index for the sweeper
+	lease      time.Duration // see produceOnce
+	keepDue    bool          // keep the due index for the sweeper
 
 	// hook, when set (tests), runs at each stage of a batch; an error stops the batch.
 	hook func(kind, stage string) error

@@ -26,8 +26,7 @@ type LedgerService struct {
 	log     *slog.Logger
 	writers *ledgerWriters
 
-	consumers map[string]*consumer // by kind, plus "conversions"
-	order     []string
+	consumers []*consumer // partners, users, kworks, orders (OrderReaders of them), conversions
 
 	mu          sync.Mutex
 	started     bool
@@ -68,34 +67,48 @@ func NewLedgerService(cfg LedgerConfig, rdb redis.UniversalClient, ch driver.Con
 	if err != nil {
 		return nil, fmt.Errorf("cannot load event schemas: %w", err)
 	}
-	s := &LedgerService{cfg: cfg, rdb: rdb, log: log, consumers: map[string]*consumer{}}
+	s := &LedgerService{cfg: cfg, rdb: rdb, log: log}
 	s.writers = newLedgerWriters(brokers, cfg.Topics, cfg.Group)
 	s.l = &ledger{
 		rules: cfg.Rules, keyring: keys, rdb: rdb, k: storeKeys{cfg.KeyPrefix},
 		reg: &partners.Registry{R: rdb}, schemas: sch, out: s.writers, log: log,
 		pttl: strconv.Itoa(int(cfg.ParkTTL / time.Second)), lttl: strconv.Itoa(int(cfg.LineTTL / time.Second)),
-		parkTTL: cfg.ParkTTL,
+		parkTTL: cfg.ParkTTL, lease: cfg.ProduceLease,
 		keepDue: cfg.SweepInterval > 0,
 	}
 	cc := func(name string, topics ...string) consumerConfig {
 		return consumerConfig{Name: name, Brokers: brokers, Group: cfg.Group + "." + name, Topics: topics,
 			MaxBatch: cfg.MaxBatch, BatchWait: cfg.BatchWait, RetryMin: cfg.RetryMin, RetryMax: cfg.RetryMax, Log: log}
 	}
-	for _, k := range []struct{ kind, topic string }{
-		{kindPartners, cfg.Topics.Partners}, {kindUsers, cfg.Topics.Users},
-		{kindKworks, cfg.Topics.Kworks}, {kindOrders, cfg.Topics.Orders},
+	for _, k := range []struct {
+		kind, topic string
+		readers     int
+	}{
+		{kindPartners, cfg.Topics.Partners, 1}, {kindUsers, cfg.Topics.Users, 1},
+		{kindKworks, cfg.Topics.Kworks, 1}, {kindOrders, cfg.Topics.Orders, cfg.OrderReaders},
 	} {
-		s.consumers[k.kind] = newConsumer(cc(k.kind, k.topic), s.l.handler(k.kind))
-		s.order = append(s.order, k.kind)
+		for range k.readers {
+			s.consumers = append(s.consumers, newConsumer(cc(k.kind, k.topic), s.l.handler(k.kind)))
+		}
 	}
 	if ch != nil {
 		m := &conversionsMirror{ch: ch, db: chDB, log: log}
 		c := cc("conversions", cfg.Topics.Attributions, cfg.Topics.Commissions)
 		c.MaxBatch, c.BatchWait = cfg.MirrorBatch, cfg.MirrorWait
-		s.consumers["conversions"] = newConsumer(c, m.handle)
-		s.order = append(s.order, "conversions")
+		s.consumers = append(s.consumers, newConsumer(c, m.handle))
 	}
 	return s, nil
+}
+
+// consumersOf returns the consumers of one kind ("orders", "conversions").
+func (s *LedgerService) consumersOf(kind string) []*consumer {
+	var out []*consumer
+	for _, c := range s.consumers {
+		if c.cfg.Name == kind {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Start loads the ledger scripts into Redis and starts every consumer. Cancelling ctx
@@ -113,8 +126,8 @@ func (s *LedgerService) Start(ctx context.Context) error {
 	fetchCtx, fetchCancel := context.WithCancel(ctx)
 	workCtx, workCancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.fetchCancel, s.workCancel = fetchCancel, workCancel
-	for _, name := range s.order {
-		s.consumers[name].start(fetchCtx, workCtx)
+	for _, c := range s.consumers {
+		c.start(fetchCtx, workCtx)
 	}
 	s.bg.Add(1)
 	go s.monitor(fetchCtx)
@@ -122,7 +135,7 @@ func (s *LedgerService) Start(ctx context.Context) error {
 		s.bg.Add(1)
 		go s.sweepLoop(fetchCtx)
 	}
-	s.log.Info("referral ledger started", "group", s.cfg.Group, "consumers", s.order,
+	s.log.Info("referral ledger started", "group", s.cfg.Group, "consumers", len(s.consumers),
 		"revenue_share", s.cfg.Rules.RevenueShareAt(time.Now()) != nil, "milestones", len(s.cfg.Rules.Milestones()))
 	return nil
 }
@@ -144,21 +157,20 @@ func (s *LedgerService) Stop(ctx context.Context) error {
 	}
 	s.fetchCancel()
 	var errs []error
-	for _, name := range s.order {
-		c := s.consumers[name]
+	for _, c := range s.consumers {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
 			s.workCancel()
 			<-c.done
-			errs = append(errs, fmt.Errorf("%s consumer: %w", name, ctx.Err()))
+			errs = append(errs, fmt.Errorf("%s consumer: %w", c.cfg.Name, ctx.Err()))
 		}
 	}
 	s.workCancel()
 	s.bg.Wait()
-	for _, name := range s.order {
-		if err := s.consumers[name].close(); err != nil {
-			errs = append(errs, fmt.Errorf("cannot close the %s reader: %w", name, err))
+	for _, c := range s.consumers {
+		if err := c.close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot close the %s reader: %w", c.cfg.Name, err))
 		}
 	}
 	if err := s.writers.close(); err != nil {
@@ -177,8 +189,8 @@ func (s *LedgerService) Ready(ctx context.Context) error {
 		return errors.New("ledger is not running")
 	}
 	var errs []error
-	for _, name := range s.order {
-		if err := s.consumers[name].ready(); err != nil {
+	for _, c := range s.consumers {
+		if err := c.ready(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -189,7 +201,13 @@ func (s *LedgerService) Ready(ctx context.Context) error {
 }
 
 // committed returns how many messages the consumer of kind committed (tests).
-func (s *LedgerService) committed(kind string) int64 { return s.consumers[kind].committed.Load() }
+func (s *LedgerService) committed(kind string) int64 {
+	var n int64
+	for _, c := range s.consumersOf(kind) {
+		n += c.committed.Load()
+	}
+	return n
+}
 
 // monitor publishes consumer lag every few seconds.
 func (s *LedgerService) monitor(ctx context.Context) {
@@ -201,10 +219,14 @@ func (s *LedgerService) monitor(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for name, c := range s.consumers {
+			lag := map[string]int64{}
+			for _, c := range s.consumers {
 				if c.r != nil {
-					consumerLag.WithLabelValues(name).Set(float64(c.r.Stats().Lag))
+					lag[c.cfg.Name] += c.r.Stats().Lag
 				}
+			}
+			for name, n := range lag {
+				consumerLag.WithLabelValues(name).Set(float64(n))
 			}
 		}
 	}

@@ -63,7 +63,7 @@ end
 if not h[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return {h[1] or '', h[2] or '', rf}`)
 
-	ledgerScripts = []*redis.Script{ledgerScript, orderRefundScript}
+	ledgerScripts = []*redis.Script{ledgerScript, orderRefundScript, claimScript, releaseScript}
 )
 
 // loadScripts loads every ledger script (on every shard of a cluster), so pipelines can
@@ -163,8 +163,11 @@ type outEntry struct {
 	user string
 	id   string
 	ev   outboxEvent
-	// mark names the attempt that last started producing the entry ("" if none did).
+	// mark is the claim of the attempt that last started producing the entry, "<id>|<lease
+	// until>", or "".
 	mark string
+	// owned: this process made that claim, for this very batch.
+	owned bool
 }
 
 // outboxEvent is an output event as ledger.lua writes it.

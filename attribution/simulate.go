@@ -29,13 +29,16 @@ type SimCore struct {
 	buf     map[string][]kafka.Message
 	brokers []string
 	sent    int
+	// partnerIDs are the partners this core registered (tests delete them afterwards).
+	partnerIDs map[string]bool
 }
 
 // NewSimCore returns a core producing to brokers; keys signs the rfe_ref cookies its
 // clicks hand out, as the tracker would (the ledger must verify them with the same keys).
 func NewSimCore(brokers []string, keys *signing.Keyring, topics LedgerTopics) *SimCore {
 	topics.defaults()
-	return &SimCore{keys: keys, topics: topics, brokers: brokers, writers: map[string]*kafka.Writer{}, buf: map[string][]kafka.Message{}}
+	return &SimCore{keys: keys, topics: topics, brokers: brokers, writers: map[string]*kafka.Writer{},
+		buf: map[string][]kafka.Message{}, partnerIDs: map[string]bool{}}
 }
 
 func (c *SimCore) add(topic, key, typ string, at time.Time, payload any) {
@@ -59,6 +62,9 @@ func (c *SimCore) Raw(topic string, key, value []byte) {
 
 // Partner queues partner.upserted.
 func (c *SimCore) Partner(id, userID, status string, at time.Time) {
+	c.mu.Lock()
+	c.partnerIDs[id] = true
+	c.mu.Unlock()
 	c.add(c.topics.Partners, id, TypePartnerUpserted, at, PartnerUpserted{PartnerID: id, UserID: userID, Status: status, EmailConfirmed: true})
 }
 
