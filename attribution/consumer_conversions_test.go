@@ -10,6 +10,7 @@ import (
 // TestConversionsMirror checks that the ledger's output reaches ClickHouse 18.16's
 // conversions table, reversals negative, so a partner's rows sum to what they net.
 func TestConversionsMirror(t *testing.T) {
+	t.Parallel()
 	conn, db := testenv.ClickHouse(t)
 	e := newLedgerEnv(t)
 	if err := Migrate(e.ctx, conn, db, testLog(t)); err != nil {

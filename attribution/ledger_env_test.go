@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/refedge/refedge/internal/kafkax"
+	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -59,9 +61,13 @@ func uniq(prefix string) string {
 
 var testKeys = signing.MustKeyring("ledger-test-secret-0123456789")
 
-// testLog sends logs to the test's output.
+// testLog sends warnings (everything with REFEDGE_TEST_LOG=debug) to the test's output.
 func testLog(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if os.Getenv("REFEDGE_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
 }
 
 type testWriter struct{ t testing.TB }
@@ -73,12 +79,49 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // ledgerEnv is one test's broker, Redis, simulated core and ledger configuration.
 type ledgerEnv struct {
-	t       testing.TB
-	ctx     context.Context
-	brokers []string
-	rdb     *redis.Client
-	core    *SimCore
-	cfg     LedgerConfig
+	t        testing.TB
+	ctx      context.Context
+	brokers  []string
+	rdb      *redis.Client
+	core     *SimCore
+	cfg      LedgerConfig
+	prefixes []string
+}
+
+// keyPrefix returns a fresh ledger key prefix whose keys are deleted after the test.
+func (e *ledgerEnv) keyPrefix() string {
+	p := testenv.KeyPrefix(e.t)
+	e.prefixes = append(e.prefixes, p)
+	return p
+}
+
+// cleanup deletes the test's keys: everything under its prefixes and the partners its
+// cores registered (never a FLUSHDB: other tests share the database).
+func (e *ledgerEnv) cleanup(cores ...*SimCore) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, p := range e.prefixes {
+		iter := e.rdb.Scan(ctx, 0, p+"*", 2000).Iterator()
+		var batch []string
+		for iter.Next(ctx) {
+			if batch = append(batch, iter.Val()); len(batch) == 2000 {
+				e.rdb.Unlink(ctx, batch...)
+				batch = batch[:0]
+			}
+		}
+		if len(batch) > 0 {
+			e.rdb.Unlink(ctx, batch...)
+		}
+	}
+	var keys []string
+	for _, c := range cores {
+		for id := range c.partnerIDs {
+			keys = append(keys, partners.Key(id))
+		}
+	}
+	if len(keys) > 0 {
+		e.rdb.Unlink(ctx, keys...)
+	}
 }
 
 func newLedgerEnv(t testing.TB) *ledgerEnv {
@@ -88,9 +131,12 @@ func newLedgerEnv(t testing.TB) *ledgerEnv {
 	t.Cleanup(cancel)
 	e := &ledgerEnv{t: t, ctx: ctx, brokers: b.Addrs(), rdb: rdb}
 	e.core = NewSimCore(e.brokers, testKeys, LedgerTopics{})
-	t.Cleanup(func() { e.core.Close() })
-	e.cfg = LedgerConfig{Group: uniq("ledger-test-"), KeyPrefix: testenv.KeyPrefix(t), SweepInterval: -1,
-		MaxBatch: 200, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond}
+	t.Cleanup(func() {
+		e.core.Close()
+		e.cleanup(e.core)
+	})
+	e.cfg = LedgerConfig{Group: uniq("ledger-test-"), KeyPrefix: e.keyPrefix(), SweepInterval: -1,
+		MaxBatch: 200, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, ProduceLease: 5 * time.Second}
 	return e
 }
 

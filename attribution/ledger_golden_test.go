@@ -423,6 +423,7 @@ func checkNoDuplicates(t *testing.T, outs []outEvent) {
 }
 
 func TestLedgerGolden(t *testing.T) {
+	t.Parallel()
 	e := newLedgerEnv(t)
 	cfg := e.cfg
 	cfg.Rules = goldenRules()

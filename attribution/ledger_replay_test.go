@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/refedge/refedge/internal/testenv"
 )
 
 // commissionSet renders commission events for comparison: id, type, key, amounts.
@@ -29,6 +27,7 @@ func commissionSet(outs []outEvent) []string {
 // nothing at all, and with a new group over an empty ledger writing to fresh output
 // topics, which must produce the very same commission events: same ids, keys, amounts.
 func TestLedgerReplay(t *testing.T) {
+	t.Parallel()
 	e := newLedgerEnv(t)
 	cfg := e.cfg
 	cfg.Rules = goldenRules()
@@ -68,7 +67,7 @@ func TestLedgerReplay(t *testing.T) {
 	t.Run("empty_ledger", func(t *testing.T) {
 		c := cfg
 		c.Group = uniq("ledger-fresh-")
-		c.KeyPrefix = testenv.KeyPrefix(t)
+		c.KeyPrefix = e.keyPrefix()
 		suffix := uniq(".replay-")
 		c.Topics = LedgerTopics{Attributions: TopicAttributions + suffix, Commissions: TopicCommissions + suffix,
 			DeadLetter: TopicDeadLetter + suffix}
@@ -107,6 +106,7 @@ next:
 // TestLedgerRebuild restores the referral records from the attributions topic alone,
 // into an empty key space, and checks that they match and keep working.
 func TestLedgerRebuild(t *testing.T) {
+	t.Parallel()
 	e := newLedgerEnv(t)
 	cfg := e.cfg
 	cfg.Rules = goldenRules()
@@ -119,7 +119,7 @@ func TestLedgerRebuild(t *testing.T) {
 	}
 	attrs := e.readOutputs(TopicAttributions, sch)
 
-	prefix := testenv.KeyPrefix(t)
+	prefix := e.keyPrefix()
 	n, err := RebuildLedger(e.ctx, e.brokers, TopicAttributions, e.rdb, prefix)
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +161,7 @@ func TestLedgerRebuild(t *testing.T) {
 	e.createTopics(c.Topics)
 	core := NewSimCore(e.brokers, testKeys, c.Topics)
 	defer core.Close()
+	defer e.cleanup(core)
 	b, s := run+"-buyer_and_seller-B", run+"-buyer_and_seller-S"
 	core.Order(run+"-after-rebuild", b, s, 20000, 0, "USD", goldenT0.Add(40*day))
 	if err := core.Flush(e.ctx); err != nil {

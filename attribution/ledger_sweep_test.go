@@ -9,6 +9,7 @@ import (
 // expire: the sweeper moves them when event time — other users' events — passes their
 // deadlines, and stamps each event with the deadline itself.
 func TestLedgerSweep(t *testing.T) {
+	t.Parallel()
 	e := newLedgerEnv(t)
 	cfg := e.cfg
 	cfg.SweepInterval, cfg.SweepLateness = 50*time.Millisecond, time.Hour
