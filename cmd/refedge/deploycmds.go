@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -158,4 +160,45 @@ func kafkaTopics(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return 1
 	}
 	return code
+}
+
+// probe runs `refedge probe [URL]`: GET URL and exit 0 on 200, 1 otherwise. The default
+// URL is /readyz on REFEDGE_ADMIN_ADDR (an unspecified host means loopback). It is the
+// health check of container images that have no shell or curl (deploy/compose).
+func probe(args []string, getenv func(string) string, stderr io.Writer) int {
+	url := ""
+	switch len(args) {
+	case 0:
+		addr := getenv("REFEDGE_ADMIN_ADDR")
+		if addr == "" {
+			addr = "127.0.0.1:8081"
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "refedge probe: REFEDGE_ADMIN_ADDR: %v\n", err)
+			return 2
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		url = "http://" + net.JoinHostPort(host, port) + "/readyz"
+	case 1:
+		url = args[0]
+	default:
+		fmt.Fprintln(stderr, "usage: refedge probe [URL]")
+		return 2
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		fmt.Fprintf(stderr, "refedge probe: %v\n", err)
+		return 1
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "refedge probe: %s: %s %s\n", url, resp.Status, strings.TrimSpace(string(body)))
+		return 1
+	}
+	return 0
 }

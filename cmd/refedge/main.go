@@ -24,6 +24,8 @@ Usage:
                       cluster, local tables plus Distributed tables sharded by partner
   refedge kafka-topics  create the Kafka topics of deploy/kafka/topics.json that are missing and
                       report drift (--check, --replication-factor N, --owner, --file; -h for all)
+  refedge probe [URL] exit 0 when URL (default /readyz on REFEDGE_ADMIN_ADDR) answers 200:
+                      the health check of images without a shell
   refedge kafka-dev   run the embedded Kafka broker alone (development, fault tests);
                       reads REFEDGE_KAFKA_EMBEDDED_ADDR and REFEDGE_KAFKA_DATA_DIR (persist the log)
   refedge dev-market  run a stand-in marketplace page for development (REFEDGE_DEV_MARKET_ADDR,
@@ -49,7 +51,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage+config.Help())
 		return 0
-	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics":
+	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics", "probe":
 	default:
 		fmt.Fprintf(stderr, "refedge: unknown command %q\n\n%s%s", cmd, usage, config.Help())
 		return 2
@@ -61,6 +63,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return devMarket(getenv, stderr)
 	case "kafka-topics":
 		return kafkaTopics(args[1:], getenv, stdout, stderr)
+	case "probe":
+		return probe(args[1:], getenv, stderr)
 	}
 	var mflags migrateFlags
 	if cmd == "migrate" {
