@@ -56,6 +56,10 @@ type AnalyticsConfig struct {
 	// MaxRawIntervals: hours read from raw rows are filtered as ranges while they form at
 	// most this many runs, else as a list of hours; 0 means 16.
 	MaxRawIntervals int
+	// MaxThreads is ClickHouse's max_threads for analytics queries; 0 means 1. The queries
+	// read aggregates of a few thousand rows and a request runs several at once, so one
+	// thread each costs the server less than its default of one per core.
+	MaxThreads int
 	// Sealer tunes the background sealer.
 	Sealer SealerConfig
 	// Now returns the current time; nil means time.Now. Tests replace it.
@@ -106,6 +110,7 @@ func (c *AnalyticsConfig) defaults() {
 	setInt(&c.MaxPage, 1000)
 	setInt(&c.MaxCSVRows, 100000)
 	setInt(&c.MaxRawIntervals, 16)
+	setInt(&c.MaxThreads, 1)
 	setDur(&c.Sealer.Interval, time.Minute)
 	setDur(&c.Sealer.Lookback, 48*time.Hour)
 	setDur(&c.Sealer.Grace, 2*time.Minute)
@@ -285,6 +290,7 @@ func (a *Analytics) queryCtx(ctx context.Context) (context.Context, context.Canc
 	}
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
 		"max_execution_time": secs,
+		"max_threads":        a.cfg.MaxThreads,
 	})), cancel
 }
 

@@ -47,7 +47,9 @@ func (a *Analytics) serve(endpoint string, h anHandler) partnerapi.Handler {
 		defer release()
 		get := func(k string) string { return string(ctx.QueryArgs().Peek(k)) }
 		wantCSV := partnerapi.WantsCSV(ctx)
-		qctx, cancel := context.WithTimeout(ctx, a.cfg.QueryTimeout)
+		// Not derived from the RequestCtx: its Done races with Server.Shutdown (fasthttp),
+		// and QueryTimeout bounds the request anyway.
+		qctx, cancel := context.WithTimeout(context.Background(), a.cfg.QueryTimeout)
 		defer cancel()
 		v, table, err := h(qctx, p, get, wantCSV)
 		if err != nil {

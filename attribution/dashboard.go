@@ -213,7 +213,9 @@ func (d *Dashboard) dashboard(ctx *fasthttp.RequestCtx) {
 		view.Error = err.Error()
 		r, _ = an.parseRange(func(string) string { return "" })
 	}
-	qctx, cancel := context.WithTimeout(ctx, an.cfg.QueryTimeout)
+	// Not derived from the RequestCtx: its Done races with Server.Shutdown (fasthttp),
+	// and QueryTimeout bounds the request anyway.
+	qctx, cancel := context.WithTimeout(context.Background(), an.cfg.QueryTimeout)
 	defer cancel()
 	var st *Stats
 	var refs *Referrals
