@@ -1,4 +1,3 @@
-// Package prometheus holds refedge's Prometheus rules; this test validates them.
 package prometheus
 
 import (
@@ -67,10 +66,7 @@ func metricDeclared(t *testing.T, name string) bool {
 }
 
 func TestReviewAlertRules(t *testing.T) {
-	raw, err := os.ReadFile("review-alerts.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := ReviewAlerts
 	p := parser.NewParser(parser.Options{})
 	groups, errs := rulefmt.Parse(raw, false, model.UTF8Validation, p, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for _, err := range errs {
