@@ -2,10 +2,13 @@ package widget
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -148,6 +151,53 @@ func setInt(v *int, def int) {
 	}
 }
 
+// LoadEnv reads the widget's optional REFEDGE_WIDGET_* variables through lookup
+// (os.LookupEnv), collecting every problem; each message names its variable.
+//
+//	REFEDGE_WIDGET_LINK_BASE          LinkBase (scheme://host[:port])
+//	REFEDGE_WIDGET_CACHE_TTL          CacheTTL (duration)
+//	REFEDGE_WIDGET_VIEW_WINDOW        ViewWindow (duration)
+//	REFEDGE_WIDGET_MAX_PER_PARTNER    MaxWidgetsPerPartner
+//	REFEDGE_WIDGET_MAX_UPLOAD_BYTES   Images.MaxBytes
+//	REFEDGE_WIDGET_MAX_PIXELS         Images.MaxPixels
+//	REFEDGE_WIDGET_THUMB_CACHE_BYTES  ThumbCacheBytes
+func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
+	var errs []error
+	if v, ok := lookup("REFEDGE_WIDGET_LINK_BASE"); ok && v != "" {
+		if err := checkOrigin(v); err != nil {
+			errs = append(errs, fmt.Errorf("REFEDGE_WIDGET_LINK_BASE: %w", err))
+		}
+		c.LinkBase = v
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v, ok := lookup(name); ok {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s: want a positive duration such as 2s, got %q", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	num := func(name string, min, max int64, set func(int64)) {
+		if v, ok := lookup(name); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || n < min || n > max {
+				errs = append(errs, fmt.Errorf("%s: want an integer in [%d, %d], got %q", name, min, max, v))
+				return
+			}
+			set(n)
+		}
+	}
+	dur("REFEDGE_WIDGET_CACHE_TTL", &c.CacheTTL)
+	dur("REFEDGE_WIDGET_VIEW_WINDOW", &c.ViewWindow)
+	num("REFEDGE_WIDGET_MAX_PER_PARTNER", 1, 100000, func(n int64) { c.MaxWidgetsPerPartner = int(n) })
+	num("REFEDGE_WIDGET_MAX_UPLOAD_BYTES", 1024, 1<<30, func(n int64) { c.Images.MaxBytes = int(n) })
+	num("REFEDGE_WIDGET_MAX_PIXELS", 1, 1<<30, func(n int64) { c.Images.MaxPixels = int(n) })
+	num("REFEDGE_WIDGET_THUMB_CACHE_BYTES", 1<<20, 1<<40, func(n int64) { c.ThumbCacheBytes = n })
+	return errors.Join(errs...)
+}
+
 // Validate reports every missing or malformed field at once.
 func (c *Config) Validate() error {
 	var errs []error
@@ -165,7 +215,7 @@ func (c *Config) Validate() error {
 	}
 	if c.LinkBase != "" {
 		if err := checkOrigin(c.LinkBase); err != nil {
-			errs = append(errs, errors.New("widget: LinkBase: "+err.Error()))
+			errs = append(errs, errors.New("widget: LinkBase (REFEDGE_WIDGET_LINK_BASE): "+err.Error()))
 		}
 	}
 	if c.Impressions == nil {
