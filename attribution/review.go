@@ -295,8 +295,9 @@ func (r *Review) acquire() (func(), error) {
 	}
 }
 
-// queryCtx bounds ctx by QueryTimeout and tells the server the same limit; the
-// queries run read-only.
+// queryCtx bounds ctx by QueryTimeout and tells the server the same limit. (No
+// readonly setting: a read-only ClickHouse user, as REFEDGE_ANALYTICS_CLICKHOUSE_DSN may
+// name, may not change it; the review only ever sends SELECTs.)
 func (r *Review) queryCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.QueryTimeout)
 	secs := int(r.cfg.QueryTimeout.Round(time.Second) / time.Second)
@@ -304,7 +305,7 @@ func (r *Review) queryCtx(ctx context.Context) (context.Context, context.CancelF
 		secs = 1
 	}
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"max_execution_time": secs, "readonly": 2,
+		"max_execution_time": secs,
 	})), cancel
 }
 
