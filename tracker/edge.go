@@ -178,7 +178,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	c.SetPartner(truncate(ref, 64))
 	src := args.Peek("src")
 	switch {
-	case bytes.Equal(src, srcWidget), bytes.Equal(src, srcBanner):
+	case bytes.Equal(src, srcWidget), bytes.Equal(src, srcBanner), LinkSource(src):
 		c.SetSource(src)
 	default:
 		c.SetSource(srcLink)

@@ -24,6 +24,7 @@ import (
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/redisx"
 	"github.com/refedge/refedge/tracker"
+	"github.com/refedge/refedge/widget"
 )
 
 // deps are the clients serve and migrate share.
@@ -169,7 +170,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := bcfg.LoadEnv(os.LookupEnv); err != nil {
 		return err
 	}
-	bcfg.PublicURL, bcfg.LinkBase = cfg.PublicURL.String(), cfg.MarketOrigin.String()
+	// Referral links in embed codes point at the marketplace origin: in production the
+	// front proxy routes ref= there to refedge. In development the origin is a stub, so
+	// links go to refedge directly.
+	linkBase := cfg.MarketOrigin.String()
+	if cfg.Dev {
+		linkBase = cfg.PublicURL.String()
+	}
+	bcfg.PublicURL, bcfg.LinkBase = cfg.PublicURL.String(), linkBase
 	bcfg.Keys, bcfg.TrustedProxies, bcfg.Logger = cfg.Keys, cfg.TrustedProxies, log
 	bannerSvc, err := banners.New(bcfg, impressions)
 	if err != nil {
@@ -178,11 +186,91 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	bannerSvc.RegisterAdmin(adm)
 	bannerSvc.RegisterAPI(api)
 
+	wcfg := widget.NewDefaultConfig()
+	if err := wcfg.LoadEnv(os.LookupEnv); err != nil {
+		return err
+	}
+	wcfg.Redis, wcfg.Keys, wcfg.MarketOrigin, wcfg.PublicURL = d.redis, cfg.Keys, cfg.MarketOrigin.String(), cfg.PublicURL.String()
+	if wcfg.LinkBase == "" {
+		wcfg.LinkBase = linkBase
+	}
+	wcfg.Impressions, wcfg.Auth, wcfg.Partners, wcfg.TrustedProxies, wcfg.Log = impressions, auth, registry, cfg.TrustedProxies, log
+	widgetSvc, err := widget.New(wcfg)
+	if err != nil {
+		return err
+	}
+	widgetSvc.RegisterAdmin(adm)
+	widgetSvc.RegisterAPI(api)
+	catalog, err := widget.NewCatalog(d.redis, cfg.MarketOrigin.String())
+	if err != nil {
+		return err
+	}
+	catalogConsumer := widget.NewCatalogConsumer(d.brokers, "refedge-widget-catalog", catalog, log)
+	catalogConsumer.Start()
+
+	// Partner analytics (API, dashboard) and the operator review read ClickHouse through
+	// their own pool, so slow queries never queue behind event inserts.
+	anConn, anDB, err := attribution.OpenAnalyticsClickHouse(cfg.ClickHouseDSN, os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer anConn.Close()
+	acfg := attribution.NewDefaultAnalyticsConfig()
+	if err := acfg.LoadEnv(os.Getenv); err != nil {
+		return err
+	}
+	acfg.Conn, acfg.DB, acfg.Logger = anConn, anDB, log
+	analytics, err := attribution.NewAnalytics(acfg)
+	if err != nil {
+		return err
+	}
+	analytics.Register(api)
+	analytics.Start()
+	dash, err := attribution.NewDashboard(attribution.DashboardConfig{Analytics: analytics, Auth: auth, Logger: log})
+	if err != nil {
+		return err
+	}
+	review, err := attribution.NewReview(attribution.ReviewConfig{Conn: anConn, DB: anDB, Logger: log})
+	if err != nil {
+		return err
+	}
+	review.RegisterAdmin(adm)
+
+	// Link builder: POST /api/v1/links and the /partner/links page.
+	lcfg := tracker.LinksConfig{MarketOrigin: cfg.MarketOrigin.String(), Auth: auth, Logger: log}
+	if err := lcfg.LoadEnv(os.Getenv); err != nil {
+		return err
+	}
+	if lcfg.LinkBase == "" && cfg.Dev {
+		lcfg.LinkBase = linkBase
+	}
+	links, err := tracker.NewLinks(lcfg)
+	if err != nil {
+		return err
+	}
+	links.Register(api)
+
+	// Referral ledger: consumes the marketplace's topics, produces attributions and
+	// commissions (docs/commissions.md).
+	ledgerCfg, err := attribution.LedgerConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	ledger, err := attribution.NewLedgerService(ledgerCfg, d.redis, d.ch, d.chDB, d.brokers, cfg.Keys, log)
+	if err != nil {
+		return err
+	}
+	if err := ledger.Start(ctx); err != nil {
+		return fmt.Errorf("cannot start the ledger: %w", err)
+	}
+	adm.AddCheck("ledger", ledger.Ready)
+
 	routes := tracker.Routes{
 		API:       api.Serve,
-		Dashboard: auth.HandleLogin,
+		Dashboard: links.PartnerPages(dash.Handler),
 		Beacon:    edge.HandleBeacon(tracker.BeaconConfig{Revocations: revocations, Redis: d.redis}),
 		Banners:   bannerSvc.ServeHTTP,
+		Widget:    widgetSvc.Serve,
 	}
 
 	pub := &fasthttp.Server{
@@ -226,12 +314,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	step(log, "stop public listener and drain handlers", func() error { return pub.ShutdownWithContext(sctx) })
+	step(log, "stop ledger consumers (commit after durable effects)", func() error { return ledger.Stop(sctx) })
+	step(log, "stop widget kwork catalog consumer", func() error { return catalogConsumer.Stop(sctx) })
+	step(log, "stop widget renders", func() error { widgetSvc.Close(); return nil })
 	step(log, "stop banner renders and hand off impressions", func() error { return bannerSvc.Close(sctx) })
 	step(log, "flush impression events", func() error { return impressions.Stop(sctx) })
 	step(log, "flush click events", func() error { return clicks.Stop(sctx) })
 	step(log, "flush revocation events", func() error { return revocations.Stop(sctx) })
 	step(log, "close Kafka click producer", clickWriter.Close)
 	step(log, "stop admin listener", func() error { return admSrv.Shutdown(sctx) })
+	step(log, "stop analytics sealer", func() error { return analytics.Stop(sctx) })
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

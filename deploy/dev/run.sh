@@ -27,6 +27,8 @@ export REFEDGE_CLICKHOUSE_DSN="${REFEDGE_CLICKHOUSE_DSN:-clickhouse://127.0.0.1:
 export REFEDGE_KAFKA_BROKERS="${REFEDGE_KAFKA_BROKERS:-embedded}"
 export REFEDGE_KAFKA_EMBEDDED_ADDR="${REFEDGE_KAFKA_EMBEDDED_ADDR:-127.0.0.1:9092}"
 export REFEDGE_SPOOL_DIR="${REFEDGE_SPOOL_DIR:-$state/spool}"
+export REFEDGE_BANNERS_DIR="${REFEDGE_BANNERS_DIR:-$state/creatives}"
+export REFEDGE_BANNERS_CACHE_DIR="${REFEDGE_BANNERS_CACHE_DIR:-$state/banner-cache}"
 
 pids=()
 cleanup() {
@@ -62,7 +64,11 @@ refedge is running. Try:
     curl -si '$pub/categories/design?ref=demo'
   In a browser:  $pub/categories/design?ref=demo
   A click for a blocked partner (recorded, no attribution):  $pub/?ref=blocked-demo
-  Readiness and metrics:   $admin/readyz   $admin/metrics
+  Banners and embed codes:  $pub/b/materials?ref=demo
+  Widget builder and dashboard: open the login link below, then $pub/w/builder and $pub/partner
+  Link builder:             $pub/partner/links
+  Operator review:          $admin/admin/review
+  Readiness and metrics:    $admin/readyz   $admin/metrics
   The clicks in ClickHouse:
     clickhouse-client --port ${RFE_CH_PORT:-19000} -q 'SELECT ts, partner_id, verdict, reasons FROM refedge.clicks ORDER BY ts DESC LIMIT 10'
   The clicks on Kafka:
