@@ -34,9 +34,9 @@ type DashboardConfig struct {
 	Auth *partnerapi.Auth
 	// Logger receives failures; nil means slog.Default().
 	Logger *slog.Logger
-	// BuilderPath and MaterialsPath are the widget builder and banner materials pages;
-	// "" means /w/builder and /b/materials.
-	BuilderPath, MaterialsPath string
+	// BuilderPath, MaterialsPath and LinksPath are the widget builder, banner materials
+	// and link builder pages; "" means /w/builder, /b/materials and /partner/links.
+	BuilderPath, MaterialsPath, LinksPath string
 	// ReferralRows is how many referrals the page lists; 0 means 50 (the rest via CSV).
 	ReferralRows int
 	// Top is how many rows each breakdown table shows; 0 means 20.
@@ -68,6 +68,9 @@ func NewDashboard(cfg DashboardConfig) (*Dashboard, error) {
 	}
 	if cfg.MaterialsPath == "" {
 		cfg.MaterialsPath = "/b/materials"
+	}
+	if cfg.LinksPath == "" {
+		cfg.LinksPath = "/partner/links"
 	}
 	if cfg.ReferralRows <= 0 {
 		cfg.ReferralRows = 50
@@ -206,7 +209,7 @@ func (d *Dashboard) dashboard(ctx *fasthttp.RequestCtx) {
 	defer func() { analyticsRequestSeconds.WithLabelValues("dashboard").Observe(time.Since(start).Seconds()) }()
 
 	get := func(k string) string { return string(ctx.QueryArgs().Peek(k)) }
-	view := &dashView{Nonce: newNonce(), Partner: p.PartnerID, Builder: d.cfg.BuilderPath, Materials: d.cfg.MaterialsPath,
+	view := &dashView{Nonce: newNonce(), Partner: p.PartnerID, Builder: d.cfg.BuilderPath, Materials: d.cfg.MaterialsPath, Links: d.cfg.LinksPath,
 		Script: d.assetURL("dashboard.js"), Style: d.assetURL("dashboard.css")}
 	r, err := an.parseRange(get)
 	if err != nil {

@@ -27,6 +27,7 @@ type dashSnapshot struct {
 	Tables   map[string][]dashRowSnap       `json:"tables"`
 	Hostile  struct{ Code, Pwned string }   `json:"hostile"`
 	Figures  map[string]dashFigureSnapshots `json:"figures"`
+	Links    []string                       `json:"links"`
 }
 
 type dashSeriesSnap struct {
@@ -68,6 +69,7 @@ const snapshotJS = `(() => {
   }
   const code = [...document.querySelectorAll("#table-reason code")].find(c => c.textContent.startsWith("zz:"));
   out.hostile = {Code: code ? code.textContent : "", Pwned: document.getElementById("pwned") ? "yes" : ""};
+  out.links = [...document.querySelectorAll("nav.links a")].map(a => a.getAttribute("href"));
   return JSON.stringify(out);
 })()`
 
@@ -153,6 +155,9 @@ func TestDashboardInChromium(t *testing.T) {
 
 	if snap.Location != "/partner" || snap.Partner != "partnerA" {
 		t.Fatalf("landed on %s as %q, want /partner as partnerA", snap.Location, snap.Partner)
+	}
+	if strings.Join(snap.Links, " ") != "/partner/links /w/builder /b/materials" {
+		t.Errorf("dashboard links %v, want the link builder, widget builder and materials", snap.Links)
 	}
 
 	// The API's figures for the same (default) range, with partner A's token.

@@ -14,7 +14,7 @@ var dashFuncs = template.FuncMap{}
 // dashView is everything the dashboard template shows; every string is plain text that
 // html/template escapes.
 type dashView struct {
-	Nonce, Partner, Builder, Materials, Script, Style, Error string
+	Nonce, Partner, Builder, Materials, Links, Script, Style, Error string
 
 	RangeLabel         string
 	Ranges             []dashLink
