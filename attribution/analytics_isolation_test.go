@@ -74,6 +74,10 @@ func TestAnalyticsPartnerIsolation(t *testing.T) {
 	if code != http.StatusOK || strings.Contains(page, "partnerA") || !strings.Contains(page, "partnerB") {
 		t.Errorf("B dashboard: %d, mentions A: %v", code, strings.Contains(page, "partnerA"))
 	}
+	// A partner with no traffic yet gets the page with its empty state, not an error.
+	if code, page := e.page(e.sessionClient("partnerC"), "/partner"); code != http.StatusOK || !strings.Contains(page, `id="no-data"`) {
+		t.Errorf("new partner's dashboard: %d, empty state shown: %v", code, strings.Contains(page, `id="no-data"`))
+	}
 	// The session cookie also works for the API (GET) but is still B's.
 	if code, body := e.page(cb, "/api/v1/referrals"); code != http.StatusOK || strings.Contains(body, "partnerA") {
 		t.Errorf("B session on API: %d, mentions A: %v", code, strings.Contains(body, "partnerA"))
