@@ -277,8 +277,13 @@ var (
 func loadThroughNginx(t *testing.T, ctx context.Context, wrkBin, front, dir, partner string, edges [2]edge,
 	brokers []string, chc clustertest.CHCluster, db string) {
 	before := [2]float64{clicksTotal(t, edges[0].admin), clicksTotal(t, edges[1].admin)}
+	cpuBefore := [2]float64{metric(t, edges[0].admin, "process_cpu_seconds_total"), metric(t, edges[1].admin, "process_cpu_seconds_total")}
 	url := "http://" + front + "/categories/design?ref=" + partner + "&src=link&sub=wrk"
-	out, err := exec.CommandContext(ctx, wrkBin, "-t2", "-c32", "-d3s", "--latency", url).CombinedOutput()
+	script := filepath.Join(dir, "clicks.lua")
+	if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, wrkBin, "-t2", "-c32", "-d3s", "--latency", "-s", script, url).CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -295,23 +300,48 @@ func loadThroughNginx(t *testing.T, ctx context.Context, wrkBin, front, dir, par
 		t.Errorf("wrk socket errors: %s", s[0])
 	}
 
-	// nginx answered every request wrk sent, including those wrk stopped waiting for at
-	// the end of its run: its log is the count of clicks.
-	perEdge := map[string]int{}
-	logged := 0
-	for _, l := range accessLog(t, dir) {
-		f := strings.Fields(l)
-		if len(f) < 4 || !strings.Contains(f[3], "sub=wrk") {
-			continue
+	// nginx saw every request wrk sent, including those wrk stopped waiting for at the end
+	// of its run (499: the client closed, the edge still had the request): its log counts
+	// the clicks. nginx logs a request when it ends and an edge counts it when its handler
+	// runs, so both are read until they agree and hold still.
+	var (
+		perEdge        map[string]int
+		logged, closed int
+		served         [2]int
+		prev           = -1
+	)
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		perEdge, logged, closed = map[string]int{}, 0, 0
+		for _, l := range accessLog(t, dir) {
+			f := strings.Fields(l)
+			if len(f) < 4 || !strings.Contains(f[3], "sub=wrk") {
+				continue
+			}
+			logged++
+			if f[1] == "499" {
+				closed++
+			}
+			perEdge[f[2]]++
 		}
-		logged++
-		if f[1] != "302" {
+		for i, e := range edges {
+			served[i] = int(clicksTotal(t, e.admin) - before[i])
+		}
+		if (served[0]+served[1] == logged && logged == prev) || time.Now().After(deadline) {
+			break
+		}
+		prev = logged
+		time.Sleep(100 * time.Millisecond) // polling nginx's log and the edges' counters, with a deadline
+	}
+	for _, l := range accessLog(t, dir) {
+		if f := strings.Fields(l); len(f) >= 4 && strings.Contains(f[3], "sub=wrk") && f[1] != "302" && f[1] != "499" {
 			t.Errorf("nginx logged %s for a wrk click (upstream %s)", f[1], f[2])
 		}
-		perEdge[f[2]]++
 	}
-	after := [2]float64{clicksTotal(t, edges[0].admin), clicksTotal(t, edges[1].admin)}
-	served := [2]int{int(after[0] - before[0]), int(after[1] - before[1])}
+	if closed > 32 {
+		t.Errorf("%d clicks abandoned by wrk, more than its 32 connections had in flight", closed)
+	}
+	cpu := metric(t, edges[0].admin, "process_cpu_seconds_total") - cpuBefore[0] +
+		metric(t, edges[1].admin, "process_cpu_seconds_total") - cpuBefore[1]
 	for i, e := range edges {
 		if served[i] != perEdge[e.http] {
 			t.Errorf("edge %d counted %d clicks, nginx sent it %d", i+1, served[i], perEdge[e.http])
@@ -330,7 +360,10 @@ func loadThroughNginx(t *testing.T, ctx context.Context, wrkBin, front, dir, par
 			t.Errorf("%s: %v", e.p.Name, err)
 		}
 	}
-	rows, distinct, verdicts := clickHouseClicks(t, ctx, chc, db, partner)
+	rows, distinct, verdicts, bytesPerRow := clickHouseClicks(t, ctx, chc, db, partner)
+	if verdicts["valid"] < logged/2 {
+		t.Errorf("verdicts %v: wrk's clicks (a browser's headers, one address each) should mostly be valid", verdicts)
+	}
 	msgs, err := clustertest.ReadTopic(ctx, brokers, attribution.TopicClicks)
 	if err != nil {
 		t.Fatal(err)
@@ -364,13 +397,38 @@ func loadThroughNginx(t *testing.T, ctx context.Context, wrkBin, front, dir, par
 	}
 	t.Logf("wrk through nginx: %d requests (%s req/s); nginx logged %d clicks: edge 1 %d, edge 2 %d; ClickHouse %d rows (%d distinct), Kafka %d messages (%d distinct); verdicts %v",
 		wrkRequests, rateS, logged, served[0], served[1], rows, distinct, kafkaClicks, len(kafkaIDs), verdicts)
+	t.Logf("refedge CPU: %.2f s for %d clicks = %.0f clicks per CPU-second (both edges, sinks included); ClickHouse clicks_local: %s",
+		cpu, logged, float64(logged)/cpu, bytesPerRow)
 	if testing.Verbose() {
 		t.Logf("wrk output:\n%s", out)
 	}
 }
 
+// wrkScript sends a browser's headers from a new client address per request (through
+// X-Forwarded-For, which nginx extends and refedge trusts from loopback): each click is a
+// new visitor, so the clicks are valid rather than bots, duplicates or rate-limited.
+const wrkScript = `
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads) -- a global of the thread's own Lua state
+  threads = threads + 1
+end
+local n = 0
+wrk.headers["User-Agent"] = "` + browserUA + `"
+wrk.headers["Accept"] = "text/html,application/xhtml+xml"
+wrk.headers["Accept-Language"] = "en"
+function request()
+  n = n + 1
+  wrk.headers["X-Forwarded-For"] = "198." .. (18 + tid % 2) .. "." .. (math.floor(n / 250) % 250) .. "." .. (n % 250 + 1)
+  return wrk.format(nil)
+end
+`
+
 // clicksTotal sums refedge_clicks_total over verdicts from an edge's /metrics.
-func clicksTotal(t *testing.T, admin string) float64 {
+func clicksTotal(t *testing.T, admin string) float64 { return metric(t, admin, "refedge_clicks_total") }
+
+// metric sums the samples of one metric (every label set) from an edge's /metrics.
+func metric(t *testing.T, admin, name string) float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + admin + "/metrics")
 	if err != nil {
@@ -381,7 +439,7 @@ func clicksTotal(t *testing.T, admin string) float64 {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		l := sc.Text()
-		if strings.HasPrefix(l, "refedge_clicks_total{") {
+		if strings.HasPrefix(l, name+"{") || strings.HasPrefix(l, name+" ") {
 			v, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
 			if err != nil {
 				t.Fatalf("metrics line %q: %v", l, err)
@@ -392,8 +450,9 @@ func clicksTotal(t *testing.T, admin string) float64 {
 	return sum
 }
 
-// clickHouseClicks counts the wrk clicks through the Distributed table.
-func clickHouseClicks(t *testing.T, ctx context.Context, chc clustertest.CHCluster, db, partner string) (rows, distinct int, verdicts map[string]int) {
+// clickHouseClicks counts the wrk clicks through the Distributed table, and measures the
+// stored bytes per row of clicks_local on both shards.
+func clickHouseClicks(t *testing.T, ctx context.Context, chc clustertest.CHCluster, db, partner string) (rows, distinct int, verdicts map[string]int, perRow string) {
 	t.Helper()
 	conn, _, err := attribution.OpenClickHouse(ctx, chc.DSN(1, db))
 	if err != nil {
@@ -418,5 +477,22 @@ func clickHouseClicks(t *testing.T, ctx context.Context, chc clustertest.CHClust
 		}
 		verdicts[v] = int(c)
 	}
-	return int(n), int(u), verdicts
+	var comp, raw, parts uint64
+	for i := range 2 {
+		c, _, err := attribution.OpenClickHouse(ctx, chc.DSN(i, db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cb, ub, r uint64
+		err = c.QueryRow(ctx, "SELECT sum(data_compressed_bytes), sum(data_uncompressed_bytes), sum(rows) FROM system.parts WHERE database = ? AND table = 'clicks_local' AND active", db).Scan(&cb, &ub, &r)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		comp, raw, parts = comp+cb, raw+ub, parts+r
+	}
+	if parts > 0 {
+		perRow = fmt.Sprintf("%d rows, %.0f bytes per row uncompressed, %.1f compressed", parts, float64(raw)/float64(parts), float64(comp)/float64(parts))
+	}
+	return int(n), int(u), verdicts, perRow
 }
