@@ -13,10 +13,12 @@ run:
 test: services lint
 	set -o pipefail; eval "$$($(SERVICES) env)" && $(GO) test -race -count=1 -timeout 25m ./... 2>&1 | tee .run/test.log
 
-## services: install (when missing) and start Redis, ClickHouse and Chromium for the tests
+## services: install (when missing) and start Redis, ClickHouse and Chromium for the tests,
+## and the Redis Cluster and second ClickHouse shard of the scale-out tests (nginx, docker-compose)
 services:
-	$(SERVICES) install --browser --tools
+	$(SERVICES) install --browser --tools --deploy
 	$(SERVICES) start
+	$(SERVICES) start-cluster
 
 services-stop:
 	$(SERVICES) stop

@@ -261,7 +261,13 @@ func TestClickHouseClusterWrites(t *testing.T) {
 		t.Errorf("%d + %d partners, want 30", len(p1), len(p2))
 	}
 	// The views aggregate each shard's own partners; the Distributed aggregate adds up.
+	// A view is written right after its source within one insert, and a shard receives
+	// rows from the other server's queue in the background: poll until they are there.
 	for i, conn := range conns {
+		for (count(conn, "SELECT sum(clicks) FROM "+db+".clicks_hourly") != total ||
+			count(conn, "SELECT sum(clicks) FROM "+db+".clicks_dims_hourly WHERE dim = 'source'") != total) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // the views follow their source; polled with a deadline
+		}
 		if n := count(conn, "SELECT sum(clicks) FROM "+db+".clicks_hourly"); n != total {
 			t.Errorf("server %d: clicks_hourly sums to %d, want %d", i+1, n, total)
 		}

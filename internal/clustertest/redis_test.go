@@ -84,14 +84,15 @@ func TestRedisClusterClickState(t *testing.T) {
 	if err := reg.Upsert(ctx, partners.Partner{ID: pid, Status: partners.Active, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	st := &tracker.RedisState{R: rdb, Q: tracker.Quality{VisitorRate: 3, VisitorBurst: 3}}
+	// No in-process standing cache: the test changes the partner's standing.
+	st := &tracker.RedisState{R: rdb, Q: tracker.Quality{VisitorRate: 3, VisitorBurst: 3}, PartnerTTL: -1}
 	if err := st.LoadScripts(ctx); err != nil {
 		t.Fatal(err)
 	}
 	lookup := func(partner, visitor string) tracker.State {
 		t.Helper()
 		var s tracker.State
-		q := &tracker.StateQuery{Partner: []byte(partner), Visitor: []byte(visitor), IP: ip, Now: t0}
+		q := &tracker.StateQuery{Partner: []byte(partner), Visitor: []byte(visitor), IP: ip, Now: t0, Windows: true}
 		if err := st.Lookup(ctx, q, &s); err != nil {
 			t.Fatalf("lookup %s/%s: %v", partner, visitor, err)
 		}
@@ -132,6 +133,15 @@ func TestRedisClusterClickState(t *testing.T) {
 	}
 	if s := lookup(pid, "v:"+randomHex(8)); s.Partner != tracker.PartnerBlocked {
 		t.Errorf("blocked partner: %+v", s)
+	}
+	// A click the request alone disqualifies asks for the standing only: no window opens.
+	other := "v:" + randomHex(8)
+	var s tracker.State
+	if err := st.Lookup(ctx, &tracker.StateQuery{Partner: []byte(pid), Visitor: []byte(other), IP: ip, Now: t0}, &s); err != nil || s.Partner != tracker.PartnerBlocked {
+		t.Errorf("standing only: %+v, %v", s, err)
+	}
+	if n, _ := cc.Exists(ctx, partners.Key(pid)+":dup:"+other).Result(); n != 0 {
+		t.Error("a standing-only lookup opened a duplicate window")
 	}
 	for _, k := range []string{partners.Key(pid), partners.VisitorsKey(pid), partners.Key(pid) + ":dup:" + vis,
 		"rfe:rl:v:{" + vis + "}", "rfe:rl:ip:{" + ip.String() + "}"} {
