@@ -360,6 +360,17 @@ func loadThroughNginx(t *testing.T, ctx context.Context, wrkBin, front, dir, par
 			t.Errorf("%s: %v", e.p.Name, err)
 		}
 	}
+	// With no edge left, a click fails open: the visitor lands on the marketplace.
+	resp, err := http.Get("http://" + front + "/categories/design?ref=" + partner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Marketplace (development stub)") {
+		t.Errorf("click with every edge down: %s, want the marketplace's page", resp.Status)
+	}
+
 	rows, distinct, verdicts, bytesPerRow := clickHouseClicks(t, ctx, chc, db, partner)
 	if verdicts["valid"] < logged/2 {
 		t.Errorf("verdicts %v: wrk's clicks (a browser's headers, one address each) should mostly be valid", verdicts)
