@@ -179,9 +179,24 @@ var noRedirect = &http.Client{
 	Transport:     &http.Transport{MaxIdleConnsPerHost: 64},
 }
 
-// click sends one referral click and returns the response and the rfe_ref cookie value.
-func (s *stack) click(path string) (*http.Response, string, error) {
-	resp, err := noRedirect.Get(s.http + path)
+// click sends one referral click the way a browser does (a bare Go client is a bot to
+// refedge) and returns the response and the rfe_ref cookie value.
+// hdr adds name, value pairs (e.g. a distinct X-Forwarded-For per simulated visitor).
+func (s *stack) click(path string, hdr ...string) (*http.Response, string, error) {
+	req, err := http.NewRequest(http.MethodGet, s.http+path, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36")
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	req.Header.Set("Accept-Language", "en-US,en;q=0.9")
+	req.Header.Set("Sec-Fetch-Dest", "document")
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	req.Header.Set("Sec-Fetch-User", "?1")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := noRedirect.Do(req)
 	if err != nil {
 		return nil, "", err
 	}
@@ -327,9 +342,12 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
+				// Each click is a different visitor (the loopback peer is a trusted proxy),
+				// so none is a duplicate or over a rate limit: every one gets rfe_ref.
+				xff := fmt.Sprintf("10.%d.%d.%d", w, i/256%256, i%256)
 				// Workers keep clicking through the SIGTERM until the listener refuses
 				// them: the interesting clicks are the ones in flight during shutdown.
-				resp, ref, err := s.click(fmt.Sprintf("/k/%d?ref=e2e-load", i))
+				resp, ref, err := s.click(fmt.Sprintf("/k/%d?ref=e2e-load", i), "X-Forwarded-For", xff)
 				if err != nil {
 					return // the listener is gone
 				}
