@@ -93,6 +93,8 @@ func startStack(t *testing.T) *stack {
 		"REFEDGE_CLICKHOUSE_DSN="+chDSN,
 		"REFEDGE_KAFKA_BROKERS="+strings.Join(broker.Addrs(), ","),
 		"REFEDGE_SPOOL_DIR="+t.TempDir(),
+		"REFEDGE_BANNERS_DIR="+t.TempDir(),
+		"REFEDGE_BANNERS_CACHE_DIR="+t.TempDir(),
 		"REFEDGE_LOG_FORMAT=json",
 		"REFEDGE_DEV=0",
 	)

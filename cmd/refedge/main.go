@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/refedge/refedge/attribution"
 	"github.com/refedge/refedge/internal/config"
 )
 
@@ -30,6 +31,9 @@ Usage:
                       reads REFEDGE_KAFKA_EMBEDDED_ADDR and REFEDGE_KAFKA_DATA_DIR (persist the log)
   refedge dev-market  run a stand-in marketplace page for development (REFEDGE_DEV_MARKET_ADDR,
                       default 127.0.0.1:8090)
+  refedge simulate    play the marketplace core against the brokers: partners, signed clicks,
+                      signups, kworks, orders and refunds with controlled event time
+                      (refedge simulate -h for its flags)
   refedge help        print this help
 
 Configuration comes from environment variables, validated at start-up; a bad or
@@ -49,9 +53,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	switch cmd {
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage+config.Help())
+		fmt.Fprint(stdout, usage+config.Help()+componentHelp())
 		return 0
-	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics", "probe":
+	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics", "probe", "simulate":
 	default:
 		fmt.Fprintf(stderr, "refedge: unknown command %q\n\n%s%s", cmd, usage, config.Help())
 		return 2
@@ -65,6 +69,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return kafkaTopics(args[1:], getenv, stdout, stderr)
 	case "probe":
 		return probe(args[1:], getenv, stderr)
+	case "simulate":
+		return attribution.SimulateMain(args[1:], getenv, stdout, stderr)
 	}
 	var mflags migrateFlags
 	if cmd == "migrate" {
