@@ -189,7 +189,7 @@ func (c *consumer) fetch(ctx context.Context, batch []kafka.Message) ([]kafka.Me
 // retry runs step until it succeeds. It gives up, returning an error, when stopping
 // (the batch stays uncommitted and is delivered again) or on a simulated crash.
 func (c *consumer) retry(fetchCtx, workCtx context.Context, n int, step func() error) error {
-	backoff := c.cfg.RetryMin
+	backoff, later := c.cfg.RetryMin, c.cfg.RetryMin/2
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		err := step()
@@ -204,9 +204,10 @@ func (c *consumer) retry(fetchCtx, workCtx context.Context, n int, step func() e
 		if errors.Is(err, errLater) {
 			// Jittered, so that two consumers waiting on each other do not retry in step.
 			c.cfg.Log.Debug("batch must wait", "consumer", c.cfg.Name, "messages", n, "attempt", attempt, "reason", err)
-			if !sleepCtx(fetchCtx, c.cfg.RetryMin/2+rand.N(2*c.cfg.RetryMin)) {
+			if !sleepCtx(fetchCtx, later+rand.N(later+1)) {
 				return err
 			}
+			later = min(later*2, c.cfg.RetryMax/4)
 			continue
 		}
 		c.failing.Store(true)

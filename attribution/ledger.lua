@@ -31,10 +31,11 @@ local num = tonumber
 local function str(n) return string.format('%.0f', n) end
 
 local wrote_lines = false
-local seq = 0
+-- emit puts an event in the outbox with the referral's next sequence number: events of
+-- one referral reach Kafka in this order (see ledger_once.go), so the compacted
+-- attributions topic ends with the latest state.
 local function emit(id, e)
-  seq = seq + 1
-  e.n = tostring(seq)
+  e.n = tostring(redis.call('HINCRBY', rec_k, 'os', 1))
   redis.call('HSET', out_k, id, ctx.src .. '\n' .. cjson.encode(e))
 end
 

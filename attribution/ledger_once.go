@@ -13,53 +13,87 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Effectively-once output.
+// Effectively-once, ordered output.
 //
 // A script's events wait in the referral's outbox until Kafka acknowledged them; a
 // crash before the outbox is cleared makes the redelivered input return them again. If
 // the crash came after Kafka's acknowledgement, producing them again would duplicate
-// them. So an attempt first records where the output partitions end (its "mark") and
-// claims its entries with the mark and a lease:
-//   - an entry no longer in the outbox was produced and cleared by someone else: skip it;
-//   - an entry claimed under a live lease by another attempt (a rebalance handed the
-//     input to us while its old owner is still finishing): try the batch again later;
-//   - an entry claimed by an attempt that is gone (lease over) or by our own failed try:
-//     read the output partitions from that attempt's mark on, and leave out the events
-//     already there (event ids derive from the entry, so they are recognisable).
+// them. And two consumers (users and orders, say) may hold attribution events of one
+// referral at once; the later state must not reach the compacted topic first. So an
+// attempt first records where the output partitions end (its "mark") and claims, per
+// referral, its events and every older attribution event still in the outbox (each
+// carries the referral's sequence number), all or nothing, under a lease:
+//   - an event no longer in the outbox was produced and cleared already: skip it;
+//   - an event claimed under a live lease by another attempt (a rebalance handed the
+//     input over while its old owner is still finishing, or another consumer is
+//     producing an older event of the referral): retry the batch shortly;
+//   - an older attribution event nobody claimed yet is adopted and produced first;
+//   - an event claimed by an attempt that is gone (lease over) or by our own failed
+//     try: read the output partitions from that attempt's mark on, and leave out the
+//     events already there (event ids derive from the entry, so they are recognisable).
 //
-// Kafka transactions would do this too; kafka-go has none. What remains is an attempt
-// that stalls longer than its lease and then produces: its events then appear twice,
-// with the same ids and keys.
+// Kafka transactions would do much of this; kafka-go has none. What remains is an
+// attempt that stalls longer than its lease and then produces: its events then appear
+// twice, with the same ids and keys.
 
 // errLater marks a batch that is fine but must wait: the consumer retries it shortly,
 // without counting it as a failure.
 var errLater = errors.New("try again shortly")
 
-// claimScript claims outbox entries for one attempt. ARGV: the mark ("id|lease until
-// ms"), now (ms), then per entry its id and the id of the caller's own earlier mark ("").
-// Returns {"busy", id, claim}, or {"ok", id, previous mark, ...} for the entries still in the
-// outbox, which it has claimed.
+// claimScript claims outbox entries for one attempt. ARGV: the claim ("id|lease until
+// ms"), now (ms), then per entry its id and the id of the caller's own earlier claim
+// (or ""). It claims the requested entries still in the outbox and, when one of them is
+// an attribution event, every older attribution event of the referral (commission
+// events of one line already come in order: they follow the order of their input
+// partition). Returns {"busy", id, claim}, or {"ok", id, earlier claim, event JSON, ...}
+// in sequence order.
 var claimScript = redis.NewScript(`
-local res = {'ok'}
-for i = 3, #ARGV, 2 do
-  local id, mine = ARGV[i], ARGV[i + 1]
-  if redis.call('HEXISTS', KEYS[1], id) == 1 then
-    local cur = redis.call('HGET', KEYS[1], '~' .. id)
-    if cur then
-      local sep = string.find(cur, '|', 1, true)
-      if sep and string.sub(cur, 1, sep - 1) ~= mine and tonumber(string.sub(cur, sep + 1)) > tonumber(ARGV[2]) then
-        return {'busy', id, cur}
-      end
-    end
-    res[#res + 1] = id
-    res[#res + 1] = cur or ''
+local now = tonumber(ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+local ev, claim, seq = {}, {}, {}
+for i = 1, #all, 2 do
+  local f, v = all[i], all[i + 1]
+  if string.sub(f, 1, 1) == '~' then
+    claim[string.sub(f, 2)] = v
+  else
+    local json = string.sub(v, string.find(v, '\n', 1, true) + 1)
+    ev[f], seq[f] = json, tonumber(string.match(json, '"n":"(%d+)"'))
   end
 end
-for i = 2, #res, 2 do redis.call('HSET', KEYS[1], '~' .. res[i], ARGV[1]) end
+local function attr(id) return string.find(ev[id], '"type":"attribution.', 1, true) ~= nil end
+local mine, take, top = {}, {}, -1
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  if ev[id] then
+    mine[id] = ARGV[i + 1]
+    take[#take + 1] = id
+    if attr(id) and seq[id] > top then top = seq[id] end
+  end
+end
+for id, s in pairs(seq) do
+  if s < top and not mine[id] and attr(id) then take[#take + 1] = id end
+end
+for _, id in ipairs(take) do
+  local c = claim[id]
+  if c then
+    local sep = string.find(c, '|', 1, true)
+    if sep and string.sub(c, 1, sep - 1) ~= (mine[id] or '') and tonumber(string.sub(c, sep + 1)) > now then
+      return {'busy', id, c}
+    end
+  end
+end
+table.sort(take, function(a, b) return seq[a] < seq[b] end)
+local res = {'ok'}
+for _, id in ipairs(take) do
+  res[#res + 1] = id
+  res[#res + 1] = claim[id] or ''
+  res[#res + 1] = ev[id]
+  redis.call('HSET', KEYS[1], '~' .. id, ARGV[1])
+end
 return res`)
 
-// releaseScript undoes a claim that could not be completed for every user: ARGV is
-// the claim, then per entry its id and the claim it replaced (restored; "" deletes).
+// releaseScript undoes a claim that could not be completed for every referral: ARGV
+// is the claim, then per entry its id and the claim it replaced (restored; "" deletes).
 var releaseScript = redis.NewScript(`
 for i = 2, #ARGV, 2 do
   local k = '~' .. ARGV[i]
@@ -74,57 +108,65 @@ func markID(mark string) string {
 	return id
 }
 
-// produceOnce produces entries, except those produced already. It updates the entries'
-// marks in place, so that a retry after a failure checks what the failed try produced.
-func (l *ledger) produceOnce(ctx context.Context, entries []outEntry) error {
+// produceOnce produces *entries — and older events of the same referrals still waiting
+// — in each referral's order, except those produced already. It returns what it claimed,
+// which the caller acknowledges (clears from the outboxes), and leaves the same in
+// *entries, claimed, so that a retry after a failure checks what the failed try produced.
+func (l *ledger) produceOnce(ctx context.Context, pending *[]outEntry) ([]outEntry, error) {
+	entries := *pending
 	if len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
 	ends, err := l.out.ends(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b, err := json.Marshal(ends)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mark := NewEventID(time.Now())
 	if err := l.rdb.Set(ctx, l.k.sending(mark), b, l.parkTTL).Err(); err != nil {
-		return fmt.Errorf("cannot record the output ends: %w", err)
+		return nil, fmt.Errorf("cannot record the output ends: %w", err)
 	}
 	until := time.Now().Add(l.lease)
-	send, prev, err := l.claim(ctx, entries, mark, until)
+	claimed, prev, err := l.claim(ctx, entries, mark, until)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	*pending = claimed
+	send := claimed
 	if len(prev) > 0 {
 		seen, err := l.alreadyProduced(ctx, prev, ends)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		kept := send[:0]
-		for _, e := range send {
+		send = make([]outEntry, 0, len(claimed))
+		for _, e := range claimed {
 			if seen[e.eventID()] {
 				ledgerRecovered.Inc()
 				continue
 			}
-			kept = append(kept, e)
+			send = append(send, e)
 		}
-		send = kept
 		// The check took time: renew the lease before producing.
 		until = time.Now().Add(l.lease)
-		if _, _, err := l.claim(ctx, send, mark, until); err != nil {
-			return err
+		if _, _, err := l.claim(ctx, claimed, mark, until); err != nil {
+			return nil, err
 		}
 	}
 	// Stop well before the lease ends: after it, another attempt may take over.
 	pctx, cancel := context.WithDeadline(ctx, until.Add(-l.lease/2))
 	defer cancel()
-	return l.out.produce(pctx, send)
+	if err := l.out.produce(pctx, send); err != nil {
+		return nil, err
+	}
+	return claimed, nil
 }
 
-// claim claims entries for the attempt mark until the given time. It returns the
-// entries still in their outbox, and the earlier attempts that had claimed some of them.
+// claim claims entries, and the older events of their referrals, for the attempt mark
+// until the given time. It returns the claimed entries still in their outbox, in each
+// referral's order, and the earlier attempts that had claimed some of them.
 func (l *ledger) claim(ctx context.Context, entries []outEntry, mark string, until time.Time) ([]outEntry, map[string]bool, error) {
 	full := mark + "|" + itoa64(until.UnixMilli())
 	byUser := map[string][]int{}
@@ -156,52 +198,48 @@ func (l *ledger) claim(ctx context.Context, entries []outEntry, mark string, unt
 		}
 		return nil, nil, fmt.Errorf("cannot claim %d events to produce: %w", len(entries), err)
 	}
-	present := map[string]string{} // user \x00 id -> earlier claim
-	var busy error
-	claimed := map[string][]any{} // user -> id, earlier claim, ...: what to release on failure
+	var claimed []outEntry
+	prev := map[string]bool{}
+	var fail error
+	release := map[string][]any{} // user -> id, earlier claim, ...: to restore on failure
 	for n, u := range users {
 		res, err := cmds[n].StringSlice()
 		if err != nil || len(res) == 0 {
-			busy = errors.Join(busy, fmt.Errorf("cannot claim events of %s: %v", u, err))
+			fail = errors.Join(fail, fmt.Errorf("cannot claim events of %s: %v", u, err))
 			continue
 		}
 		if res[0] == "busy" {
-			if busy == nil {
-				busy = fmt.Errorf("%w: another attempt (%s) is producing events of %s", errLater, strings.Join(res[1:], " "), u)
+			if fail == nil {
+				fail = fmt.Errorf("%w: another attempt (%s) is producing events of %s", errLater, strings.Join(res[1:], " "), u)
 			}
 			continue
 		}
-		for i := 1; i+1 < len(res); i += 2 {
-			present[u+"\x00"+res[i]] = res[i+1]
-			claimed[u] = append(claimed[u], res[i], res[i+1])
+		for i := 1; i+2 < len(res); i += 3 {
+			id, was := res[i], res[i+1]
+			release[u] = append(release[u], id, was)
+			e := outEntry{user: u, id: id, mark: full, owned: true}
+			if err := json.Unmarshal([]byte(res[i+2]), &e.ev); err != nil {
+				fail = errors.Join(fail, fmt.Errorf("ledger outbox entry %s of %s: %w", id, u, err))
+				continue
+			}
+			if was != "" && markID(was) != mark {
+				prev[markID(was)] = true
+			}
+			claimed = append(claimed, e)
 		}
 	}
-	if busy != nil {
+	if fail != nil {
 		// All or nothing: two attempts holding part each would wait on each other.
 		pipe := l.rdb.Pipeline()
-		for u, args := range claimed {
+		for u, args := range release {
 			releaseScript.EvalSha(ctx, pipe, []string{l.k.out(u)}, append([]any{full}, args...)...)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, nil, errors.Join(busy, fmt.Errorf("cannot release a partial claim: %w", err))
+			return nil, nil, errors.Join(fail, fmt.Errorf("cannot release a partial claim: %w", err))
 		}
-		return nil, nil, busy
+		return nil, nil, fail
 	}
-	send := make([]outEntry, 0, len(entries))
-	prev := map[string]bool{}
-	for i := range entries {
-		e := &entries[i]
-		p, ok := present[e.user+"\x00"+e.id]
-		e.mark, e.owned = full, true
-		if !ok {
-			continue // produced and cleared by another attempt
-		}
-		if p != "" && markID(p) != mark {
-			prev[markID(p)] = true
-		}
-		send = append(send, *e)
-	}
-	return send, prev, nil
+	return claimed, prev, nil
 }
 
 // alreadyProduced returns the ids of the events on the output topics between the

@@ -89,13 +89,14 @@ func (l *ledger) handler(kind string) BatchHandler {
 			return nil, err
 		}
 		return func(ctx context.Context) error {
-			if err := l.produceOnce(ctx, entries); err != nil {
+			claimed, err := l.produceOnce(ctx, &entries)
+			if err != nil {
 				return err
 			}
 			if err := l.stage(kind, "produced"); err != nil {
 				return err
 			}
-			if err := l.ack(ctx, entries); err != nil {
+			if err := l.ack(ctx, claimed); err != nil {
 				return err
 			}
 			if err := l.stage(kind, "acked"); err != nil {

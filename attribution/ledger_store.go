@@ -287,13 +287,7 @@ func parseOpResult(o *userOp, cmd *redis.Cmd) error {
 		}
 		o.entries = append(o.entries, e)
 	}
-	sort.SliceStable(o.entries, func(i, j int) bool {
-		a, b := o.entries[i].ev, o.entries[j].ev
-		if a.Occ != b.Occ {
-			return atoi64(a.Occ) < atoi64(b.Occ)
-		}
-		return atoi64(a.N) < atoi64(b.N)
-	})
+	sort.SliceStable(o.entries, func(i, j int) bool { return atoi64(o.entries[i].ev.N) < atoi64(o.entries[j].ev.N) })
 	return nil
 }
 

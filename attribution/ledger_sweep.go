@@ -81,10 +81,11 @@ func (l *ledger) sweepShard(ctx context.Context, shard int, w int64) (int, error
 		return 0, err
 	}
 	entries := collectEntries(ops)
-	if err := l.produceOnce(ctx, entries); err != nil {
+	claimed, err := l.produceOnce(ctx, &entries)
+	if err != nil {
 		return 0, err
 	}
-	if err := l.ack(ctx, entries); err != nil {
+	if err := l.ack(ctx, claimed); err != nil {
 		return 0, err
 	}
 	// Reschedule what is still pending or active; forget the rest.
