@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -259,7 +258,8 @@ type outEvent struct {
 	Raw  []byte
 }
 
-// readOutputs reads every event of topic and checks each against its schema.
+// readOutputs reads every event of topic, partition by partition in offset order, and
+// checks each against its schema.
 func (e *ledgerEnv) readOutputs(topic string, sch *EventSchemas) []outEvent {
 	e.t.Helper()
 	var out []outEvent
@@ -286,6 +286,5 @@ func (e *ledgerEnv) readOutputs(topic string, sch *EventSchemas) []outEvent {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].OccurredAt.Before(out[j].OccurredAt) })
 	return out
 }

