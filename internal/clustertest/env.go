@@ -205,6 +205,13 @@ var (
 	buildErr  error
 )
 
+// RemoveBinary deletes what Binary built; call it from TestMain after m.Run.
+func RemoveBinary() {
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
 // Binary builds cmd/refedge once per test binary (without the race detector: the
 // packages' own tests run under -race, and a race build costs a minute here) and returns
 // its path.
