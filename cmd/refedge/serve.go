@@ -109,7 +109,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	clickWriter := attribution.NewWriter(d.brokers, attribution.TopicClicks)
 	spoolIn := func(name string) attribution.SpoolConfig {
-		return attribution.SpoolConfig{Dir: filepath.Join(cfg.SpoolDir, name)}
+		return attribution.SpoolConfig{Dir: filepath.Join(cfg.SpoolDir, name), MaxBytes: cfg.SpoolMaxBytes}
 	}
 	clicks, err := attribution.NewSpooledPipeline(
 		attribution.PipelineConfig{Name: "clicks", Logger: log}, spoolIn("clicks"), attribution.ClickCodec,

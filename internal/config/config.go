@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// SpoolDir keeps events that could not be delivered yet.
 	SpoolDir string
+	// SpoolMaxBytes bounds each sink's spool.
+	SpoolMaxBytes int64
 	// Dev allows embedded Redis and Kafka when their variables are empty.
 	Dev bool
 	// ShutdownTimeout bounds the whole graceful stop.
@@ -147,6 +150,14 @@ var Vars = []Var{
 		if v == "" {
 			return errors.New("is required")
 		}
+		return nil
+	}},
+	{"REFEDGE_SPOOL_MAX_BYTES", "1073741824", "bound of each sink's spool in bytes; a full spool raises refedge_spool_full and holds batches in memory", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1<<20 {
+			return errors.New("want a byte count of at least 1048576")
+		}
+		c.SpoolMaxBytes = n
 		return nil
 	}},
 	{"REFEDGE_DEV", "0", "1 allows embedded Redis and Kafka when their variables are empty", func(c *Config, v string) error {

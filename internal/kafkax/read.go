@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -35,7 +36,10 @@ func ReadAll(ctx context.Context, brokers []string, topic string) ([]kafka.Messa
 		if last <= first {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxBytes: 10 << 20})
+		// A short MaxWait: kafka-go's default (10 s) holds every fetch that finds less
+		// than MinBytes, which made reading a few partitions take half a minute.
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID,
+			MaxBytes: 10 << 20, MaxWait: 50 * time.Millisecond, ReadBatchTimeout: time.Second})
 		if err := r.SetOffset(first); err != nil {
 			r.Close()
 			return nil, err
