@@ -148,7 +148,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	// Visitor: keep a well-formed rfe_vid, otherwise issue one. A returning browser is
 	// keyed by its id; a new one (or one refusing cookies) by the daily IP+UA hash.
 	vid := h.Cookie(refcookie.VisitorName)
-	hadVid := validVisitorID(vid)
+	hadVid := visitor.ValidID(vid)
 	if !hadVid {
 		newVisitorID(&sc.vid)
 		vid = sc.vid[:]
@@ -187,7 +187,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 		c.SetCreative(cr)
 	}
 	c.SetSubID(printable(truncate(args.Peek("sub"), maxSubLen)))
-	c.SetRefererHost(refererHost(s.Referer))
+	c.SetRefererHost(visitor.RefererHost(s.Referer))
 	c.SetPath(printable(truncate(ctx.URI().PathOriginal(), maxLogLen)))
 	c.SetDevice(visitor.Device(s.UserAgent))
 	c.SetBrowser(browserOf(s.UserAgent))
@@ -251,42 +251,10 @@ func (e *Edge) setCookie(ctx *fasthttp.RequestCtx, name string, value []byte, ma
 	fasthttp.ReleaseCookie(ck)
 }
 
-func validVisitorID(v []byte) bool {
-	if len(v) != 22 {
-		return false
-	}
-	for _, c := range v {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 func newVisitorID(dst *[22]byte) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	base64.RawURLEncoding.Encode(dst[:], b[:])
-}
-
-// refererHost returns the lower-case host of a Referer value, or nil.
-func refererHost(ref []byte) []byte {
-	i := bytes.Index(ref, []byte("://"))
-	if i < 0 {
-		return nil
-	}
-	h := ref[i+3:]
-	if j := bytes.IndexAny(h, "/?#"); j >= 0 {
-		h = h[:j]
-	}
-	if j := bytes.LastIndexByte(h, '@'); j >= 0 {
-		h = h[j+1:]
-	}
-	if len(h) > 255 {
-		return nil
-	}
-	// Browsers send lower-case hosts; anything else is stored as sent.
-	return printable(h)
 }
 
 // queryOf returns the query part of a Location built by appendLocation.

@@ -14,6 +14,7 @@ import (
 	"github.com/refedge/refedge/attribution"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/signing"
+	"github.com/refedge/refedge/internal/visitor"
 )
 
 const testSecret = "test-secret-0123456789"
@@ -124,7 +125,7 @@ func TestValidClick(t *testing.T) {
 	if err != nil || string(r.Partner) != "12345" || string(r.Source) != "banner" {
 		t.Fatalf("rfe_ref %q: %+v, %v", ref, r, err)
 	}
-	if vid := cookie(resp, refcookie.VisitorName); !validVisitorID([]byte(vid)) {
+	if vid := cookie(resp, refcookie.VisitorName); !visitor.ValidID([]byte(vid)) {
 		t.Fatalf("rfe_vid %q", vid)
 	}
 	raw := string(resp.Header.Peek("Set-Cookie"))
@@ -173,7 +174,7 @@ func TestVisitorIDKept(t *testing.T) {
 		t.Fatalf("visitor id %q", q.clicks[0].VisitorID())
 	}
 	resp = do(newTestEdge(t, memState(), q), "http://r.example/?ref=12345", "Cookie", "rfe_vid=<script>")
-	if !validVisitorID([]byte(cookie(resp, refcookie.VisitorName))) {
+	if !visitor.ValidID([]byte(cookie(resp, refcookie.VisitorName))) {
 		t.Fatal("a malformed rfe_vid was not replaced")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/visitor"
 	"github.com/refedge/refedge/tracker/crawlers"
 )
 
@@ -136,7 +137,7 @@ func (a *adRules) step(s *Signals, d *Decision) {
 			}
 		}
 	})
-	if host := refererHost(s.Referer); len(host) > 0 {
+	if host := visitor.RefererHost(s.Referer); len(host) > 0 {
 		if r, ok := a.referrers.lookupHost(host); ok {
 			d.Flag(attribution.ContextAd, r)
 		}
