@@ -78,4 +78,14 @@ func TestSimulateMainFlags(t *testing.T) {
 			t.Errorf("the error does not name %s: %s", want, errb.String())
 		}
 	}
+
+	b := testBroker(t)
+	out.Reset()
+	errb.Reset()
+	env = map[string]string{"REFEDGE_KAFKA_BROKERS": strings.Join(b.Addrs(), ","), "REFEDGE_SECRET": "ledger-test-secret-0123456789"}
+	code = SimulateMain([]string{"-orders", "50", "-users", "20", "-sellers", "5", "-partners", "3", "-partner-lead", "0s",
+		"-prefix", uniq("cli") + "-"}, func(k string) string { return env[k] }, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "50 orders") {
+		t.Errorf("simulate: exit %d, out %q, err %q", code, out.String(), errb.String())
+	}
 }
