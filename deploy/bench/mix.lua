@@ -1,6 +1,6 @@
 -- wrk script: a realistic mix of referral clicks for the load harness.
--- 60% honest browser clicks from distinct visitors (own X-Forwarded-For address, no
--- cookie: each is a new visitor), 15% duplicates (a returning visitor's second click),
+-- 60% honest browser clicks from distinct visitors (own X-Forwarded-For address and
+-- visitor id), 15% duplicates (a returning visitor's second click),
 -- 15% bots (crawler and link-preview User-Agents), 10% contextual-ad clicks (gclid),
 -- spread over 1,000 partners (bench-0 .. bench-999, registered by run.sh).
 local chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
@@ -12,6 +12,9 @@ local bots = {
 }
 local n = 0
 local thread_id = 0
+-- A per-run seed keeps visitors distinct from earlier runs: the duplicate window (1 h)
+-- would otherwise make every honest click of a second run a duplicate of the first.
+local seed = tonumber(os.getenv("BENCH_SEED") or "") or os.time()
 
 function setup(thread)
   thread:set("tid", thread_id)
@@ -45,10 +48,12 @@ function request()
   local ip = string.format("10.%d.%d.%d", (n / 65536) % 256, (n / 256) % 256, n % 256)
   local r = math.random(100)
   if r <= 60 then
-    return browser("/categories/design?ref=" .. partner .. "&src=link", ip)
+    -- a new visitor: its own address and a fresh visitor id
+    return browser("/categories/design?ref=" .. partner .. "&src=link", ip,
+      "rfe_vid=" .. string.format("v%09d%012d", seed % 1000000000, n % 1000000000000))
   elseif r <= 75 then
     -- a returning visitor clicking the same partner again
-    local vid = string.format("dup%019d", n % 5000)
+    local vid = string.format("d%09d%012d", seed % 1000000000, n % 5000)
     return browser("/k/1?ref=bench-1&src=link", "10.200.0." .. (n % 250), "rfe_vid=" .. vid)
   elseif r <= 90 then
     return wrk.format("GET", "/?ref=" .. partner, {["User-Agent"] = bots[(n % #bots) + 1], ["X-Forwarded-For"] = ip})

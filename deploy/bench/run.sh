@@ -61,11 +61,11 @@ echo "-- keep-alive"
 bare=$(run bare302 "http://127.0.0.1:18090/categories/design?ref=bench")
 one=$(run click-one-url "http://127.0.0.1:18080/categories/design?x=1&ref=bench&src=link")
 mix=$(run click-mix "http://127.0.0.1:18080" -s deploy/bench/mix.lua)
-table "$bare" "$bare" "$one" "$mix"
+table "$bare" "$one" "$mix"
 echo "-- new connection per request"
 bare_nc=$(run bare302-newconn "http://127.0.0.1:18090/categories/design?ref=bench" -H "Connection: close")
 mix_nc=$(run click-mix-newconn "http://127.0.0.1:18080" -s deploy/bench/mix.lua -H "Connection: close")
-table "$bare_nc" "$bare_nc" "$mix_nc"
+table "$bare_nc" "$mix_nc"
 deadline=$((SECONDS + 30))
 until [ "$(curl -fsS http://127.0.0.1:18081/metrics | awk '/^refedge_events_queue_depth\{pipeline="clicks"\}/ {print $2}')" = "0" ]; do
   ((SECONDS < deadline)) || break
