@@ -207,27 +207,13 @@ func OpenAnalyticsClickHouse(dsn string, getenv func(string) string) (driver.Con
 		}
 		pool = n
 	}
-	opts, err := clickhouse.ParseDSN(dsn)
+	opts, db, err := clickHouseOptions(dsn)
 	if err != nil {
-		return nil, "", fmt.Errorf("cannot parse analytics ClickHouse DSN: %w", err)
+		return nil, "", fmt.Errorf("analytics: %w", err)
 	}
-	db := opts.Auth.Database
-	if db == "" {
-		db = "refedge"
-	}
-	if !dbNameRE.MatchString(db) {
-		return nil, "", fmt.Errorf("ClickHouse database name %q is not a plain identifier", db)
-	}
-	opts.Auth.Database = "default"
 	opts.MaxOpenConns = pool
 	opts.MaxIdleConns = pool
 	opts.ConnMaxLifetime = 10 * time.Minute
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = 2 * time.Second
-	}
-	if opts.ReadTimeout == 0 {
-		opts.ReadTimeout = 30 * time.Second
-	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("cannot open analytics ClickHouse pool: %w", err)

@@ -23,6 +23,21 @@ var dbNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // The connection's default database is "default", so it works before migrate creates the
 // refedge database; queries name their database explicitly.
 func OpenClickHouse(ctx context.Context, dsn string) (driver.Conn, string, error) {
+	opts, db, err := clickHouseOptions(dsn)
+	if err != nil {
+		return nil, "", err
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot open ClickHouse: %w", err)
+	}
+	return conn, db, nil
+}
+
+// clickHouseOptions parses dsn into connection options on database "default" (so they
+// work before migrate creates the database) and returns the DSN's database, "refedge"
+// when it names none.
+func clickHouseOptions(dsn string) (*clickhouse.Options, string, error) {
 	opts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
 		return nil, "", fmt.Errorf("cannot parse ClickHouse DSN: %w", err)
@@ -41,11 +56,7 @@ func OpenClickHouse(ctx context.Context, dsn string) (driver.Conn, string, error
 	if opts.ReadTimeout == 0 {
 		opts.ReadTimeout = 30 * time.Second
 	}
-	conn, err := clickhouse.Open(opts)
-	if err != nil {
-		return nil, "", fmt.Errorf("cannot open ClickHouse: %w", err)
-	}
-	return conn, db, nil
+	return opts, db, nil
 }
 
 // Migrate creates the database and applies every embedded migration not yet recorded in

@@ -26,6 +26,7 @@ REFEDGE_REDIS_URL="redis://127.0.0.1:${RFE_REDIS_PORT:-16379}/0" \
 REFEDGE_CLICKHOUSE_DSN="clickhouse://127.0.0.1:${RFE_CH_PORT:-19000}/refedge_bench" \
 REFEDGE_KAFKA_BROKERS=embedded REFEDGE_KAFKA_EMBEDDED_ADDR=127.0.0.1:19093 \
 REFEDGE_SPOOL_DIR="$state/spool" REFEDGE_LOG_FORMAT=json \
+REFEDGE_BANNERS_DIR="$state/creatives" REFEDGE_BANNERS_CACHE_DIR="$state/banner-cache" \
   "$state/refedge" serve 2>"$state/refedge.log" & pids+=($!)
 
 deadline=$((SECONDS + 60))
