@@ -11,6 +11,7 @@ run:
 
 ## test: every test against real Redis, ClickHouse 18.16 and headless Chromium
 test: services lint
+	mkdir -p .run
 	set -o pipefail; eval "$$($(SERVICES) env)" && $(GO) test -race -count=1 -timeout 25m ./... 2>&1 | tee .run/test.log
 
 ## services: install (when missing) and start Redis, ClickHouse and Chromium for the tests,
