@@ -9,10 +9,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -21,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/webasset"
 )
 
 //go:embed web/dashboard.html web/signin.html web/dashboard.js web/dashboard.css
@@ -48,14 +47,8 @@ type Dashboard struct {
 	cfg    DashboardConfig
 	page   *template.Template
 	signin *template.Template
-	static map[string]dashAsset
+	static *webasset.Set
 	log    *slog.Logger
-}
-
-type dashAsset struct {
-	body        []byte
-	contentType string
-	etag        string
 }
 
 // NewDashboard parses the embedded templates.
@@ -81,7 +74,7 @@ func NewDashboard(cfg DashboardConfig) (*Dashboard, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	d := &Dashboard{cfg: cfg, log: cfg.Logger, static: map[string]dashAsset{}}
+	d := &Dashboard{cfg: cfg, log: cfg.Logger}
 	var err error
 	if d.page, err = template.New("dashboard.html").Funcs(dashFuncs).ParseFS(dashboardFS, "web/dashboard.html"); err != nil {
 		return nil, err
@@ -89,20 +82,11 @@ func NewDashboard(cfg DashboardConfig) (*Dashboard, error) {
 	if d.signin, err = template.ParseFS(dashboardFS, "web/signin.html"); err != nil {
 		return nil, err
 	}
-	for name, ct := range map[string]string{"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8"} {
-		b, err := dashboardFS.ReadFile("web/" + name)
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(b)
-		d.static[name] = dashAsset{body: b, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	if d.static, err = webasset.New("/partner/static/", 24*time.Hour,
+		webasset.File{FS: dashboardFS, Path: "web/dashboard.js"}, webasset.File{FS: dashboardFS, Path: "web/dashboard.css"}); err != nil {
+		return nil, err
 	}
 	return d, nil
-}
-
-// assetURL returns the cache-busting URL of an embedded asset.
-func (d *Dashboard) assetURL(name string) string {
-	return "/partner/static/" + name + "?v=" + d.static[name].etag[1:17]
 }
 
 // Handler serves every /partner path; give it to tracker.Routes.Dashboard.
@@ -116,7 +100,7 @@ func (d *Dashboard) Handler(ctx *fasthttp.RequestCtx) {
 	case path == "/partner/logout" && method == fasthttp.MethodPost:
 		d.logout(ctx)
 	case len(path) > len("/partner/static/") && path[:len("/partner/static/")] == "/partner/static/" && get:
-		d.asset(ctx, path[len("/partner/static/"):])
+		d.static.ServeFast(ctx, path[len("/partner/static/"):])
 	case (path == "/partner" || path == "/partner/") && get:
 		d.dashboard(ctx)
 	case path == "/partner" || path == "/partner/" || path == "/partner/login" || path == "/partner/logout":
@@ -125,23 +109,6 @@ func (d *Dashboard) Handler(ctx *fasthttp.RequestCtx) {
 	default:
 		ctx.Error("not found", fasthttp.StatusNotFound)
 	}
-}
-
-func (d *Dashboard) asset(ctx *fasthttp.RequestCtx, name string) {
-	a, ok := d.static[name]
-	if !ok {
-		ctx.Error("not found", fasthttp.StatusNotFound)
-		return
-	}
-	ctx.Response.Header.Set("ETag", a.etag)
-	ctx.Response.Header.Set("Cache-Control", "public, max-age=86400")
-	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
-	if string(ctx.Request.Header.Peek("If-None-Match")) == a.etag {
-		ctx.SetStatusCode(fasthttp.StatusNotModified)
-		return
-	}
-	ctx.SetContentType(a.contentType)
-	ctx.SetBody(a.body)
 }
 
 // securityHeaders sets a strict CSP whose only script allowance is this response's nonce.
@@ -210,7 +177,7 @@ func (d *Dashboard) dashboard(ctx *fasthttp.RequestCtx) {
 
 	get := func(k string) string { return string(ctx.QueryArgs().Peek(k)) }
 	view := &dashView{Nonce: newNonce(), Partner: p.PartnerID, Builder: d.cfg.BuilderPath, Materials: d.cfg.MaterialsPath, Links: d.cfg.LinksPath,
-		Script: d.assetURL("dashboard.js"), Style: d.assetURL("dashboard.css")}
+		Script: d.static.URL("dashboard.js"), Style: d.static.URL("dashboard.css")}
 	r, err := an.parseRange(get)
 	if err != nil {
 		view.Error = err.Error()

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/refedge/refedge/internal/webasset"
 )
 
 // ReviewConfig configures the operator review. Conn and DB are required; zero limits
@@ -331,5 +332,5 @@ func (r *Review) t(name string) string { return r.db + "." + name }
 // reviewPages are the parsed templates and static assets of the review pages.
 type reviewPages struct {
 	ranking, detail *template.Template
-	assets          map[string]dashAsset
+	assets          *webasset.Set
 }

@@ -3,10 +3,8 @@ package attribution
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"net/http"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/refcookie"
+	"github.com/refedge/refedge/internal/webasset"
 )
 
 //go:embed web/review.html web/review_partner.html web/review.css
@@ -288,7 +287,7 @@ type verdictCount struct {
 }
 
 func newReviewPages() (*reviewPages, error) {
-	p := &reviewPages{assets: map[string]dashAsset{}}
+	p := &reviewPages{}
 	var err error
 	if p.ranking, err = template.New("review.html").Funcs(reviewFuncs).ParseFS(reviewFS, "web/review.html"); err != nil {
 		return nil, err
@@ -297,32 +296,15 @@ func newReviewPages() (*reviewPages, error) {
 		return nil, err
 	}
 	// The partner dashboard's style sheet, plus the review's additions.
-	for name, fs := range map[string]embed.FS{"dashboard.css": dashboardFS, "review.css": reviewFS} {
-		b, err := fs.ReadFile("web/" + name)
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(b)
-		p.assets[name] = dashAsset{body: b, contentType: "text/css; charset=utf-8", etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	if p.assets, err = webasset.New(reviewPagePath+"/static/", time.Hour,
+		webasset.File{FS: dashboardFS, Path: "web/dashboard.css"}, webasset.File{FS: reviewFS, Path: "web/review.css"}); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
 func (r *Review) handleAsset(w http.ResponseWriter, req *http.Request) {
-	a, ok := r.pages.assets[req.PathValue("name")]
-	if !ok {
-		http.NotFound(w, req)
-		return
-	}
-	w.Header().Set("ETag", a.etag)
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if req.Header.Get("If-None-Match") == a.etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Header().Set("Content-Type", a.contentType)
-	_, _ = w.Write(a.body)
+	r.pages.assets.ServeHTTP(w, req, req.PathValue("name"))
 }
 
 // reviewPage is the data of both pages.
@@ -347,7 +329,7 @@ type reviewRangeLink struct{ Label, Href string }
 func (r *Review) newPage(title string, p *reviewParams, base string) *reviewPage {
 	pg := &reviewPage{Title: title, Hrefs: map[string]string{}}
 	for _, n := range []string{"dashboard.css", "review.css"} {
-		pg.Styles = append(pg.Styles, reviewPagePath+"/static/"+n+"?v="+r.pages.assets[n].etag[1:17])
+		pg.Styles = append(pg.Styles, r.pages.assets.URL(n))
 	}
 	for _, rg := range []struct{ label, v string }{{"24 hours", "24h"}, {"7 days", "7d"}, {"30 days", "30d"}, {"90 days", "90d"}} {
 		pg.Ranges = append(pg.Ranges, reviewRangeLink{rg.label, base + "?range=" + rg.v})

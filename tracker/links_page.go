@@ -8,17 +8,17 @@ package tracker
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/webasset"
 )
 
 //go:embed web/links.html web/links.js web/links.css
@@ -27,15 +27,9 @@ var linksFS embed.FS
 // LinksPagePath is the link builder page; its assets live under LinksPagePath + "/static/".
 const LinksPagePath = "/partner/links"
 
-type linksAsset struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
 type linksPage struct {
 	tmpl   *template.Template
-	assets map[string]linksAsset
+	assets *webasset.Set
 }
 
 func newLinksPage() (*linksPage, error) {
@@ -43,20 +37,12 @@ func newLinksPage() (*linksPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &linksPage{tmpl: t, assets: map[string]linksAsset{}}
-	for name, ct := range map[string]string{"links.js": "text/javascript; charset=utf-8", "links.css": "text/css; charset=utf-8"} {
-		b, err := linksFS.ReadFile("web/" + name)
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(b)
-		p.assets[name] = linksAsset{body: b, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	p := &linksPage{tmpl: t}
+	if p.assets, err = webasset.New(LinksPagePath+"/static/", 24*time.Hour,
+		webasset.File{FS: linksFS, Path: "web/links.js"}, webasset.File{FS: linksFS, Path: "web/links.css"}); err != nil {
+		return nil, err
 	}
 	return p, nil
-}
-
-func (p *linksPage) assetURL(name string) string {
-	return LinksPagePath + "/static/" + name + "?v=" + p.assets[name].etag[1:17]
 }
 
 // linksView is the page's template data.
@@ -99,33 +85,16 @@ func (l *Links) PartnerPages(next fasthttp.RequestHandler) fasthttp.RequestHandl
 		case path == LinksPagePath:
 			l.servePage(ctx)
 		case strings.HasPrefix(path, LinksPagePath+"/static/"):
-			l.serveAsset(ctx, path[len(LinksPagePath+"/static/"):])
+			l.page.assets.ServeFast(ctx, path[len(LinksPagePath+"/static/"):])
 		default:
 			ctx.Error("not found", fasthttp.StatusNotFound)
 		}
 	}
 }
 
-func (l *Links) serveAsset(ctx *fasthttp.RequestCtx, name string) {
-	a, ok := l.page.assets[name]
-	if !ok {
-		ctx.Error("not found", fasthttp.StatusNotFound)
-		return
-	}
-	ctx.Response.Header.Set("ETag", a.etag)
-	ctx.Response.Header.Set("Cache-Control", "public, max-age=86400")
-	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
-	if string(ctx.Request.Header.Peek("If-None-Match")) == a.etag {
-		ctx.SetStatusCode(fasthttp.StatusNotModified)
-		return
-	}
-	ctx.SetContentType(a.contentType)
-	ctx.SetBody(a.body)
-}
-
 func (l *Links) servePage(ctx *fasthttp.RequestCtx) {
 	v := &linksView{Nonce: linksNonce(), Origin: l.market.String(),
-		Script: l.page.assetURL("links.js"), Style: l.page.assetURL("links.css")}
+		Script: l.page.assets.URL("links.js"), Style: l.page.assets.URL("links.css")}
 	for _, n := range ShareNetworks {
 		v.Networks = append(v.Networks, linksNetwork{ID: n, Label: networkLabels[n]})
 	}
