@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -101,23 +100,7 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatalf("login link: %d %s", rec.Code, rec.Body)
 	}
 
-	var (
-		mu      sync.Mutex
-		console []string
-	)
-	lctx, stopListen := context.WithCancel(browser)
-	defer stopListen()
-	messages := chromedp.Console(lctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			console = append(console, m.String())
-			mu.Unlock()
-		}
-	}()
+	console := testenv.CollectConsole(t, browser)
 
 	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
 	defer cancel()
@@ -242,9 +225,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if snap.Hostile.Code != simHostileReason || snap.Hostile.Pwned != "" {
 		t.Errorf("hostile reason: shown as %q, element created: %q", snap.Hostile.Code, snap.Hostile.Pwned)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, m := range console {
+	for _, m := range console.Messages() {
 		if strings.Contains(m, "error") || strings.Contains(m, "exception") || strings.Contains(m, "Content Security Policy") {
 			t.Errorf("browser console: %s", m)
 		}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,22 +50,7 @@ func TestReviewPageInChromium(t *testing.T) {
 	var api ReviewRanking
 	e.getJSON("/admin/v1/review", &api)
 	browser := testenv.Chromium(t)
-	var (
-		mu      sync.Mutex
-		console []string
-	)
-	lctx, stopListen := context.WithCancel(browser)
-	defer stopListen()
-	go func() {
-		for m, err := range chromedp.Console(lctx) {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			console = append(console, m.String())
-			mu.Unlock()
-		}
-	}()
+	console := testenv.CollectConsole(t, browser)
 	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(e.base+"/admin/review"),
@@ -138,9 +122,7 @@ func TestReviewPageInChromium(t *testing.T) {
 			t.Fatalf("sample %d reasons %q", i, s)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, m := range console {
+	for _, m := range console.Messages() {
 		if strings.Contains(m, "rror") || strings.Contains(m, "Content Security Policy") {
 			t.Errorf("browser console: %s", m)
 		}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,22 +46,7 @@ const linksSnapshotJS = `(() => {
 func TestLinksPageInChromium(t *testing.T) {
 	e := newLinksEnv(t)
 	ctxBrowser := testenv.Chromium(t)
-	var (
-		mu      sync.Mutex
-		console []string
-	)
-	lctx, stopListen := context.WithCancel(ctxBrowser)
-	defer stopListen()
-	go func() {
-		for m, err := range chromedp.Console(lctx) {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			console = append(console, m.String())
-			mu.Unlock()
-		}
-	}()
+	console := testenv.CollectConsole(t, ctxBrowser)
 	ctx, cancel := context.WithTimeout(ctxBrowser, 60*time.Second)
 	defer cancel()
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
@@ -163,9 +147,7 @@ func TestLinksPageInChromium(t *testing.T) {
 	if !s.ErrorShown || !strings.Contains(s.Error, "user name or password") {
 		t.Fatalf("error shown %v: %q", s.ErrorShown, s.Error)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, m := range console {
+	for _, m := range console.Messages() {
 		// The refused request itself is logged by Chromium as a failed resource (422).
 		if strings.Contains(m, "status of 422") {
 			continue

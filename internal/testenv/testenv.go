@@ -434,3 +434,38 @@ func (l *safeLog) stop() {
 	l.done = true
 	l.mu.Unlock()
 }
+
+// Console collects the console messages of a browser tab.
+type Console struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+// CollectConsole records the console messages of ctx's tab (from Chromium) until the
+// test ends.
+func CollectConsole(t testing.TB, ctx context.Context) *Console {
+	t.Helper()
+	c := &Console{}
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	t.Cleanup(func() { stop(); <-done })
+	go func() {
+		defer close(done)
+		for m, err := range chromedp.Console(lctx) {
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.msgs = append(c.msgs, m.String())
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+// Messages returns the messages so far.
+func (c *Console) Messages() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.msgs...)
+}
