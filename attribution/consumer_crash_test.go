@@ -39,24 +39,7 @@ func crashRestart(t *testing.T, stage string) {
 
 	// Phase 0: partners. Phase 1: referred buyers and sellers, sellers activated.
 	const partnersN, buyersN, sellersN, ordersN = 4, 24, 8, 160
-	for p := 0; p < partnersN; p++ {
-		e.core.Partner(id("p%d", p), id("pu%d", p), "active", goldenT0.Add(-day))
-	}
-	e.flush()
-	first := e.start(cfg)
-	e.waitCaughtUp(cfg)
-	for b := 0; b < buyersN; b++ {
-		e.core.Register(id("b%d", b), e.core.Click(id("p%d", b%partnersN), goldenT0), "", goldenT0)
-	}
-	for s := 0; s < sellersN; s++ {
-		e.core.Register(id("s%d", s), e.core.Click(id("p%d", s%partnersN), goldenT0), "", goldenT0)
-		e.core.Moderate(id("k%d", s), id("s%d", s), true, goldenT0.Add(time.Hour))
-	}
-	e.flush()
-	e.waitCaughtUp(cfg)
-	if err := first.Stop(e.ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.seedReferrals(t, cfg, id, partnersN, buyersN, sellersN)
 
 	// Phase 2: the stream the consumer dies in: orders, every tenth refunded.
 	want := map[string]int64{}

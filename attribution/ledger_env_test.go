@@ -288,3 +288,29 @@ func (e *ledgerEnv) readOutputs(topic string, sch *EventSchemas) []outEvent {
 	}
 	return out
 }
+
+// seedReferrals registers partnersN partners, buyersN referred buyers and sellersN
+// referred sellers, each seller active through a moderated kwork, and runs a ledger over
+// them until it has caught up, then stops it. id makes the run's unique ids; partner p
+// is id("p%d", p), buyers id("b%d", i), sellers id("s%d", i) and their kworks id("k%d", i).
+func (e *ledgerEnv) seedReferrals(tb testing.TB, cfg LedgerConfig, id func(string, ...any) string, partnersN, buyersN, sellersN int) {
+	tb.Helper()
+	for p := 0; p < partnersN; p++ {
+		e.core.Partner(id("p%d", p), id("pu%d", p), "active", goldenT0.Add(-day))
+	}
+	e.flush()
+	svc := e.start(cfg)
+	e.waitCaughtUp(cfg)
+	for u := 0; u < buyersN; u++ {
+		e.core.Register(id("b%d", u), e.core.Click(id("p%d", u%partnersN), goldenT0), "", goldenT0)
+	}
+	for u := 0; u < sellersN; u++ {
+		e.core.Register(id("s%d", u), e.core.Click(id("p%d", u%partnersN), goldenT0), "", goldenT0)
+		e.core.Moderate(id("k%d", u), id("s%d", u), true, goldenT0.Add(time.Hour))
+	}
+	e.flush()
+	e.waitCaughtUp(cfg)
+	if err := svc.Stop(e.ctx); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -25,24 +25,7 @@ func BenchmarkLedgerOrders(b *testing.B) {
 	id := func(f string, a ...any) string { return run + "-" + fmt.Sprintf(f, a...) }
 	const partnersN, buyersN, sellersN = 20, 5000, 500
 
-	for p := 0; p < partnersN; p++ {
-		e.core.Partner(id("p%d", p), id("pu%d", p), "active", goldenT0.Add(-day))
-	}
-	e.flush()
-	setup := e.start(cfg)
-	e.waitCaughtUp(cfg)
-	for u := 0; u < buyersN; u++ {
-		e.core.Register(id("b%d", u), e.core.Click(id("p%d", u%partnersN), goldenT0), "", goldenT0)
-	}
-	for u := 0; u < sellersN; u++ {
-		e.core.Register(id("s%d", u), e.core.Click(id("p%d", u%partnersN), goldenT0), "", goldenT0)
-		e.core.Moderate(id("k%d", u), id("s%d", u), true, goldenT0.Add(time.Hour))
-	}
-	e.flush()
-	e.waitCaughtUp(cfg)
-	if err := setup.Stop(e.ctx); err != nil {
-		b.Fatal(err)
-	}
+	e.seedReferrals(b, cfg, id, partnersN, buyersN, sellersN)
 
 	for o := 0; o < b.N; o++ {
 		at := goldenT0.Add(day + time.Duration(o)*time.Second)
