@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/refedge/refedge/internal/partners"
+	"github.com/refedge/refedge/internal/redisx"
 )
 
 // PartnerState is what the registry says about a click's partner.
@@ -53,9 +54,10 @@ type StateStore interface {
 	Lookup(ctx context.Context, q *StateQuery, out *State) error
 }
 
-// RedisState reads and updates click state in Redis: one pipeline of three scripts, one
-// per hash slot involved (the partner's, the visitor's, the IP's), so it works on Redis
-// Cluster and costs one round trip on a single node.
+// RedisState reads and updates click state in Redis: per click one script in each hash
+// slot involved (the partner's, the visitor's, the IP's), so it works on Redis Cluster.
+// Concurrent clicks share round trips: their scripts go out together in one pipeline
+// (redisx.Coalescer), so under load a burst of clicks costs one write and one read.
 type RedisState struct {
 	R redis.UniversalClient
 	Q Quality
@@ -64,7 +66,23 @@ type RedisState struct {
 	PartnerTTL time.Duration
 
 	cache partnerCache
+	once  sync.Once
+	co    redisx.Coalescer[*lookupCall]
+	cfg   Quality // Q with defaults
 }
+
+// lookupCall is one click's part of a shared pipeline.
+type lookupCall struct {
+	q     *StateQuery
+	out   *State
+	err   error
+	hget  *redis.StringCmd // standing only
+	click *redis.Cmd       // with windows: clickScript, then the two limiters
+	vis   *redis.Cmd
+	ip    *redis.Cmd
+}
+
+var lookupCalls = sync.Pool{New: func() any { return new(lookupCall) }}
 
 // clickScript runs in the partner's slot: standing, own-visitor check, duplicate window
 // (set for active partners only) and the optional partner cap (GCRA).
@@ -109,33 +127,95 @@ func (r *RedisState) LoadScripts(ctx context.Context) error {
 	return nil
 }
 
-// Lookup implements StateStore.
-func (r *RedisState) Lookup(ctx context.Context, q *StateQuery, out *State) error {
-	// Defaults go on a copy: Lookup runs on every request goroutine at once, and
-	// writing them into r.Q would be a data race.
-	cfg := r.Q
-	cfg.defaults()
-	err := r.lookup(ctx, &cfg, q, out)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		if err = r.LoadScripts(ctx); err == nil {
-			err = r.lookup(ctx, &cfg, q, out)
+// Lookup implements StateStore. It waits for the pipeline that carries the click.
+func (r *RedisState) Lookup(_ context.Context, q *StateQuery, out *State) error {
+	r.once.Do(func() {
+		// Defaults go on a copy: writing them into r.Q would race with readers.
+		r.cfg = r.Q
+		r.cfg.defaults()
+		r.co.Run = r.run
+	})
+	if !q.Windows {
+		// Standing only: from the cache when it knows.
+		if st, ok := r.cache.get(q.Partner, q.Now); ok {
+			out.Partner = st
+			return nil
 		}
 	}
+	c := lookupCalls.Get().(*lookupCall)
+	c.q, c.out = q, out
+	r.co.Do(c)
+	err := c.err
+	*c = lookupCall{}
+	lookupCalls.Put(c)
 	return err
 }
 
-func (r *RedisState) lookup(ctx context.Context, cfg *Quality, q *StateQuery, out *State) error {
+// run sends one batch of clicks in a pipeline. The client's own timeouts bound it.
+func (r *RedisState) run(calls []*lookupCall) {
+	ctx := context.Background()
+	r.exec(ctx, calls)
+	// After a Redis restart the scripts are gone and every EVALSHA failed without
+	// running: load them and send those clicks again.
+	var again []*lookupCall
+	for _, c := range calls {
+		if c.err != nil && redis.HasErrorPrefix(c.err, "NOSCRIPT") {
+			again = append(again, c)
+		}
+	}
+	if len(again) == 0 {
+		return
+	}
+	if err := r.LoadScripts(ctx); err != nil {
+		for _, c := range again {
+			c.err = err
+		}
+		return
+	}
+	r.exec(ctx, again)
+}
+
+func (r *RedisState) exec(ctx context.Context, calls []*lookupCall) {
+	pipe := r.R.Pipeline()
+	for _, c := range calls {
+		r.queue(ctx, pipe, c)
+	}
+	_, _ = pipe.Exec(ctx) // each click reads its own commands' errors
+	for _, c := range calls {
+		c.err = r.read(c)
+	}
+}
+
+func (r *RedisState) queue(ctx context.Context, pipe redis.Pipeliner, c *lookupCall) {
+	q, cfg := c.q, &r.cfg
+	pid := string(q.Partner)
+	base := partners.Key(pid)
+	if !q.Windows {
+		c.hget = pipe.HGet(ctx, base, partners.FieldStatus)
+		return
+	}
+	vis := string(q.Visitor)
+	now := q.Now.UnixMilli()
+	partnerEI := int64(0)
+	if cfg.PartnerRate > 0 {
+		partnerEI = int64(time.Minute/time.Millisecond) / int64(cfg.PartnerRate)
+	}
+	c.click = clickScript.EvalSha(ctx, pipe, []string{base, base + ":dup:" + vis, partners.VisitorsKey(pid), base + ":rate"},
+		vis, cfg.DuplicateWindow.Milliseconds(), now, partnerEI, 1)
+	c.vis = gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:v:{" + vis + "}"},
+		int64(time.Minute/time.Millisecond)/int64(cfg.VisitorRate), cfg.VisitorBurst, now)
+	c.ip = gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:ip:{" + q.IP.String() + "}"},
+		int64(time.Minute/time.Millisecond)/int64(cfg.IPRate), cfg.IPBurst, now)
+}
+
+func (r *RedisState) read(c *lookupCall) error {
+	q, out := c.q, c.out
 	ttl := r.PartnerTTL
 	if ttl == 0 {
 		ttl = 5 * time.Second
 	}
 	if !q.Windows {
-		// Standing only: from the cache when it knows, else one HGET.
-		if st, ok := r.cache.get(q.Partner, q.Now); ok {
-			out.Partner = st
-			return nil
-		}
-		status, err := r.R.HGet(ctx, partners.Key(string(q.Partner)), partners.FieldStatus).Result()
+		status, err := c.hget.Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
@@ -143,26 +223,17 @@ func (r *RedisState) lookup(ctx context.Context, cfg *Quality, q *StateQuery, ou
 		r.cache.put(q.Partner, out.Partner, q.Now, ttl)
 		return nil
 	}
-	pid, vis := string(q.Partner), string(q.Visitor)
-	base := partners.Key(pid)
-	now := q.Now.UnixMilli()
-	partnerEI := int64(0)
-	if cfg.PartnerRate > 0 {
-		partnerEI = int64(time.Minute/time.Millisecond) / int64(cfg.PartnerRate)
+	for _, cmd := range []*redis.Cmd{c.click, c.vis, c.ip} {
+		if err := cmd.Err(); err != nil {
+			return err
+		}
 	}
-	pipe := r.R.Pipeline()
-	click := clickScript.EvalSha(ctx, pipe, []string{base, base + ":dup:" + vis, partners.VisitorsKey(pid), base + ":rate"},
-		vis, cfg.DuplicateWindow.Milliseconds(), now, partnerEI, 1)
-	visRate := gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:v:{" + vis + "}"},
-		int64(time.Minute/time.Millisecond)/int64(cfg.VisitorRate), cfg.VisitorBurst, now)
-	ipRate := gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:ip:{" + q.IP.String() + "}"},
-		int64(time.Minute/time.Millisecond)/int64(cfg.IPRate), cfg.IPBurst, now)
-	if _, err := pipe.Exec(ctx); err != nil {
+	res, err := c.click.Slice()
+	if err != nil {
 		return err
 	}
-	res, err := click.Slice()
-	if err != nil || len(res) != 4 {
-		return err
+	if len(res) != 4 {
+		return errors.New("tracker: click script answered an unexpected shape")
 	}
 	status, _ := res[0].(string)
 	out.Partner = standing(status)
@@ -170,8 +241,8 @@ func (r *RedisState) lookup(ctx context.Context, cfg *Quality, q *StateQuery, ou
 	out.OwnVisitor = res[1] == int64(1)
 	out.Duplicate = res[2] == int64(1)
 	out.PartnerLimited = res[3] == int64(1)
-	out.VisitorLimited = visRate.Val() == int64(1)
-	out.IPLimited = ipRate.Val() == int64(1)
+	out.VisitorLimited = c.vis.Val() == int64(1)
+	out.IPLimited = c.ip.Val() == int64(1)
 	return nil
 }
 

@@ -69,9 +69,8 @@ type Config struct {
 	ThumbCacheBytes int64
 	// ThumbWorkers bounds concurrent thumbnail renders; 0 means GOMAXPROCS.
 	ThumbWorkers int
-	// DrawWorkers is the number of concurrent Redis round trips that carry the frames'
-	// random draws, each a pipeline of the draws waiting at that moment; 0 means
-	// 4*GOMAXPROCS.
+	// DrawWorkers bounds the concurrent Redis round trips that carry the frames' random
+	// draws, each a pipeline of the draws waiting at that moment; 0 means 4*GOMAXPROCS.
 	DrawWorkers int
 	// DrawBatch bounds the draws in one pipeline; 0 means 64.
 	DrawBatch int

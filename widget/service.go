@@ -52,8 +52,8 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close stops the service's background work (the draw pipeline). Call it after the
-// public listener has drained; frames served after Close answer 503.
+// Close makes later random draws fail. Call it after the public listener has drained;
+// frames served after Close answer 503.
 func (s *Service) Close() {
 	if s.catalog.drawer != nil {
 		s.catalog.drawer.close()
