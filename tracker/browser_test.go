@@ -126,9 +126,6 @@ func newBrowserStack(t *testing.T) *browserStack {
 		}
 	}
 	st := &tracker.RedisState{R: rdb}
-	if err := st.LoadScripts(ctx); err != nil {
-		t.Fatal(err)
-	}
 
 	refLn := listen(t)
 	s.refBase = fmt.Sprintf("http://localhost:%d", refLn.Addr().(*net.TCPAddr).Port)

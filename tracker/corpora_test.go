@@ -94,9 +94,6 @@ func TestCorporaThroughClickPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &tracker.RedisState{R: rdb}
-	if err := st.LoadScripts(ctx); err != nil {
-		t.Fatal(err)
-	}
 	q := &verdictQueue{got: make(map[string]corpusResult, len(cases))}
 	edge, err := tracker.NewEdge(tracker.Config{
 		Origin: "https://market.example",

@@ -19,11 +19,12 @@ type Quality struct {
 	// DuplicateWindow: a visitor clicking the same partner again within it is a
 	// duplicate. 0 means 1 hour.
 	DuplicateWindow time.Duration
-	// IPRate and IPBurst limit clicks per client IP (GCRA): IPRate per minute with
-	// bursts of IPBurst. 0 means 60/min and 60 — generous, since offices and mobile
-	// carriers put many people behind one address.
+	// IPRate and IPBurst limit clicks per client IP: at most IPBurst clicks, refused
+	// ones included, in any sliding span of IPBurst/IPRate minutes. 0 means 60/min and
+	// 60 — generous, since offices and mobile carriers put many people behind one address.
 	IPRate, IPBurst int
-	// VisitorRate and VisitorBurst limit clicks per visitor. 0 means 20/min and 20.
+	// VisitorRate and VisitorBurst limit clicks per visitor the same way. 0 means 20/min
+	// and 20.
 	VisitorRate, VisitorBurst int
 	// PartnerRate, when positive, caps clicks per partner per minute. Off by default:
 	// a partner's viral post is legitimate; spikes belong to alerts and review.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -54,10 +55,14 @@ type StateStore interface {
 	Lookup(ctx context.Context, q *StateQuery, out *State) error
 }
 
-// RedisState reads and updates click state in Redis: per click one script in each hash
-// slot involved (the partner's, the visitor's, the IP's), so it works on Redis Cluster.
-// Concurrent clicks share round trips: their scripts go out together in one pipeline
-// (redisx.Coalescer), so under load a burst of clicks costs one write and one read.
+// RedisState reads and updates click state in Redis with plain single-key commands, so
+// it works on Redis Cluster unchanged: the partner's standing (HGET, skipped when the
+// in-process cache knows it), the own-visitor check (SISMEMBER), the duplicate window
+// (SET NX PX) and the rate limiters (sliding-window counters: INCR and EXPIRE NX of
+// this window's counter, GET of the previous one). Plain commands cost Redis a fraction
+// of a Lua script call. Concurrent clicks share round trips: their commands go out
+// together in one pipeline (redisx.Coalescer), so under load a burst of clicks costs one
+// write and one read.
 type RedisState struct {
 	R redis.UniversalClient
 	Q Quality
@@ -73,58 +78,57 @@ type RedisState struct {
 
 // lookupCall is one click's part of a shared pipeline.
 type lookupCall struct {
-	q     *StateQuery
-	out   *State
-	err   error
-	hget  *redis.StringCmd // standing only
-	click *redis.Cmd       // with windows: clickScript, then the two limiters
-	vis   *redis.Cmd
-	ip    *redis.Cmd
+	q      *StateQuery
+	out    *State
+	err    error
+	cached bool // the standing came from the cache; hget is unused
+	hget   *redis.StringCmd
+	own    *redis.BoolCmd
+	dup    *redis.BoolCmd
+	vis    slidingWindow
+	ip     slidingWindow
+	pcap   slidingWindow // only with Quality.PartnerRate
 }
 
 var lookupCalls = sync.Pool{New: func() any { return new(lookupCall) }}
 
-// clickScript runs in the partner's slot: standing, own-visitor check, duplicate window
-// (set for active partners only) and the optional partner cap (GCRA).
-// KEYS: partner hash, dup key, own-visitors set, partner rate key.
-// ARGV: visitor, dup window ms, now ms, partner emission interval ms (0: off), burst.
-var clickScript = redis.NewScript(`
-local status = redis.call('HGET', KEYS[1], 'status') or ''
-local own = redis.call('SISMEMBER', KEYS[3], ARGV[1])
-local dup = 0
-local limited = 0
-if status == 'active' then
-  if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then dup = 1 end
-  local ei = tonumber(ARGV[4])
-  if ei > 0 then
-    local now = tonumber(ARGV[3])
-    local tat = tonumber(redis.call('GET', KEYS[4]) or now)
-    if tat < now then tat = now end
-    if now < tat + ei - ei * tonumber(ARGV[5]) then limited = 1
-    else redis.call('SET', KEYS[4], tat + ei, 'PX', math.ceil(tat + ei - now)) end
-  end
-end
-return {status, own, dup, limited}`)
+// slidingWindow is one rate limiter's commands for one click: Cloudflare's two-counter
+// estimate of the clicks in the last span, previous window's count weighted by how
+// much of it the sliding span still covers, plus this window's count (this click
+// included). Refused clicks count too: a client that keeps hammering stays limited.
+type slidingWindow struct {
+	cur    *redis.IntCmd
+	expire *redis.BoolCmd
+	prev   *redis.StringCmd
+	weight float64 // share of the previous window inside the sliding span
+	limit  int64
+}
 
-// gcraScript is a generic cell-rate limiter: 1 when the call is over the limit.
-// KEYS: the limiter key. ARGV: emission interval ms, burst, now ms.
-var gcraScript = redis.NewScript(`
-local ei, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-if now < tat + ei - ei * burst then return 1 end
-redis.call('SET', KEYS[1], tat + ei, 'PX', math.ceil(tat + ei - now))
-return 0`)
+func (w *slidingWindow) queue(ctx context.Context, pipe redis.Pipeliner, key string, limit int, span time.Duration, nowMs int64) {
+	spanMs := max(span.Milliseconds(), 1)
+	idx := nowMs / spanMs
+	cur := key + ":" + strconv.FormatInt(idx, 10)
+	w.cur = pipe.Incr(ctx, cur)
+	// Kept for two spans: during the next window it is the previous one.
+	w.expire = pipe.ExpireNX(ctx, cur, max(2*span, time.Second).Round(time.Second)+time.Second)
+	w.prev = pipe.Get(ctx, key+":"+strconv.FormatInt(idx-1, 10))
+	w.weight = 1 - float64(nowMs%spanMs)/float64(spanMs)
+	w.limit = int64(limit)
+}
 
-// LoadScripts loads the scripts into Redis (every shard on a cluster) so the click path
-// can use EVALSHA; Lookup reloads them itself after a Redis restart.
-func (r *RedisState) LoadScripts(ctx context.Context) error {
-	for _, s := range []*redis.Script{clickScript, gcraScript} {
-		if err := s.Load(ctx, r.R).Err(); err != nil {
-			return err
-		}
+func (w *slidingWindow) over() (bool, error) {
+	cur, err := w.cur.Result()
+	if err != nil {
+		return false, err
 	}
-	return nil
+	if err := w.expire.Err(); err != nil {
+		return false, err
+	}
+	prev, err := w.prev.Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, err
+	}
+	return float64(prev)*w.weight+float64(cur) > float64(w.limit), nil
 }
 
 // Lookup implements StateStore. It waits for the pipeline that carries the click.
@@ -135,15 +139,18 @@ func (r *RedisState) Lookup(_ context.Context, q *StateQuery, out *State) error 
 		r.cfg.defaults()
 		r.co.Run = r.run
 	})
-	if !q.Windows {
-		// Standing only: from the cache when it knows.
-		if st, ok := r.cache.get(q.Partner, q.Now); ok {
-			out.Partner = st
-			return nil
-		}
+	st, cached := r.cache.get(q.Partner, q.Now)
+	if cached && (!q.Windows || st != PartnerActive) {
+		// Standing is all the verdict needs: an inactive partner's click is refused
+		// whatever its windows say, and opens none.
+		out.Partner = st
+		return nil
 	}
 	c := lookupCalls.Get().(*lookupCall)
-	c.q, c.out = q, out
+	c.q, c.out, c.cached = q, out, cached
+	if cached {
+		out.Partner = st
+	}
 	r.co.Do(c)
 	err := c.err
 	*c = lookupCall{}
@@ -154,28 +161,6 @@ func (r *RedisState) Lookup(_ context.Context, q *StateQuery, out *State) error 
 // run sends one batch of clicks in a pipeline. The client's own timeouts bound it.
 func (r *RedisState) run(calls []*lookupCall) {
 	ctx := context.Background()
-	r.exec(ctx, calls)
-	// After a Redis restart the scripts are gone and every EVALSHA failed without
-	// running: load them and send those clicks again.
-	var again []*lookupCall
-	for _, c := range calls {
-		if c.err != nil && redis.HasErrorPrefix(c.err, "NOSCRIPT") {
-			again = append(again, c)
-		}
-	}
-	if len(again) == 0 {
-		return
-	}
-	if err := r.LoadScripts(ctx); err != nil {
-		for _, c := range again {
-			c.err = err
-		}
-		return
-	}
-	r.exec(ctx, again)
-}
-
-func (r *RedisState) exec(ctx context.Context, calls []*lookupCall) {
 	pipe := r.R.Pipeline()
 	for _, c := range calls {
 		r.queue(ctx, pipe, c)
@@ -190,59 +175,65 @@ func (r *RedisState) queue(ctx context.Context, pipe redis.Pipeliner, c *lookupC
 	q, cfg := c.q, &r.cfg
 	pid := string(q.Partner)
 	base := partners.Key(pid)
-	if !q.Windows {
+	if !c.cached {
 		c.hget = pipe.HGet(ctx, base, partners.FieldStatus)
+	}
+	if !q.Windows {
 		return
 	}
 	vis := string(q.Visitor)
 	now := q.Now.UnixMilli()
-	partnerEI := int64(0)
+	c.own = pipe.SIsMember(ctx, partners.VisitorsKey(pid), vis)
+	c.dup = pipe.SetNX(ctx, base+":dup:"+vis, "1", cfg.DuplicateWindow)
+	c.vis.queue(ctx, pipe, "rfe:rl:v:{"+vis+"}", cfg.VisitorBurst, burstSpan(cfg.VisitorRate, cfg.VisitorBurst), now)
+	c.ip.queue(ctx, pipe, "rfe:rl:ip:{"+q.IP.String()+"}", cfg.IPBurst, burstSpan(cfg.IPRate, cfg.IPBurst), now)
 	if cfg.PartnerRate > 0 {
-		partnerEI = int64(time.Minute/time.Millisecond) / int64(cfg.PartnerRate)
+		c.pcap.queue(ctx, pipe, base+":rate", cfg.PartnerRate, time.Minute, now)
 	}
-	c.click = clickScript.EvalSha(ctx, pipe, []string{base, base + ":dup:" + vis, partners.VisitorsKey(pid), base + ":rate"},
-		vis, cfg.DuplicateWindow.Milliseconds(), now, partnerEI, 1)
-	c.vis = gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:v:{" + vis + "}"},
-		int64(time.Minute/time.Millisecond)/int64(cfg.VisitorRate), cfg.VisitorBurst, now)
-	c.ip = gcraScript.EvalSha(ctx, pipe, []string{"rfe:rl:ip:{" + q.IP.String() + "}"},
-		int64(time.Minute/time.Millisecond)/int64(cfg.IPRate), cfg.IPBurst, now)
+}
+
+// burstSpan is the span in which a limiter of rate per minute admits burst clicks.
+func burstSpan(rate, burst int) time.Duration {
+	return time.Duration(burst) * time.Minute / time.Duration(rate)
 }
 
 func (r *RedisState) read(c *lookupCall) error {
 	q, out := c.q, c.out
-	ttl := r.PartnerTTL
-	if ttl == 0 {
-		ttl = 5 * time.Second
-	}
-	if !q.Windows {
+	if !c.cached {
 		status, err := c.hget.Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		out.Partner = standing(status)
+		ttl := r.PartnerTTL
+		if ttl == 0 {
+			ttl = 5 * time.Second
+		}
 		r.cache.put(q.Partner, out.Partner, q.Now, ttl)
+	}
+	if !q.Windows {
 		return nil
 	}
-	for _, cmd := range []*redis.Cmd{c.click, c.vis, c.ip} {
-		if err := cmd.Err(); err != nil {
-			return err
-		}
-	}
-	res, err := c.click.Slice()
+	own, err := c.own.Result()
 	if err != nil {
 		return err
 	}
-	if len(res) != 4 {
-		return errors.New("tracker: click script answered an unexpected shape")
+	set, err := c.dup.Result()
+	if err != nil {
+		return err
 	}
-	status, _ := res[0].(string)
-	out.Partner = standing(status)
-	r.cache.put(q.Partner, out.Partner, q.Now, ttl)
-	out.OwnVisitor = res[1] == int64(1)
-	out.Duplicate = res[2] == int64(1)
-	out.PartnerLimited = res[3] == int64(1)
-	out.VisitorLimited = c.vis.Val() == int64(1)
-	out.IPLimited = c.ip.Val() == int64(1)
+	out.OwnVisitor, out.Duplicate = own, !set
+	if out.VisitorLimited, err = c.vis.over(); err != nil {
+		return err
+	}
+	if out.IPLimited, err = c.ip.over(); err != nil {
+		return err
+	}
+	if c.pcap.cur != nil {
+		if out.PartnerLimited, err = c.pcap.over(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

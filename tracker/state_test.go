@@ -27,9 +27,6 @@ func redisEdge(t *testing.T, q Quality) (*Edge, *memQueue, *partners.Registry) {
 	}
 	mq := &memQueue{}
 	st := &RedisState{R: rdb, Q: q}
-	if err := st.LoadScripts(ctx); err != nil {
-		t.Fatal(err)
-	}
 	e, err := NewEdge(Config{Origin: testOrigin, Keys: newTestEdge(t, memState(), mq).cfg.Keys, Quality: q}, st, mq, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -92,15 +89,46 @@ func TestRateLimits(t *testing.T) {
 		now = now.Add(time.Millisecond) // past the duplicate window, well within the rate
 		doFrom(e, ip, "http://r.example/?ref=12345", "Cookie", "rfe_vid=CCCCCCCCCCCCCCCCCCCCC"+string(rune('a'+i)))
 	}
-	now = now.Add(10 * time.Second) // one emission interval (60s/6) later: one more allowed
+	// IPBurst 3 in 30 s (60s/6*3): refused clicks count too, so ten seconds later the
+	// sliding estimate is still over; two spans later the address starts afresh.
+	now = now.Add(10 * time.Second)
+	doFrom(e, ip, "http://r.example/?ref=12345", "Cookie", "rfe_vid=CCCCCCCCCCCCCCCCCCCCCy")
+	now = now.Add(60 * time.Second)
 	doFrom(e, ip, "http://r.example/?ref=12345", "Cookie", "rfe_vid=CCCCCCCCCCCCCCCCCCCCCz")
 	want := []attribution.Verdict{attribution.Valid, attribution.Valid, attribution.Valid,
-		attribution.RateLimited, attribution.RateLimited, attribution.Valid}
+		attribution.RateLimited, attribution.RateLimited, attribution.RateLimited, attribution.Valid}
 	if got := verdicts(q); !slices.Equal(got, want) {
 		t.Fatalf("verdicts %v, want %v", got, want)
 	}
 	if !q.clicks[3].HasReason("rate:ip") {
 		t.Fatalf("reasons %v", q.clicks[3].Reasons())
+	}
+}
+
+// The limiter's estimate weights the previous window by the share of it the sliding
+// span still covers.
+func TestRateLimitSlidingEstimate(t *testing.T) {
+	e, q, _ := redisEdge(t, Quality{IPRate: 4, IPBurst: 4, VisitorRate: 60, VisitorBurst: 60, DuplicateWindow: time.Millisecond})
+	// Spans are aligned to the Unix epoch: 10:00:54 is 90% into a one-minute window.
+	now := time.Date(2026, 11, 21, 10, 0, 54, 0, time.UTC)
+	e.Now = func() time.Time { return now }
+	ip := net.IPv4(198, 51, 100, 5)
+	click := func(i int) {
+		now = now.Add(time.Millisecond)
+		doFrom(e, ip, "http://r.example/?ref=12345", "Cookie", "rfe_vid=EEEEEEEEEEEEEEEEEEEEE"+string(rune('a'+i)))
+	}
+	for i := 0; i < 4; i++ {
+		click(i)
+	}
+	// Half into the next window: 4 x 0.5 from before, so two more fit and the third not.
+	now = time.Date(2026, 11, 21, 10, 1, 30, 0, time.UTC)
+	for i := 4; i < 7; i++ {
+		click(i)
+	}
+	want := []attribution.Verdict{attribution.Valid, attribution.Valid, attribution.Valid, attribution.Valid,
+		attribution.Valid, attribution.Valid, attribution.RateLimited}
+	if got := verdicts(q); !slices.Equal(got, want) {
+		t.Fatalf("verdicts %v, want %v", got, want)
 	}
 }
 

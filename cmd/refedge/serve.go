@@ -139,9 +139,6 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	registry := &partners.Registry{R: d.redis}
 	quality := tracker.Quality{}
 	state := &tracker.RedisState{R: d.redis, Q: quality}
-	if err := state.LoadScripts(ctx); err != nil {
-		log.Warn("cannot load Redis scripts now; clicks will load them on first use", "err", err)
-	}
 	edge, err := tracker.NewEdge(tracker.Config{
 		Origin:         cfg.MarketOrigin.String(),
 		CookieDomain:   cfg.CookieDomain,
