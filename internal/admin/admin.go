@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"sort"
@@ -24,11 +25,20 @@ type Check func(ctx context.Context) error
 
 // Server is the admin listener's handler.
 type Server struct {
+	// BodyTimeout bounds reading one request body, from the handler's start; 0 means
+	// DefaultBodyTimeout. http.Server's ReadHeaderTimeout covers only the headers, so
+	// without it a client sending a body a byte at a time holds a connection forever.
+	BodyTimeout time.Duration
+
 	mux    *http.ServeMux
 	mu     sync.Mutex
 	checks map[string]Check
 	log    *slog.Logger
 }
+
+// DefaultBodyTimeout is BodyTimeout's default: the largest admin body (a banner
+// master, 20 MB by default) at 1 MB/s.
+const DefaultBodyTimeout = 20 * time.Second
 
 // New returns a server with health, readiness, metrics and pprof registered.
 func New(log *slog.Logger) *Server {
@@ -41,10 +51,26 @@ func New(log *slog.Logger) *Server {
 	s.mux.Handle("GET /metrics", promhttp.Handler())
 	s.mux.HandleFunc("/debug/pprof/", pprof.Index)
 	s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("/debug/pprof/profile", oneAtATime("CPU profile", pprof.Profile))
 	s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	s.mux.HandleFunc("/debug/pprof/trace", oneAtATime("execution trace", pprof.Trace))
 	return s
+}
+
+// oneAtATime runs h for one request at a time and answers 409 to the others. The CPU
+// profiler and the execution tracer are process-wide: net/http/pprof answers a second
+// concurrent request 500 ("already in use"), which reads as a server fault.
+func oneAtATime(what string, h http.HandlerFunc) http.HandlerFunc {
+	var busy sync.Mutex
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !busy.TryLock() {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "a "+what+" is already being taken; retry when it is done", http.StatusConflict)
+			return
+		}
+		defer busy.Unlock()
+		h(w, r)
+	}
 }
 
 // AddCheck registers a readiness check under name.
@@ -58,7 +84,46 @@ func (s *Server) AddCheck(name string, c Check) {
 func (s *Server) Handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		s.boundBody(w, r)
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// boundBody sets a read deadline for r's body and clears it once the body has been
+// read, so it never cuts short a handler that works on after reading (once the body is
+// read, net/http watches the connection for the client going away, and a deadline
+// there would cancel the request's context).
+func (s *Server) boundBody(w http.ResponseWriter, r *http.Request) {
+	d := s.BodyTimeout
+	if d <= 0 {
+		d = DefaultBodyTimeout
+	}
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(d)) != nil {
+		return // not a connection that supports deadlines (tests' recorders)
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+}
+
+// deadlineBody clears the connection's read deadline when the whole body has been
+// read. On any other error the deadline stays: net/http reads what is left of an
+// unread body before answering, and that read must fail fast too.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
@@ -125,9 +190,13 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooBig):
 			Error(w, http.StatusRequestEntityTooLarge, "body too large")
-		} else {
+		case errors.As(err, &netErr) && netErr.Timeout():
+			Error(w, http.StatusRequestTimeout, "body not received in time")
+		default:
 			Error(w, http.StatusBadRequest, fmt.Sprintf("invalid JSON body: %v", err))
 		}
 		return false
