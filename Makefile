@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 SERVICES := bash deploy/dev/services.sh
+# FUZZTIME is how long `make test` fuzzes each fuzz target (CI: 60s); `make test FUZZTIME=5s`
+# for a quick local run.
+FUZZTIME ?= 60s
 
 .PHONY: run test lint unit services services-stop build bench fuzz clean
 
@@ -9,10 +12,16 @@ SERVICES := bash deploy/dev/services.sh
 run:
 	bash deploy/dev/run.sh
 
-## test: every test against real Redis, ClickHouse 18.16 and headless Chromium
+## test: every test against real Redis, ClickHouse 18.16 and headless Chromium, then every
+## fuzz target for FUZZTIME
 test: services lint
 	mkdir -p .run
 	set -o pipefail; eval "$$($(SERVICES) env)" && $(GO) test -race -count=1 -timeout 25m ./... 2>&1 | tee .run/test.log
+	bash deploy/dev/fuzz.sh $(FUZZTIME)
+
+## fuzz: only the fuzz targets, FUZZTIME each, two at a time
+fuzz:
+	bash deploy/dev/fuzz.sh $(FUZZTIME)
 
 ## services: install (when missing) and start Redis, ClickHouse and Chromium for the tests,
 ## and the Redis Cluster and second ClickHouse shard of the scale-out tests (nginx, docker-compose)
