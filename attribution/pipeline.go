@@ -37,6 +37,14 @@ type PipelineConfig struct {
 	Logger *slog.Logger
 }
 
+// NewDefaultPipelineConfig returns a config with every default filled in, the settings
+// a pipeline built from the zero config runs with.
+func NewDefaultPipelineConfig() PipelineConfig {
+	var c PipelineConfig
+	c.defaults()
+	return c
+}
+
 func (c *PipelineConfig) defaults() {
 	if c.QueueSize <= 0 {
 		c.QueueSize = 1 << 18

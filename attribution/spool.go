@@ -54,6 +54,13 @@ type SpoolConfig struct {
 	SpoolAfter int
 }
 
+// NewDefaultSpoolConfig returns a config with every default filled in (Dir empty).
+func NewDefaultSpoolConfig() SpoolConfig {
+	var c SpoolConfig
+	c.defaults()
+	return c
+}
+
 func (c *SpoolConfig) defaults() {
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = 1 << 30
