@@ -38,7 +38,7 @@ func Open(url string, dev bool) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot start embedded Redis: %w", err)
 		}
-		return &Client{UniversalClient: redis.NewClient(tuned(&redis.Options{Addr: m.Addr()})), Embedded: m}, nil
+		return guarded(&Client{UniversalClient: redis.NewClient(tuned(&redis.Options{Addr: m.Addr()})), Embedded: m}), nil
 	case url == "":
 		return nil, errors.New("no Redis URL")
 	case strings.HasPrefix(url, "redis://") || strings.HasPrefix(url, "rediss://"):
@@ -46,7 +46,7 @@ func Open(url string, dev bool) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot parse Redis URL: %w", err)
 		}
-		return &Client{UniversalClient: redis.NewClient(tuned(opts))}, nil
+		return guarded(&Client{UniversalClient: redis.NewClient(tuned(opts))}), nil
 	default:
 		var seeds []string
 		for _, s := range strings.Split(url, ",") {
@@ -54,7 +54,7 @@ func Open(url string, dev bool) (*Client, error) {
 				seeds = append(seeds, s)
 			}
 		}
-		return &Client{UniversalClient: redis.NewClusterClient(&redis.ClusterOptions{
+		return guarded(&Client{UniversalClient: redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:              seeds,
 			DialTimeout:        2 * time.Second,
 			ReadTimeout:        500 * time.Millisecond,
@@ -62,8 +62,14 @@ func Open(url string, dev bool) (*Client, error) {
 			PoolTimeout:        time.Second,
 			DialerRetries:      1,
 			DialerRetryTimeout: 50 * time.Millisecond,
-		})}, nil
+		})}), nil
 	}
+}
+
+// guarded puts the client behind a circuit breaker (breaker.go).
+func guarded(c *Client) *Client {
+	c.AddHook(newBreaker(BreakerConfig{}))
+	return c
 }
 
 // tuned sets timeouts suited to the click path: a click waits on Redis at most once, so
