@@ -59,21 +59,31 @@ func binary(t *testing.T) string {
 // the test process (so Kafka outlives the edge and can be read after it stops).
 type stack struct {
 	t       *testing.T
+	cfg     stackConfig
 	cmd     *exec.Cmd
 	http    string // base URL of the public listener
 	admin   string
 	db      string
 	brokers []string
-	exited  chan error
+	dead    chan struct{} // closed when the process has exited; exitErr is then set
+	exitErr error
 	logMu   sync.Mutex
 	logs    strings.Builder
+}
+
+// stackConfig names the servers a refedge process uses. launch starts a process on
+// it; the fault tests launch a second one on the same config (and spool) after a kill.
+type stackConfig struct {
+	redisURL string
+	chDSN    string // native DSN naming the database
+	brokers  []string
+	spoolDir string
 }
 
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	rdb := testenv.Redis(t)
-	ch, db := testenv.ClickHouse(t)
-	_ = ch
+	_, db := testenv.ClickHouse(t)
 	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: attribution.AllTopics})
 	if err != nil {
 		t.Fatal(err)
@@ -82,17 +92,29 @@ func startStack(t *testing.T) *stack {
 	opts := rdb.Options()
 	chDSN := testenv.ClickHouseDSN(t)
 	chDSN = chDSN[:strings.LastIndexByte(chDSN, '/')+1] + db
-	s := &stack{t: t, db: db, brokers: broker.Addrs(), exited: make(chan error, 1)}
+	return launch(t, stackConfig{
+		redisURL: fmt.Sprintf("redis://%s/%d", opts.Addr, opts.DB),
+		chDSN:    chDSN,
+		brokers:  broker.Addrs(),
+		spoolDir: t.TempDir(),
+	})
+}
+
+// launch starts refedge on cfg and waits until it is ready. The process is killed in
+// t.Cleanup if the test has not stopped it.
+func launch(t *testing.T, cfg stackConfig) *stack {
+	t.Helper()
+	s := &stack{t: t, cfg: cfg, db: cfg.chDSN[strings.LastIndexByte(cfg.chDSN, '/')+1:], brokers: cfg.brokers, dead: make(chan struct{})}
 	s.cmd = exec.Command(binary(t))
 	s.cmd.Env = append(os.Environ(),
 		"REFEDGE_HTTP_ADDR=127.0.0.1:0",
 		"REFEDGE_ADMIN_ADDR=127.0.0.1:0",
 		"REFEDGE_MARKET_ORIGIN=https://market.example",
 		"REFEDGE_SECRET="+e2eSecret,
-		fmt.Sprintf("REFEDGE_REDIS_URL=redis://%s/%d", opts.Addr, opts.DB),
-		"REFEDGE_CLICKHOUSE_DSN="+chDSN,
-		"REFEDGE_KAFKA_BROKERS="+strings.Join(broker.Addrs(), ","),
-		"REFEDGE_SPOOL_DIR="+t.TempDir(),
+		"REFEDGE_REDIS_URL="+cfg.redisURL,
+		"REFEDGE_CLICKHOUSE_DSN="+cfg.chDSN,
+		"REFEDGE_KAFKA_BROKERS="+strings.Join(cfg.brokers, ","),
+		"REFEDGE_SPOOL_DIR="+cfg.spoolDir,
 		"REFEDGE_BANNERS_DIR="+t.TempDir(),
 		"REFEDGE_BANNERS_CACHE_DIR="+t.TempDir(),
 		"REFEDGE_LOG_FORMAT=json",
@@ -108,6 +130,7 @@ func startStack(t *testing.T) *stack {
 	ready := make(chan map[string]any, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			s.logMu.Lock()
@@ -119,12 +142,15 @@ func startStack(t *testing.T) *stack {
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
-		s.exited <- s.cmd.Wait()
+		s.exitErr = s.cmd.Wait()
+		close(s.dead)
 	}()
 	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
+		select {
+		case <-s.dead:
+		default:
 			_ = s.cmd.Process.Kill()
-			<-s.exited
+			<-s.dead
 		}
 		if t.Failed() {
 			t.Logf("refedge log:\n%s", s.log())
@@ -133,8 +159,8 @@ func startStack(t *testing.T) *stack {
 	select {
 	case m := <-ready:
 		s.http, s.admin = "http://"+m["http"].(string), "http://"+m["admin"].(string)
-	case err := <-s.exited:
-		t.Fatalf("refedge exited before it was ready: %v\n%s", err, s.log())
+	case <-s.dead:
+		t.Fatalf("refedge exited before it was ready: %v\n%s", s.exitErr, s.log())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("refedge not ready after 60s:\n%s", s.log())
 	}
@@ -154,9 +180,9 @@ func (s *stack) stop() {
 		s.t.Fatal(err)
 	}
 	select {
-	case err := <-s.exited:
-		if err != nil {
-			s.t.Fatalf("refedge exited with %v after SIGTERM", err)
+	case <-s.dead:
+		if s.exitErr != nil {
+			s.t.Fatalf("refedge exited with %v after SIGTERM", s.exitErr)
 		}
 	case <-time.After(60 * time.Second):
 		s.t.Fatal("refedge did not stop within 60s of SIGTERM")
@@ -179,6 +205,8 @@ func (s *stack) putPartner(id, status string) {
 var noRedirect = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	Transport:     &http.Transport{MaxIdleConnsPerHost: 64},
+	// A click never takes this long; a request that does is a hang, reported as an error.
+	Timeout: 30 * time.Second,
 }
 
 // click sends one referral click the way a browser does (a bare Go client is a bot to
@@ -218,7 +246,7 @@ type clickRow struct {
 
 func (s *stack) clickRows(ctx context.Context) map[string]clickRow {
 	s.t.Helper()
-	conn, _, err := attribution.OpenClickHouse(ctx, testenv.ClickHouseDSN(s.t))
+	conn, _, err := attribution.OpenClickHouse(ctx, s.cfg.chDSN)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -269,12 +297,19 @@ func (s *stack) kafkaClicks(ctx context.Context) map[string]attribution.ClickPay
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
+	waitEvery(t, what, d, 20*time.Millisecond, cond)
+}
+
+// waitEvery polls cond every interval until it holds or the deadline passes; for
+// conditions that cost a query.
+func waitEvery(t *testing.T, what string, d, interval time.Duration, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 
