@@ -28,7 +28,12 @@ type outage struct {
 	up   func()
 
 	down, restart time.Time // when the server was dead, and when its restart began
+	ready         time.Time // when it answered again
 }
+
+// redisRecovery is how soon after Redis answers again clicks must stop being degraded
+// (the Redis client's circuit breaker probes every second).
+const redisRecovery = 5 * time.Second
 
 // TestOutagesLoseNothing: under a steady click load, private ClickHouse, Kafka broker
 // and Redis servers are each stopped for 30 s and started again on the same port and
@@ -82,14 +87,18 @@ func TestOutagesLoseNothing(t *testing.T) {
 		<-time.After(faultOutage - time.Since(o.down))
 		o.restart = time.Now()
 		o.up()
+		o.ready = time.Now()
 		t.Logf("%s down %.1fs; back after %.1fs", o.name, o.restart.Sub(o.down).Seconds(), time.Since(o.restart).Seconds())
 		if o.sink != "" {
 			waitEvery(t, o.sink+" spool replayed", 3*time.Minute, 250*time.Millisecond, func() bool {
 				return s.metric("refedge_spool_bytes", sinkLabels(o.sink)) == 0
 			})
 		} else {
+			// Long enough to see the edge use Redis again (checked below).
 			n := load.count()
-			waitFor(t, "clicks after the "+o.name+" restart", time.Minute, func() bool { return load.count() > n+faultRate })
+			waitEvery(t, "clicks after the "+o.name+" restart", 2*time.Minute, 100*time.Millisecond, func() bool {
+				return load.count() > n+faultRate*int((redisRecovery+3*time.Second)/time.Second)
+			})
 		}
 	}
 	results := load.halt()
@@ -191,6 +200,9 @@ func TestOutagesLoseNothing(t *testing.T) {
 			}
 		} else if sr.degraded {
 			degradedOut++
+			if r.sent.After(redis.ready.Add(redisRecovery)) {
+				t.Errorf("sub=%d was sent %v after Redis answered again and is still degraded:redis", r.sub, r.sent.Sub(redis.ready).Round(time.Millisecond))
+			}
 		}
 	}
 	if want := faultRate * int(faultOutage/time.Second) / 2; degradedIn < want {
@@ -204,7 +216,14 @@ func TestOutagesLoseNothing(t *testing.T) {
 		"analytics total %d",
 		len(results), len(ok302), rawRows, distinctRows, rawRows-distinctRows, total)
 	t.Logf("Kafka messages %d, distinct click ids %d (duplicates %d)", kmsgs, kdistinct, kmsgs-kdistinct)
-	t.Logf("during the Redis outage: %d clicks, all 302 and degraded:redis; degraded outside the outage window: %d", degradedIn, degradedOut)
+	lastDegraded := time.Duration(0)
+	for _, r := range ok302 {
+		if r.sent.After(redis.ready) && rows[strconv.Itoa(r.sub)].degraded {
+			lastDegraded = max(lastDegraded, r.sent.Sub(redis.ready))
+		}
+	}
+	t.Logf("during the Redis outage: %d clicks, all 302 and degraded:redis; degraded outside the outage window: %d "+
+		"(the last sent %v after Redis answered again)", degradedIn, degradedOut, lastDegraded.Round(time.Millisecond))
 	for _, o := range outages {
 		var during []clickResult
 		for _, r := range ok302 {
