@@ -3,7 +3,7 @@ package attribution
 import (
 	"encoding/json"
 	"errors"
-	"strconv"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -47,9 +47,14 @@ const (
 // AppendEnvelope appends the click as a click.recorded envelope. The envelope id is the
 // click id, so consumers deduplicate redeliveries by it.
 func (c *Click) AppendEnvelope(dst []byte) []byte {
-	dst = appendEnvelopeHead(dst, string(c.ID[:]), TypeClickRecorded, c.Time)
-	dst = append(dst, `"click_id":`...)
-	dst = appendString(dst, string(c.ID[:]))
+	// Grown once: the fields' bytes plus the names and quoting around them.
+	dst = slices.Grow(dst, envelopeOverhead+len(c.a.b)+len(c.a.b)/8)
+	dst = append(dst, `{"id":`...)
+	dst = appendID(dst, &c.ID)
+	dst = append(dst, `,"type":"`+TypeClickRecorded+`","version":1,"occurred_at":"`...)
+	dst = c.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","payload":{"click_id":`...)
+	dst = appendID(dst, &c.ID)
 	dst = appendField(dst, "partner_id", c.Partner())
 	dst = appendField(dst, "verdict", c.Verdict.String())
 	dst = append(dst, `,"reasons":[`...)
@@ -73,6 +78,10 @@ func (c *Click) AppendEnvelope(dst []byte) []byte {
 	dst = appendField(dst, "user_agent", c.UserAgent())
 	return append(dst, "}}"...)
 }
+
+// envelopeOverhead is the size of a click envelope's fixed parts: names, punctuation,
+// ids and time.
+const envelopeOverhead = 420
 
 // ClickPayload is the decoded payload of click.recorded.
 type ClickPayload struct {
@@ -143,41 +152,73 @@ func appendField(dst []byte, name, v string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain[c] is true for the ASCII bytes appendString copies as they are.
+var jsonPlain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD, and <, >, &
-// and the line separators are escaped so the output is safe inside HTML too.
+// and the line separators are escaped so the output is safe inside HTML too. Runs of
+// bytes that need nothing are copied at once: most fields are plain ASCII.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
+			if jsonPlain[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
 				dst = append(dst, '\\', c)
-			case c == '\n':
+			case '\n':
 				dst = append(dst, '\\', 'n')
-			case c == '\r':
+			case '\r':
 				dst = append(dst, '\\', 'r')
-			case c == '\t':
+			case '\t':
 				dst = append(dst, '\\', 't')
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
+			default: // control bytes, <, >, &
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
 			}
 			i++
+			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
 		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, `\u202`...)
-			dst = strconv.AppendInt(dst, int64(r&0xf), 16)
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
 		default:
-			dst = append(dst, s[i:i+size]...)
+			i += size
+			continue
 		}
 		i += size
+		start = i
 	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendID appends a click id as a JSON string. Ids are hex digits and dashes, so they
+// are copied as they are; anything else (a damaged spool record) goes through
+// appendString.
+func appendID(dst []byte, id *ClickID) []byte {
+	for _, c := range id {
+		if c >= utf8.RuneSelf || !jsonPlain[c] {
+			return appendString(dst, string(id[:]))
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, id[:]...)
 	return append(dst, '"')
 }
