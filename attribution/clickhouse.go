@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -149,26 +151,143 @@ func MigrateCluster(ctx context.Context, dsn string, opts chcluster.Options, log
 type ClickHouseClicks struct {
 	Conn driver.Conn
 	DB   string
+
+	scratch sync.Pool // *clickBatch
 }
 
 // Name implements Sink.
 func (s *ClickHouseClicks) Name() string { return "clickhouse" }
 
-// clickColumns is the explicit column list ClickHouse 18.16 needs for batch inserts.
+// clickColumns is the explicit column list ClickHouse 18.16 needs for batch inserts;
+// clickBatch.append fills them in this order.
 const clickColumns = "click_id, ts, partner_id, verdict, reasons, source, creative, sub_id, visitor_id, visitor_hash, referer_host, path, query, device, browser, user_agent"
 
-// Write implements Sink.
+// clickBatch holds one batch column by column. The strings alias the clicks (the
+// driver copies them into its own buffers on append); the slices are reused.
+type clickBatch struct {
+	ts      []time.Time
+	str     [numClickStrColumns][]string
+	reasons []string // every row's reasons, one after the other
+	rows    []span   // per row: its reasons in reasons
+}
+
+type span struct{ from, to int }
+
+// The String columns of clickColumns, by position in clickBatch.str.
+const (
+	colClickID = iota
+	colPartner
+	colVerdict
+	colSource
+	colCreative
+	colSubID
+	colVisitorID
+	colVisitorHash
+	colRefererHost
+	colPath
+	colQuery
+	colDevice
+	colBrowser
+	colUserAgent
+	numClickStrColumns
+)
+
+func (cc *clickBatch) fill(clicks []*Click) {
+	cc.ts = cc.ts[:0]
+	for i := range cc.str {
+		cc.str[i] = cc.str[i][:0]
+	}
+	cc.reasons, cc.rows = cc.reasons[:0], cc.rows[:0]
+	add := func(col int, v string) { cc.str[col] = append(cc.str[col], v) }
+	for _, c := range clicks {
+		cc.ts = append(cc.ts, c.Time.UTC())
+		add(colClickID, unsafe.String(&c.ID[0], len(c.ID)))
+		add(colPartner, c.Partner())
+		add(colVerdict, c.Verdict.String())
+		add(colSource, c.Source())
+		add(colCreative, c.Creative())
+		add(colSubID, c.SubID())
+		add(colVisitorID, c.VisitorID())
+		add(colVisitorHash, c.VisitorHash())
+		add(colRefererHost, c.RefererHost())
+		add(colPath, c.Path())
+		add(colQuery, c.Query())
+		add(colDevice, c.Device())
+		add(colBrowser, c.Browser())
+		add(colUserAgent, c.UserAgent())
+		from := len(cc.reasons)
+		for i := range c.reasons {
+			cc.reasons = append(cc.reasons, c.Reason(i))
+		}
+		cc.rows = append(cc.rows, span{from, len(cc.reasons)})
+	}
+}
+
+// insertBlockRows is how many rows go into each block of an insert. The driver's column
+// buffers grow to one block and are reused for the next (one big block would regrow
+// them, copying, every batch), and the server works on a block while the next is
+// encoded. The server squashes the blocks of one INSERT (min_insert_block_size_rows),
+// so a batch still makes one part per table.
+const insertBlockRows = 8192
+
+// append hands rows [lo, hi) to b in clickColumns order.
+func (cc *clickBatch) append(b driver.Batch, lo, hi int) error {
+	str := func(col int) any { return cc.str[col][lo:hi] }
+	for i, v := range []any{str(colClickID), cc.ts[lo:hi], str(colPartner), str(colVerdict)} {
+		if err := b.Column(i).Append(v); err != nil {
+			return err
+		}
+	}
+	// Array(String) row by row: the driver's whole-column path for arrays reflects.
+	col := b.Column(4)
+	for _, r := range cc.rows[lo:hi] {
+		if err := col.AppendRow(cc.reasons[r.from:r.to:r.to]); err != nil {
+			return err
+		}
+	}
+	for i, c := range []int{colSource, colCreative, colSubID, colVisitorID, colVisitorHash, colRefererHost,
+		colPath, colQuery, colDevice, colBrowser, colUserAgent} {
+		if err := b.Column(5 + i).Append(str(c)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (cc *clickBatch) reset() {
+	clear(cc.ts)
+	for i := range cc.str {
+		clear(cc.str[i])
+	}
+	clear(cc.reasons)
+}
+
+// Write implements Sink: one INSERT per batch, sent in blocks of insertBlockRows.
+// Columns are appended whole (clickhouse-go's columnar path) rather than row by row,
+// which boxes every value into an interface.
 func (s *ClickHouseClicks) Write(ctx context.Context, clicks []*Click) error {
 	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+".clicks ("+clickColumns+")")
 	if err != nil {
 		return fmt.Errorf("cannot prepare insert of %d clicks: %w", len(clicks), err)
 	}
-	for _, c := range clicks {
-		if err := b.Append(string(c.ID[:]), c.Time.UTC(), c.Partner(), c.Verdict.String(), c.Reasons(),
-			c.Source(), c.Creative(), c.SubID(), c.VisitorID(), c.VisitorHash(), c.RefererHost(),
-			c.Path(), c.Query(), c.Device(), c.Browser(), c.UserAgent()); err != nil {
+	cc, _ := s.scratch.Get().(*clickBatch)
+	if cc == nil {
+		cc = &clickBatch{}
+	}
+	defer func() {
+		cc.reset() // the strings alias clicks the pipeline is about to release
+		s.scratch.Put(cc)
+	}()
+	cc.fill(clicks)
+	for lo := 0; lo < len(clicks); lo += insertBlockRows {
+		hi := min(lo+insertBlockRows, len(clicks))
+		err := cc.append(b, lo, hi)
+		if err == nil && hi < len(clicks) {
+			err = b.Flush()
+		}
+		if err != nil {
 			_ = b.Abort()
-			return fmt.Errorf("cannot append click %s: %w", c.ID[:], err)
+			return fmt.Errorf("cannot send %d clicks to ClickHouse: %w", len(clicks), err)
 		}
 	}
 	if err := b.Send(); err != nil {
