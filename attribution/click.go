@@ -23,7 +23,12 @@ type Click struct {
 	a                                       arena
 }
 
-var clickPool = sync.Pool{New: func() any { return &Click{a: arena{b: make([]byte, 0, 512)}} }}
+// clickArenaBytes is a new click's arena capacity: the edge's clicks carry 200-300 bytes
+// of fields (user agent, path, query, ids), and a queued click holds its arena, so a
+// generous size multiplies into the queue's memory. Longer clicks grow theirs.
+const clickArenaBytes = 384
+
+var clickPool = sync.Pool{New: func() any { return &Click{a: arena{b: make([]byte, 0, clickArenaBytes)}} }}
 
 // AcquireClick returns an empty click from the pool.
 func AcquireClick() *Click { return clickPool.Get().(*Click) }
