@@ -104,21 +104,29 @@ func (s *sealer) loop() {
 			start := end.Add(-cfg.Lookback)
 			s.run(ctx, "pass", func() error { return s.a.SealHours(ctx, start, end) })
 			if !backfilled {
-				for c := start; c.After(start.Add(-cfg.Backfill)) && ctx.Err() == nil; c = c.Add(-24 * time.Hour) {
-					s.run(ctx, "backfill", func() error { return s.a.SealHours(ctx, c.Add(-24*time.Hour), c) })
+				// Day by day into the past; the first failure (ClickHouse down) ends this
+				// pass's backfill, and the next pass starts it again.
+				backfilled = true
+				for c := start; c.After(start.Add(-cfg.Backfill)); c = c.Add(-24 * time.Hour) {
+					if ctx.Err() != nil || !s.run(ctx, "backfill", func() error { return s.a.SealHours(ctx, c.Add(-24*time.Hour), c) }) {
+						backfilled = false
+						break
+					}
 				}
-				backfilled = ctx.Err() == nil
 			}
 			timer.Reset(cfg.Interval/2 + rand.N(cfg.Interval/2+1))
 		}
 	}
 }
 
-func (s *sealer) run(ctx context.Context, what string, fn func() error) {
-	if err := fn(); err != nil && ctx.Err() == nil {
+// run runs one step and reports whether it succeeded; a failure is counted and logged.
+func (s *sealer) run(ctx context.Context, what string, fn func() error) bool {
+	err := fn()
+	if err != nil && ctx.Err() == nil {
 		sealerErrors.Inc()
 		s.a.log.Warn("analytics sealer failed; retrying next pass", "step", what, "err", err)
 	}
+	return err == nil
 }
 
 // SealHours measures every partner's hours in [from, to) whose aggregates changed since

@@ -120,7 +120,9 @@ func (s *LedgerService) Start(ctx context.Context) error {
 		return errors.New("ledger service already started")
 	}
 	if err := loadScripts(ctx, s.rdb); err != nil {
-		return err
+		// Redis may be down while the edge starts: the consumers load the scripts
+		// again when Redis answers NOSCRIPT, and retry their batches until then.
+		s.log.Warn("cannot load the ledger scripts now; they load when Redis answers", "err", err)
 	}
 	s.started = true
 	fetchCtx, fetchCancel := context.WithCancel(ctx)

@@ -98,7 +98,12 @@ type sinkRunner[T any] struct {
 	in    chan *batch[T]
 	wg    sync.WaitGroup
 	spool *spool // nil without a spool
+	// pausedLogged is when "replay paused" was last logged: replay is tried every
+	// second during an outage, the log says so at most every pausedLogEvery.
+	pausedLogged time.Time
 }
+
+const pausedLogEvery = 30 * time.Second
 
 // ErrStopped is returned by Enqueue after Stop.
 var ErrStopped = errors.New("pipeline stopped")
@@ -167,6 +172,18 @@ func (p *Pipeline[T]) Enqueue(e T) error {
 	}
 	pipelineEnqueued.WithLabelValues(p.cfg.Name).Inc()
 	return nil
+}
+
+// FullSpools names the sinks whose spool is full: their batches wait in memory and the
+// queue will soon hold Enqueue back, so the process should not take more traffic.
+func (p *Pipeline[T]) FullSpools() []string {
+	var full []string
+	for _, r := range p.sinks {
+		if r.spool != nil && r.spool.fullLocked() {
+			full = append(full, r.sink.Name())
+		}
+	}
+	return full
 }
 
 // Len returns the number of events queued and not yet written by every sink.
@@ -338,10 +355,15 @@ func (p *Pipeline[T]) replay(r *sinkRunner[T]) {
 			return nil
 		})
 		if err != nil {
-			p.cfg.Logger.Warn("spool replay paused; the sink is still unavailable", "pipeline", p.cfg.Name, "sink", name, "err", err)
+			if time.Since(r.pausedLogged) >= pausedLogEvery {
+				r.pausedLogged = time.Now()
+				p.cfg.Logger.Warn("spool replay paused; the sink is still unavailable", "pipeline", p.cfg.Name, "sink", name,
+					"spooled_bytes", r.spool.sizeLocked(), "next_log_in", pausedLogEvery, "err", err)
+			}
 			return
 		}
 	}
+	r.pausedLogged = time.Time{} // drained: the next outage logs at once
 }
 
 func (p *Pipeline[T]) finish(b *batch[T]) {

@@ -148,6 +148,20 @@ func (s *spool) empty() bool { return len(s.segments) == 0 && s.activeN == 0 }
 // full reports whether another batch would exceed MaxBytes.
 func (s *spool) full() bool { return s.size >= s.cfg.MaxBytes }
 
+// sizeLocked returns the bytes spooled, for readers outside the sink's goroutine.
+func (s *spool) sizeLocked() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.size
+}
+
+// fullLocked is full for readers outside the sink's goroutine.
+func (s *spool) fullLocked() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.full()
+}
+
 // append writes a batch as records to the active segment.
 func appendBatch[T any](s *spool, codec SpoolCodec[T], batch []T) error {
 	if s.active == nil {

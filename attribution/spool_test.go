@@ -201,3 +201,32 @@ func FuzzSpoolDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestFullSpoolIsReported: once a sink's spool reaches MaxBytes, FullSpools names it
+// (readiness turns the process away from traffic); after the sink returns and the spool
+// drains, it no longer does, and every event arrives.
+func TestFullSpoolIsReported(t *testing.T) {
+	sink := &flakySink{}
+	sink.down.Store(true)
+	p, err := NewSpooledPipeline(PipelineConfig{Name: "fulltest", BatchSize: 10, FlushInterval: 5 * time.Millisecond,
+		RetryMin: time.Millisecond, RetryMax: time.Millisecond},
+		SpoolConfig{Dir: t.TempDir(), MaxBytes: 2 << 10, SegmentBytes: 1 << 10, SpoolAfter: 1}, ClickCodec, ReleaseClick, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full := p.FullSpools(); len(full) != 0 {
+		t.Fatalf("empty spool reported full: %v", full)
+	}
+	for i := 0; i < 100; i++ {
+		if err := p.Enqueue(testClick(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "the spool to fill", func() bool { f := p.FullSpools(); return len(f) == 1 && f[0] == "flaky" })
+	sink.down.Store(false)
+	waitUntil(t, "every event delivered", func() bool { return len(sink.got()) >= 100 })
+	waitUntil(t, "the spool to drain", func() bool { return len(p.FullSpools()) == 0 })
+	if err := p.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

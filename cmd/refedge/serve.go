@@ -91,10 +91,39 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 	} else {
 		d.brokers = cfg.KafkaBrokers
 	}
-	if err := openClickHouse(ctx, cfg, log, d); err != nil {
+	if d.ch, d.chDB, err = attribution.OpenClickHouse(ctx, cfg.ClickHouseDSN); err != nil {
 		return d, err
 	}
-	return d, nil
+	if perr := d.ch.Ping(ctx); perr != nil {
+		// Start anyway: clicks redirect and spool; the schema is applied when ClickHouse
+		// answers. A restart during an outage must not crash-loop the edge.
+		log.Warn("ClickHouse does not answer; starting without it: events spool until it does, migrations run then", "err", perr)
+		go migrateWhenReachable(ctx, d, log)
+		return d, nil
+	}
+	return d, attribution.Migrate(ctx, d.ch, d.chDB, log)
+}
+
+// migrateWhenReachable applies the schema once ClickHouse answers, retrying with
+// backoff until ctx ends.
+func migrateWhenReachable(ctx context.Context, d *deps, log *slog.Logger) {
+	wait := time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		err := d.ch.Ping(ctx)
+		if err == nil {
+			if err = attribution.Migrate(ctx, d.ch, d.chDB, log); err == nil {
+				log.Info("ClickHouse answers; schema is up to date")
+				return
+			}
+		}
+		wait = min(2*wait, 30*time.Second)
+		log.Warn("ClickHouse still unavailable; will retry the migrations", "retry_in", wait, "err", err)
+	}
 }
 
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
@@ -151,9 +180,24 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 
 	adm := admin.New(log)
-	adm.AddCheck("redis", func(ctx context.Context) error { return d.redis.Check(ctx, time.Second) })
-	adm.AddCheck("clickhouse", func(ctx context.Context) error { return d.ch.Ping(ctx) })
-	adm.AddCheck("kafka", func(ctx context.Context) error { return kafkaReady(ctx, d.brokers) })
+	// Dependencies are reported by /readyz but do not fail it: the edge serves through
+	// their outages (degraded verdicts, the spool). What does fail it is the edge's own
+	// state: a full spool, or shutting down.
+	adm.AddDependency("redis", func(ctx context.Context) error { return d.redis.Check(ctx, time.Second) })
+	adm.AddDependency("clickhouse", func(ctx context.Context) error { return d.ch.Ping(ctx) })
+	adm.AddDependency("kafka", func(ctx context.Context) error { return kafkaReady(ctx, d.brokers) })
+	adm.AddCheck("spool", func(context.Context) error {
+		var full []string
+		for name, p := range map[string]interface{ FullSpools() []string }{"clicks": clicks, "revocations": revocations, "impressions": impressions} {
+			for _, sink := range p.FullSpools() {
+				full = append(full, name+"/"+sink)
+			}
+		}
+		if len(full) > 0 {
+			return fmt.Errorf("spool full: %v (REFEDGE_SPOOL_MAX_BYTES)", full)
+		}
+		return nil
+	})
 	registry.RegisterAdmin(adm)
 	edge.RegisterAdmin(adm, registry)
 
@@ -260,7 +304,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := ledger.Start(ctx); err != nil {
 		return fmt.Errorf("cannot start the ledger: %w", err)
 	}
-	adm.AddCheck("ledger", ledger.Ready)
+	adm.AddDependency("ledger", ledger.Ready)
 
 	routes := tracker.Routes{
 		API:       api.Serve,
@@ -307,7 +351,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 
 	// Fixed order: stop accepting and drain handlers, flush every queued event, close
-	// producers, then (deferred) close clients.
+	// producers, then (deferred) close clients. /readyz answers 503 from the start.
+	adm.SetDraining()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	step(log, "stop public listener and drain handlers", func() error { return pub.ShutdownWithContext(sctx) })

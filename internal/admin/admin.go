@@ -1,5 +1,6 @@
-// Package admin is refedge's internal listener: /healthz, /readyz (one check per
-// dependency), /metrics, pprof, and the admin JSON API that other packages register.
+// Package admin is refedge's internal listener: /healthz, /readyz (the process's own
+// checks, and each dependency reported), /metrics, pprof, and the admin JSON API that
+// other packages register.
 // It uses net/http: nothing here is on the visitor's path.
 package admin
 
@@ -10,11 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,10 +32,12 @@ type Server struct {
 	// without it a client sending a body a byte at a time holds a connection forever.
 	BodyTimeout time.Duration
 
-	mux    *http.ServeMux
-	mu     sync.Mutex
-	checks map[string]Check
-	log    *slog.Logger
+	mux      *http.ServeMux
+	mu       sync.Mutex
+	checks   map[string]Check
+	deps     map[string]Check
+	draining atomic.Bool
+	log      *slog.Logger
 }
 
 // DefaultBodyTimeout is BodyTimeout's default: the largest admin body (a banner
@@ -42,7 +46,7 @@ const DefaultBodyTimeout = 20 * time.Second
 
 // New returns a server with health, readiness, metrics and pprof registered.
 func New(log *slog.Logger) *Server {
-	s := &Server{mux: http.NewServeMux(), checks: map[string]Check{}, log: log}
+	s := &Server{mux: http.NewServeMux(), checks: map[string]Check{}, deps: map[string]Check{}, log: log}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -73,12 +77,27 @@ func oneAtATime(what string, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// AddCheck registers a readiness check under name.
+// AddCheck registers a readiness check under name: something without which this
+// process cannot take traffic. A failing check makes /readyz answer 503.
 func (s *Server) AddCheck(name string, c Check) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checks[name] = c
 }
+
+// AddDependency registers a dependency's check under name. /readyz reports it but stays
+// 200 when it fails: refedge serves through a dependency's outage (degraded verdicts, the
+// spool), and a load balancer taking every replica out at once would lose the clicks
+// instead. /readyz?strict=1 fails on it too, for smoke tests after a deployment.
+func (s *Server) AddDependency(name string, c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deps[name] = c
+}
+
+// SetDraining makes /readyz answer 503 from now on: the process is shutting down and
+// load balancers should stop sending it requests.
+func (s *Server) SetDraining() { s.draining.Store(true) }
 
 // Handle registers an admin API handler (Go 1.22 ServeMux pattern).
 func (s *Server) Handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
@@ -127,42 +146,46 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	names := make([]string, 0, len(s.checks))
-	for n := range s.checks {
-		names = append(names, n)
-	}
-	checks := make(map[string]Check, len(s.checks))
-	for n, c := range s.checks {
-		checks[n] = c
-	}
+	checks, deps := maps.Clone(s.checks), maps.Clone(s.deps)
 	s.mu.Unlock()
-	sort.Strings(names)
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	type result struct {
-		name string
-		err  error
-	}
-	results := make(chan result, len(names))
-	for _, n := range names {
-		go func() { results <- result{n, checks[n](ctx)} }()
-	}
-	status := map[string]string{}
-	ready := true
-	for range names {
-		res := <-results
-		if res.err != nil {
-			ready = false
-			status[res.name] = "down: " + res.err.Error()
-		} else {
-			status[res.name] = "ok"
-		}
+	checkStatus, checksOK := runChecks(ctx, checks)
+	depStatus, depsOK := runChecks(ctx, deps)
+	ready := checksOK && !s.draining.Load()
+	if r.URL.Query().Get("strict") == "1" {
+		ready = ready && depsOK
 	}
 	code := http.StatusOK
 	if !ready {
 		code = http.StatusServiceUnavailable
 	}
-	WriteJSON(w, code, map[string]any{"ready": ready, "checks": status})
+	WriteJSON(w, code, map[string]any{"ready": ready, "draining": s.draining.Load(), "degraded": !depsOK,
+		"checks": checkStatus, "dependencies": depStatus})
+}
+
+// runChecks runs every check at once and reports "ok" or "down: <error>" for each.
+func runChecks(ctx context.Context, checks map[string]Check) (map[string]string, bool) {
+	type result struct {
+		name string
+		err  error
+	}
+	results := make(chan result, len(checks))
+	for n, c := range checks {
+		go func() { results <- result{n, c(ctx)} }()
+	}
+	status := make(map[string]string, len(checks))
+	ok := true
+	for range checks {
+		res := <-results
+		if res.err != nil {
+			ok = false
+			status[res.name] = "down: " + res.err.Error()
+		} else {
+			status[res.name] = "ok"
+		}
+	}
+	return status, ok
 }
 
 // WriteJSON writes v as JSON with status code.

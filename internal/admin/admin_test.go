@@ -3,12 +3,15 @@ package admin
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -142,3 +145,52 @@ func TestBodyDeadlineEndsWithBody(t *testing.T) {
 		t.Fatalf("handler working past BodyTimeout after reading: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestReadiness: a failing dependency is reported but keeps the process ready (it
+// serves degraded); a failing own check, draining, or strict mode with a dependency
+// down make /readyz answer 503.
+func TestReadiness(t *testing.T) {
+	s := New(slog.Default())
+	var spoolErr, redisErr atomic.Value
+	spoolErr.Store(errBox{})
+	redisErr.Store(errBox{})
+	s.AddCheck("spool", func(context.Context) error { return spoolErr.Load().(errBox).err })
+	s.AddDependency("redis", func(context.Context) error { return redisErr.Load().(errBox).err })
+	ts := newTestServer(t, s)
+	get := func(path string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	if code, body := get("/readyz"); code != 200 || body["degraded"] != false {
+		t.Fatalf("all ok: %d %v", code, body)
+	}
+	redisErr.Store(errBox{errors.New("connection refused")})
+	code, body := get("/readyz")
+	if code != 200 || body["degraded"] != true || body["dependencies"].(map[string]any)["redis"] != "down: connection refused" {
+		t.Fatalf("Redis down: %d %v, want 200 and the dependency reported down", code, body)
+	}
+	if code, _ := get("/readyz?strict=1"); code != 503 {
+		t.Fatalf("Redis down, strict: %d, want 503", code)
+	}
+	redisErr.Store(errBox{})
+	spoolErr.Store(errBox{errors.New("full")})
+	if code, body := get("/readyz"); code != 503 || body["checks"].(map[string]any)["spool"] != "down: full" {
+		t.Fatalf("own check failing: %d %v, want 503", code, body)
+	}
+	spoolErr.Store(errBox{})
+	s.SetDraining()
+	if code, body := get("/readyz"); code != 503 || body["draining"] != true {
+		t.Fatalf("draining: %d %v, want 503", code, body)
+	}
+}
+
+type errBox struct{ err error }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -65,6 +66,17 @@ func Open(url string, dev bool) (*Client, error) {
 		})}), nil
 	}
 }
+
+// goRedisLog sends go-redis's own messages ("failed to dial after 1 attempts", one per
+// connection attempt) to the debug level of the process's logger: outages are reported
+// by the circuit breaker, the degraded counters and /readyz, not by a line per dial.
+type goRedisLog struct{}
+
+func (goRedisLog) Printf(_ context.Context, format string, v ...any) {
+	slog.Default().Debug("go-redis: " + fmt.Sprintf(format, v...))
+}
+
+func init() { redis.SetLogger(goRedisLog{}) }
 
 // guarded puts the client behind a circuit breaker (breaker.go).
 func guarded(c *Client) *Client {
