@@ -34,6 +34,8 @@ Usage:
   refedge simulate    play the marketplace core against the brokers: partners, signed clicks,
                       signups, kworks, orders and refunds with controlled event time
                       (refedge simulate -h for its flags)
+  refedge bench-ingest  measure the click pipeline (as serve builds it) into ClickHouse and
+                      Kafka: events/s counted at both ends, RSS and Go heap (-h for its flags)
   refedge help        print this help
 
 Configuration comes from environment variables, validated at start-up; a bad or
@@ -55,7 +57,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage+config.Help()+componentHelp())
 		return 0
-	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics", "probe", "simulate":
+	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics", "probe", "simulate", "bench-ingest":
 	default:
 		fmt.Fprintf(stderr, "refedge: unknown command %q\n\n%s%s", cmd, usage, config.Help())
 		return 2
@@ -71,6 +73,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return probe(args[1:], getenv, stderr)
 	case "simulate":
 		return attribution.SimulateMain(args[1:], getenv, stdout, stderr)
+	case "bench-ingest":
+		return benchIngest(args[1:], getenv, stdout, stderr)
 	}
 	var mflags migrateFlags
 	if cmd == "migrate" {

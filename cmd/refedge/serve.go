@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -136,35 +135,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer d.close(log)
 
-	clickWriter := attribution.NewWriter(d.brokers, attribution.TopicClicks)
-	spoolIn := func(name string) attribution.SpoolConfig {
-		return attribution.SpoolConfig{Dir: filepath.Join(cfg.SpoolDir, name), MaxBytes: cfg.SpoolMaxBytes}
-	}
-	clicks, err := attribution.NewSpooledPipeline(
-		attribution.PipelineConfig{Name: "clicks", Logger: log}, spoolIn("clicks"), attribution.ClickCodec,
-		attribution.ReleaseClick,
-		&attribution.ClickHouseClicks{Conn: d.ch, DB: d.chDB},
-		&attribution.KafkaClicks{W: clickWriter},
-	)
+	events, err := newEventPipelines(cfg, d, log, pipelineOptions{})
 	if err != nil {
-		return fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
+		return err
 	}
-	revocations, err := attribution.NewSpooledPipeline(
-		attribution.PipelineConfig{Name: "revocations", Logger: log, QueueSize: 4096, BatchSize: 500},
-		spoolIn("revocations"), attribution.RevocationCodec, nil,
-		&attribution.ClickHouseRevocations{Conn: d.ch, DB: d.chDB},
-		&attribution.KafkaRevocations{W: clickWriter},
-	)
-	if err != nil {
-		return fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
-	}
-	impressions, err := attribution.NewSpooledPipeline(
-		attribution.PipelineConfig{Name: "impressions", Logger: log}, spoolIn("impressions"),
-		attribution.ImpressionCodec, attribution.ReleaseImpression,
-		&attribution.ClickHouseImpressions{Conn: d.ch, DB: d.chDB})
-	if err != nil {
-		return fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
-	}
+	clicks, revocations, impressions := events.clicks, events.revocations, events.impressions
 	registry := &partners.Registry{R: d.redis}
 	quality := tracker.Quality{}
 	state := &tracker.RedisState{R: d.redis, Q: quality}
@@ -363,7 +338,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	step(log, "flush impression events", func() error { return impressions.Stop(sctx) })
 	step(log, "flush click events", func() error { return clicks.Stop(sctx) })
 	step(log, "flush revocation events", func() error { return revocations.Stop(sctx) })
-	step(log, "close Kafka click producer", clickWriter.Close)
+	step(log, "close Kafka click producer", events.clickWriter.Close)
 	step(log, "stop admin listener", func() error { return admSrv.Shutdown(sctx) })
 	step(log, "stop analytics sealer", func() error { return analytics.Stop(sctx) })
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/config"
+)
+
+// eventPipelines are the edge's event queues with their ClickHouse and Kafka sinks.
+// serve and bench-ingest both build them here, so the ingestion figures are those of
+// the edge's own pipelines, sinks, codecs and settings.
+type eventPipelines struct {
+	clickWriter *kafka.Writer
+	clicks      *attribution.Pipeline[*attribution.Click]
+	revocations *attribution.Pipeline[*attribution.Revocation]
+	impressions *attribution.Pipeline[*attribution.Impression]
+}
+
+// pipelineOptions let bench-ingest vary what it measures; serve passes the zero value.
+type pipelineOptions struct {
+	// Sinks, when not nil, selects sinks by name ("clickhouse", "kafka"), to measure one
+	// sink alone.
+	Sinks func(name string) bool
+	// Clicks, when not nil, adjusts the click pipeline's configuration (experiments with
+	// batch and queue sizes).
+	Clicks func(*attribution.PipelineConfig)
+}
+
+// newEventPipelines starts the click, revocation and impression pipelines.
+func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipelineOptions) (*eventPipelines, error) {
+	keep := opts.Sinks
+	clickCfg := clickPipelineConfig(log)
+	if opts.Clicks != nil {
+		opts.Clicks(&clickCfg)
+	}
+	p := &eventPipelines{clickWriter: attribution.NewWriter(d.brokers, attribution.TopicClicks)}
+	spoolIn := func(name string) attribution.SpoolConfig {
+		return attribution.SpoolConfig{Dir: filepath.Join(cfg.SpoolDir, name), MaxBytes: cfg.SpoolMaxBytes}
+	}
+	var err error
+	p.clicks, err = attribution.NewSpooledPipeline(
+		clickCfg, spoolIn("clicks"), attribution.ClickCodec,
+		attribution.ReleaseClick,
+		sinks(keep, attribution.Sink[*attribution.Click](&attribution.ClickHouseClicks{Conn: d.ch, DB: d.chDB}),
+			&attribution.KafkaClicks{W: p.clickWriter})...,
+	)
+	if err != nil {
+		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
+	}
+	p.revocations, err = attribution.NewSpooledPipeline(
+		attribution.PipelineConfig{Name: "revocations", Logger: log, QueueSize: 4096, BatchSize: 500},
+		spoolIn("revocations"), attribution.RevocationCodec, nil,
+		sinks(keep, attribution.Sink[*attribution.Revocation](&attribution.ClickHouseRevocations{Conn: d.ch, DB: d.chDB}),
+			&attribution.KafkaRevocations{W: p.clickWriter})...,
+	)
+	if err != nil {
+		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
+	}
+	p.impressions, err = attribution.NewSpooledPipeline(
+		attribution.PipelineConfig{Name: "impressions", Logger: log}, spoolIn("impressions"),
+		attribution.ImpressionCodec, attribution.ReleaseImpression,
+		sinks(keep, attribution.Sink[*attribution.Impression](&attribution.ClickHouseImpressions{Conn: d.ch, DB: d.chDB}))...)
+	if err != nil {
+		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
+	}
+	return p, nil
+}
+
+// clickPipelineConfig is the click pipeline's configuration.
+func clickPipelineConfig(log *slog.Logger) attribution.PipelineConfig {
+	return attribution.PipelineConfig{Name: "clicks", Logger: log}
+}
+
+// sinks returns the sinks keep selects (all of them when keep is nil).
+func sinks[T any](keep func(string) bool, all ...attribution.Sink[T]) []attribution.Sink[T] {
+	if keep == nil {
+		return all
+	}
+	var out []attribution.Sink[T]
+	for _, s := range all {
+		if keep(s.Name()) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
