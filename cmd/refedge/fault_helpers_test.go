@@ -196,16 +196,35 @@ type subRows struct {
 // arrived (the exactly-once count is the analytics package's, see analyticsCounts).
 func clickHouseSubs(t *testing.T, dsn, partner string) map[string]*subRows {
 	t.Helper()
+	out, err := queryClickHouseSubs(t, dsn, partner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// clickHouseSubsIfReady is clickHouseSubs for a server that may not answer yet (or
+// whose tables are not created yet): nil until it does.
+func clickHouseSubsIfReady(t *testing.T, dsn, partner string) map[string]*subRows {
+	t.Helper()
+	out, err := queryClickHouseSubs(t, dsn, partner)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+func queryClickHouseSubs(t *testing.T, dsn, partner string) (map[string]*subRows, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	conn, db, err := attribution.OpenClickHouse(ctx, dsn)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer conn.Close()
 	rows, err := conn.Query(ctx, "SELECT sub_id, click_id, verdict, has(reasons, 'degraded:redis') FROM "+db+".clicks WHERE partner_id = ?", partner)
 	if err != nil {
-		t.Fatalf("reading clicks: %v", err)
+		return nil, fmt.Errorf("reading clicks: %w", err)
 	}
 	defer rows.Close()
 	out := map[string]*subRows{}
@@ -213,7 +232,7 @@ func clickHouseSubs(t *testing.T, dsn, partner string) map[string]*subRows {
 		var sub, id, verdict string
 		var degraded uint8
 		if err := rows.Scan(&sub, &id, &verdict, &degraded); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		r := out[sub]
 		if r == nil {
@@ -225,10 +244,7 @@ func clickHouseSubs(t *testing.T, dsn, partner string) map[string]*subRows {
 		r.degraded = r.degraded || degraded == 1
 		r.verdict = verdict
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, rows.Err()
 }
 
 // kafkaSubs reads referral.clicks: the messages of partner, and the distinct click ids
