@@ -296,6 +296,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		WriteTimeout:                  10 * time.Second,
 		IdleTimeout:                   60 * time.Second,
 		MaxRequestBodySize:            1 << 20,
+		Concurrency:                   cfg.MaxConns,
+		MaxConnsPerIP:                 cfg.MaxConnsPerIP,
 		ReadBufferSize:                8192,
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultServerHeader:         true,

@@ -46,6 +46,10 @@ type Config struct {
 	SpoolDir string
 	// SpoolMaxBytes bounds each sink's spool.
 	SpoolMaxBytes int64
+	// MaxConns bounds the public listener's concurrent connections.
+	MaxConns int
+	// MaxConnsPerIP bounds one peer address's concurrent connections; 0 is no limit.
+	MaxConnsPerIP int
 	// Dev allows embedded Redis and Kafka when their variables are empty.
 	Dev bool
 	// ShutdownTimeout bounds the whole graceful stop.
@@ -158,6 +162,22 @@ var Vars = []Var{
 			return errors.New("want a byte count of at least 1048576")
 		}
 		c.SpoolMaxBytes = n
+		return nil
+	}},
+	{"REFEDGE_MAX_CONNS", "20000", "most concurrent connections on the public listener; past it new connections are answered 503 and closed", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return errors.New("want a positive number")
+		}
+		c.MaxConns = n
+		return nil
+	}},
+	{"REFEDGE_MAX_CONNS_PER_IP", "0", "most concurrent connections from one peer address on the public listener (0: no limit); set it only when refedge faces visitors directly, not behind a proxy or load balancer", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errors.New("want a number, 0 for no limit")
+		}
+		c.MaxConnsPerIP = n
 		return nil
 	}},
 	{"REFEDGE_DEV", "0", "1 allows embedded Redis and Kafka when their variables are empty", func(c *Config, v string) error {
