@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -152,7 +151,7 @@ type ClickHouseClicks struct {
 	Conn driver.Conn
 	DB   string
 
-	scratch sync.Pool // *clickBatch
+	spare scratch[clickBatch]
 }
 
 // Name implements Sink.
@@ -270,13 +269,10 @@ func (s *ClickHouseClicks) Write(ctx context.Context, clicks []*Click) error {
 	if err != nil {
 		return fmt.Errorf("cannot prepare insert of %d clicks: %w", len(clicks), err)
 	}
-	cc, _ := s.scratch.Get().(*clickBatch)
-	if cc == nil {
-		cc = &clickBatch{}
-	}
+	cc := s.spare.get()
 	defer func() {
 		cc.reset() // the strings alias clicks the pipeline is about to release
-		s.scratch.Put(cc)
+		s.spare.put(cc)
 	}()
 	cc.fill(clicks)
 	for lo := 0; lo < len(clicks); lo += insertBlockRows {

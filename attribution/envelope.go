@@ -47,8 +47,7 @@ const (
 // AppendEnvelope appends the click as a click.recorded envelope. The envelope id is the
 // click id, so consumers deduplicate redeliveries by it.
 func (c *Click) AppendEnvelope(dst []byte) []byte {
-	// Grown once: the fields' bytes plus the names and quoting around them.
-	dst = slices.Grow(dst, envelopeOverhead+len(c.a.b)+len(c.a.b)/8)
+	dst = slices.Grow(dst, envelopeSize(c))
 	dst = append(dst, `{"id":`...)
 	dst = appendID(dst, &c.ID)
 	dst = append(dst, `,"type":"`+TypeClickRecorded+`","version":1,"occurred_at":"`...)
@@ -82,6 +81,10 @@ func (c *Click) AppendEnvelope(dst []byte) []byte {
 // envelopeOverhead is the size of a click envelope's fixed parts: names, punctuation,
 // ids and time.
 const envelopeOverhead = 420
+
+// envelopeSize is about the size of c's envelope: the fixed parts, the fields' bytes and
+// room for some escaping. AppendEnvelope grows its buffer once by it.
+func envelopeSize(c *Click) int { return envelopeOverhead + len(c.a.b) + len(c.a.b)/8 }
 
 // ClickPayload is the decoded payload of click.recorded.
 type ClickPayload struct {
