@@ -1,76 +1,216 @@
 #!/usr/bin/env bash
-# make bench: Go benchmarks of the hot paths, then wrk on loopback against a bare
-# fasthttp 302 handler and refedge's full click path (real Redis and ClickHouse, embedded
-# Kafka), in the same run so the ratio is meaningful on a noisy machine.
+# make bench: Go benchmarks of the hot paths; wrk on loopback against a bare fasthttp 302
+# handler and refedge's full click path (real Redis and ClickHouse, embedded Kafka),
+# cached banners and widget frames, in the same run so the ratios are meaningful on a
+# noisy machine; then the ingestion harness (`refedge bench-ingest`): clicks from the
+# edge's queue into ClickHouse and the broker, sustained, with the edge's memory.
+#
 # Usage: deploy/bench/run.sh [seconds per wrk run, default 10]
+# Environment:
+#   BENCH_ONLY            parts to run, comma-separated: go, wrk, ingest (default: all)
+#   BENCH_INGEST_SECONDS  load of each ingestion run (default 60)
+#   BENCH_INGEST_SINKS    ingestion runs (default "all kafka clickhouse"): all = the click
+#                         pipeline exactly as serve builds it; kafka, clickhouse = that sink
+#                         alone, to show each destination's own ceiling
+# e.g. BENCH_ONLY=ingest deploy/bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-10}"
+only=",${BENCH_ONLY:-go,wrk,ingest},"
+want() { [[ $only == *",$1,"* ]]; }
+ingest_secs="${BENCH_INGEST_SECONDS:-60}"
+ingest_sinks="${BENCH_INGEST_SINKS:-all kafka clickhouse}"
 state=.run/bench
 mkdir -p "$state"
 eval "$(bash deploy/dev/services.sh env)"
 command -v wrk >/dev/null || bash deploy/dev/services.sh install --tools
+redis_port="${RFE_REDIS_PORT:-16379}"
+ch_port="${RFE_CH_PORT:-19000}"
+ch_pid=$(cat "${RFE_STATE_DIR:-.run/services}/clickhouse/clickhouse.pid" 2>/dev/null || true)
 
-echo "== Go benchmarks"
-go test -run XXX -bench . -benchmem -benchtime 1s ./tracker/ ./tracker/crawlers/ 2>&1 | grep -E '^(Benchmark|ok|PASS)' || true
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+  "$(. /etc/os-release && echo "$PRETTY_NAME"), $(go env GOVERSION)," \
+  "ClickHouse $(clickhouse-client --port "$ch_port" -q 'SELECT version()' 2>/dev/null || echo '?')," \
+  "Redis $(redis-cli -p "$redis_port" INFO server 2>/dev/null | awk -F: '/^redis_version/ {print $2}' | tr -d '\r')"
+echo "   load average at start: $(loadavg)"
 
+if want go; then
+  echo "== Go benchmarks (load average $(loadavg))"
+  gobench() { # regexp packages...
+    local re=$1; shift
+    go test -run XXX -bench "$re" -benchmem -benchtime 1s "$@" 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
+  }
+  gobench . ./tracker/ ./tracker/crawlers/
+  # Banner serving and widget rendering (the cold render of ten sizes takes seconds: see docs/banners.md).
+  gobench 'ServeCached|ServeBare|Inmemory' ./banners/
+  gobench 'Frame|BareHandler|ViewToken|ParsePath' ./widget/
+  # Ingestion: the click envelope and the ClickHouse and Kafka click sinks.
+  gobench 'ClickEnvelope|ClicksWrite' ./attribution/
+fi
+
+want wrk || want ingest || exit 0
 go build -o "$state/refedge" ./cmd/refedge
 go build -o "$state/bare302" ./deploy/bench/bare302
+go build -o "$state/master" ./deploy/bench/master
 
 pids=()
 trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
-"$state/bare302" -addr 127.0.0.1:18090 2>"$state/bare302.log" & pids+=($!)
-REFEDGE_HTTP_ADDR=127.0.0.1:18080 REFEDGE_ADMIN_ADDR=127.0.0.1:18081 \
-REFEDGE_MARKET_ORIGIN=https://market.example REFEDGE_SECRET=bench-secret-0123456789abcdef \
-REFEDGE_REDIS_URL="redis://127.0.0.1:${RFE_REDIS_PORT:-16379}/0" \
-REFEDGE_CLICKHOUSE_DSN="clickhouse://127.0.0.1:${RFE_CH_PORT:-19000}/refedge_bench" \
-REFEDGE_KAFKA_BROKERS=embedded REFEDGE_KAFKA_EMBEDDED_ADDR=127.0.0.1:19093 \
-REFEDGE_SPOOL_DIR="$state/spool" REFEDGE_LOG_FORMAT=json \
-REFEDGE_BANNERS_DIR="$state/creatives" REFEDGE_BANNERS_CACHE_DIR="$state/banner-cache" \
-  "$state/refedge" serve 2>"$state/refedge.log" & pids+=($!)
 
-deadline=$((SECONDS + 60))
-until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1 && curl -fsS -o /dev/null http://127.0.0.1:18090/; do
-  ((SECONDS < deadline)) || { echo "servers not ready"; tail "$state"/*.log; exit 1; }
-  sleep 0.2
-done
-curl -fsS -X PUT -d '{"status":"active"}' http://127.0.0.1:18081/admin/v1/partners/bench >/dev/null
-for i in $(seq 0 999); do echo "HSET rfe:partner:{bench-$i} status active"; done | redis-cli -p "${RFE_REDIS_PORT:-16379}" >/dev/null
+# cpu_ticks pid: the process's user+system CPU so far, in clock ticks (1/100 s).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# mallocs: refedge's Go allocations so far (its /metrics).
+mallocs() { curl -fsS http://127.0.0.1:18081/metrics 2>/dev/null | awk '/^go_memstats_mallocs_total / {printf "%.0f", $2}'; }
 
-run() { # name url [extra wrk args...]
-  local name=$1 url=$2; shift 2
-  local out
-  out=$(wrk -t2 -c64 -d"${secs}s" --latency "$@" "$url")
-  local rps p50 p99
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  if grep -q "Non-2xx or 3xx" <<<"$out"; then echo "$name: $(grep 'Non-2xx' <<<"$out")" >&2; fi
-  printf '%s %s %s %s\n' "$name" "$rps" "$p50" "$p99"
-}
-table() { # baseline-line lines...
-  local base
-  base=$(awk '{print $2}' <<<"$1")
-  for r in "$@"; do
-    read -r name rps p50 p99 <<<"$r"
-    printf '%-22s %12s %10s %10s %8.2f\n' "$name" "$rps" "$p50" "$p99" "$(awk -v a="$rps" -v b="$base" 'BEGIN{print a/b}')"
+if want wrk; then
+  # A fresh database per run, so the verdict counts at the end are this run's.
+  clickhouse-client --port "$ch_port" -q 'DROP DATABASE IF EXISTS refedge_bench'
+  "$state/bare302" -addr 127.0.0.1:18090 2>"$state/bare302.log" & bare_pid=$!; pids+=($!)
+  REFEDGE_HTTP_ADDR=127.0.0.1:18080 REFEDGE_ADMIN_ADDR=127.0.0.1:18081 \
+  REFEDGE_MARKET_ORIGIN=https://market.example REFEDGE_SECRET=bench-secret-0123456789abcdef \
+  REFEDGE_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
+  REFEDGE_CLICKHOUSE_DSN="clickhouse://127.0.0.1:$ch_port/refedge_bench" \
+  REFEDGE_KAFKA_BROKERS=embedded REFEDGE_KAFKA_EMBEDDED_ADDR=127.0.0.1:19093 \
+  REFEDGE_SPOOL_DIR="$state/spool" REFEDGE_LOG_FORMAT=json \
+  REFEDGE_BANNERS_DIR="$state/creatives" REFEDGE_BANNERS_CACHE_DIR="$state/banner-cache" \
+    "$state/refedge" serve 2>"$state/refedge.log" & edge_pid=$!; pids+=($!)
+
+  deadline=$((SECONDS + 60))
+  until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1 && curl -fsS -o /dev/null http://127.0.0.1:18090/; do
+    ((SECONDS < deadline)) || { echo "servers not ready"; tail "$state"/*.log; exit 1; }
+    sleep 0.2
   done
-}
-echo "== wrk -t2 -c64 -d${secs}s on loopback ($(nproc) cores shared by wrk, the servers, Redis and ClickHouse)"
-printf '%-22s %12s %10s %10s %8s\n' target req/s p50 p99 ratio
-echo "-- keep-alive"
-bare=$(run bare302 "http://127.0.0.1:18090/categories/design?ref=bench")
-one=$(run click-one-url "http://127.0.0.1:18080/categories/design?x=1&ref=bench&src=link")
-mix=$(run click-mix "http://127.0.0.1:18080" -s deploy/bench/mix.lua)
-table "$bare" "$one" "$mix"
-echo "-- new connection per request"
-bare_nc=$(run bare302-newconn "http://127.0.0.1:18090/categories/design?ref=bench" -H "Connection: close")
-mix_nc=$(run click-mix-newconn "http://127.0.0.1:18080" -s deploy/bench/mix.lua -H "Connection: close")
-table "$bare_nc" "$mix_nc"
-deadline=$((SECONDS + 30))
-until [ "$(curl -fsS http://127.0.0.1:18081/metrics | awk '/^refedge_events_queue_depth\{pipeline="clicks"\}/ {print $2}')" = "0" ]; do
-  ((SECONDS < deadline)) || break
-  sleep 0.5
-done
-echo "clicks in ClickHouse refedge_bench.clicks by verdict:"
-clickhouse-client --port "${RFE_CH_PORT:-19000}" -q 'SELECT verdict, count() FROM refedge_bench.clicks GROUP BY verdict ORDER BY count() DESC' 2>/dev/null || true
+  admin=http://127.0.0.1:18081
+  curl -fsS -X PUT -d '{"status":"active","user_id":"u-bench-partner","email_confirmed":true}' "$admin/admin/v1/partners/bench" >/dev/null
+  for i in $(seq 0 999); do echo "HSET rfe:partner:{bench-$i} status active"; done | redis-cli -p "$redis_port" >/dev/null
+
+  # A creative uploaded as an operator would (deploy/bench/master draws it), its 300x250
+  # rendered once and then served from the cache; the bare baseline serves the same bytes.
+  "$state/master" -o "$state/master.jpg"
+  curl -fsS -X PUT -H 'Content-Type: image/jpeg' --data-binary @"$state/master.jpg" \
+    "$admin/admin/v1/creatives/bench-promo?alt=Bench" >/dev/null
+  banner_path=$(curl -fsS "$admin/admin/v1/creatives" | grep -o '/b/bench-promo/300x250\.jpg?v=[^"\\]*' | head -1)
+  [ -n "$banner_path" ] || { echo "no 300x250 banner for creative bench-promo"; exit 1; }
+  curl -fsS -o "$state/banner-300x250.jpg" "http://127.0.0.1:18080$banner_path"
+  "$state/bare302" -addr 127.0.0.1:18091 -body "$state/banner-300x250.jpg" 2>"$state/bare-jpeg.log" & jpeg_pid=$!; pids+=($!)
+
+  # A widget as deploy/dev/seed.sh makes one: kworks in a topic, a partner token, the
+  # partner API. 6 cards on 728x90 from 200 design kworks (the issue's benchmark shape).
+  for i in $(seq 1 200); do
+    curl -fsS -X PUT -H 'Content-Type: application/json' "$admin/admin/v1/kworks/bench-k$i" \
+      -d "{\"title\":\"Логотип и фирменный стиль № $i\",\"category\":\"design\",\"price\":150000,\"currency\":\"RUB\",\"url\":\"https://market.example/kwork/bench-k$i\",\"seller_id\":\"s-$i\",\"rating\":4.8,\"status\":\"active\"}" >/dev/null
+  done
+  token=$(curl -fsS -X POST "$admin/admin/v1/partners/bench/tokens" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+  widget=$(curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"category":"design","size":"728x90","cards":6}' http://127.0.0.1:18080/api/v1/widgets |
+    sed -n 's/.*"id": *"\([^"]*\)".*/\1/p')
+  [ -n "$widget" ] || { echo "cannot create the bench widget"; exit 1; }
+  until curl -fsS -o /dev/null -H 'Referer: https://blog.example/post' "http://127.0.0.1:18080/w/$widget"; do
+    ((SECONDS < deadline + 60)) || { echo "widget frame not served"; exit 1; }
+    sleep 0.2
+  done
+
+  run() { # name url pid [extra wrk args...]: req/s, p50, p99, server CPU µs and refedge allocations per request
+    local name=$1 url=$2 pid=$3; shift 3
+    local out c0 c1 m0 m1
+    c0=$(cpu_ticks "$pid")
+    [ "$pid" = "$edge_pid" ] && m0=$(mallocs)
+    out=$(wrk -t2 -c64 -d"${secs}s" --latency "$@" "$url")
+    c1=$(cpu_ticks "$pid")
+    [ "$pid" = "$edge_pid" ] && m1=$(mallocs)
+    local rps p50 p99 n
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    if grep -q "Non-2xx or 3xx" <<<"$out"; then echo "$name: $(grep 'Non-2xx' <<<"$out")" >&2; fi
+    local cpu allocs=-
+    cpu=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN{printf "%.1f", (b-a)*10000/n}')
+    [ "$pid" = "$edge_pid" ] && allocs=$(awk -v a="$m0" -v b="$m1" -v n="$n" 'BEGIN{printf "%.1f", (b-a)/n}')
+    printf '%s %s %s %s %s %s\n' "$name" "$rps" "$p50" "$p99" "$cpu" "$allocs"
+  }
+  # table baseline-line lines...: the ratio to the group's baseline, and to the first bare302.
+  table() {
+    local base
+    base=$(awk '{print $2}' <<<"$1")
+    for r in "$@"; do
+      read -r name rps p50 p99 cpu allocs <<<"$r"
+      printf '%-26s %10s %9s %9s %9s %8s %7.2f %7.2f\n' "$name" "$rps" "$p50" "$p99" "$cpu" "$allocs" \
+        "$(awk -v a="$rps" -v b="$base" 'BEGIN{print a/b}')" "$(awk -v a="$rps" -v b="$bare_rps" 'BEGIN{print a/b}')"
+    done
+  }
+  echo "== wrk -t2 -c64 -d${secs}s on loopback ($(nproc) cores shared by wrk, the servers, Redis and ClickHouse); load average $(loadavg)"
+  printf '%-26s %10s %9s %9s %9s %8s %7s %7s\n' target req/s p50 p99 cpu-µs/req allocs ratio vs-bare
+  echo "-- keep-alive (ratio: to bare302); load average $(loadavg)"
+  bare=$(run bare302 "http://127.0.0.1:18090/categories/design?ref=bench" "$bare_pid")
+  bare_rps=$(awk '{print $2}' <<<"$bare")
+  one=$(run click-one-url "http://127.0.0.1:18080/categories/design?x=1&ref=bench&src=link" "$edge_pid")
+  mix=$(run click-mix "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua)
+  table "$bare" "$one" "$mix"
+  echo "-- new connection per request (ratio: to bare302-newconn); load average $(loadavg)"
+  bare_nc=$(run bare302-newconn "http://127.0.0.1:18090/categories/design?ref=bench" "$bare_pid" -H "Connection: close")
+  mix_nc=$(run click-mix-newconn "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua -H "Connection: close")
+  table "$bare_nc" "$mix_nc"
+  echo "-- cached banner 300x250, $(stat -c %s "$state/banner-300x250.jpg") bytes (ratio: to bare-jpeg, the same bytes from a bare handler; load average $(loadavg))"
+  bjpeg=$(run bare-jpeg "http://127.0.0.1:18091$banner_path" "$jpeg_pid")
+  banner=$(run banner-300x250 "http://127.0.0.1:18080$banner_path" "$edge_pid")
+  table "$bjpeg" "$banner"
+  echo "-- widget frame /w/{id}, 6 cards on 728x90, $(curl -fsS -H 'Referer: https://blog.example/post' "http://127.0.0.1:18080/w/$widget" | wc -c) bytes (ratio: to bare302, measured again just before; load average $(loadavg))"
+  bare2=$(run bare302 "http://127.0.0.1:18090/categories/design?ref=bench" "$bare_pid")
+  frame=$(run widget-frame "http://127.0.0.1:18080/w/$widget" "$edge_pid" -H "Referer: https://blog.example/post")
+  table "$bare2" "$frame"
+
+  deadline=$((SECONDS + 30))
+  until [ "$(curl -fsS http://127.0.0.1:18081/metrics | awk '/^refedge_events_queue_depth\{pipeline="clicks"\}/ {print $2}')" = "0" ]; do
+    ((SECONDS < deadline)) || break
+    sleep 0.5
+  done
+  echo "clicks in ClickHouse refedge_bench.clicks by verdict:"
+  clickhouse-client --port "$ch_port" -q 'SELECT verdict, count() FROM refedge_bench.clicks GROUP BY verdict ORDER BY count() DESC' 2>/dev/null || true
+  for p in "$bare_pid" "$edge_pid" "$jpeg_pid"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
+fi
+
+if want ingest; then
+  # The broker runs as its own process (`refedge kafka-dev`), as a cluster would, with
+  # its log on disk, so neither its memory nor its CPU counts as the edge's. ClickHouse
+  # database refedge_ingest is the harness's own: it is dropped before each run, and
+  # the harness counts its rows.
+  echo "== ingestion: refedge bench-ingest, ${ingest_secs}s per run, clicks from the edge's queue into ClickHouse $ch_port and the broker"
+  results=()
+  for sinks in $ingest_sinks; do
+    rm -rf "$state/kafka-data"
+    REFEDGE_KAFKA_EMBEDDED_ADDR=127.0.0.1:19193 REFEDGE_KAFKA_DATA_DIR="$PWD/$state/kafka-data" \
+      "$state/refedge" kafka-dev 2>"$state/broker.log" & broker_pid=$!; pids+=($!)
+    deadline=$((SECONDS + 30))
+    until (echo >/dev/tcp/127.0.0.1/19193) 2>/dev/null && kill -0 "$broker_pid" 2>/dev/null; do
+      ((SECONDS < deadline)) && kill -0 "$broker_pid" 2>/dev/null || { echo "broker not ready"; cat "$state/broker.log"; exit 1; }
+      sleep 0.2
+    done
+    clickhouse-client --port "$ch_port" -q 'DROP DATABASE IF EXISTS refedge_ingest'
+    echo "-- sinks: $sinks (load average $(loadavg))"
+    REFEDGE_HTTP_ADDR=127.0.0.1:0 REFEDGE_ADMIN_ADDR=127.0.0.1:0 \
+    REFEDGE_MARKET_ORIGIN=https://market.example REFEDGE_SECRET=bench-secret-0123456789abcdef \
+    REFEDGE_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
+    REFEDGE_CLICKHOUSE_DSN="clickhouse://127.0.0.1:$ch_port/refedge_ingest" \
+    REFEDGE_KAFKA_BROKERS=127.0.0.1:19193 REFEDGE_SPOOL_DIR="$state/ingest-spool" REFEDGE_LOG_FORMAT=text \
+      "$state/refedge" bench-ingest -duration "${ingest_secs}s" -sinks "$sinks" \
+      -watch "${ch_pid:+clickhouse=$ch_pid,}broker=$broker_pid" 2>"$state/ingest-$sinks.log" | tee "$state/ingest-$sinks.txt"
+    results+=("$(grep '^RESULT ' "$state/ingest-$sinks.txt") load=$(loadavg | tr ' ' '/')")
+    kill -TERM "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+    pids=()
+  done
+  rm -rf "$state/kafka-data"
+  echo "== ingestion summary (events/s counted in ClickHouse and by the broker's offsets; RSS of the edge process)"
+  printf '%-11s %12s %13s %11s %11s %10s %9s %11s %9s %9s  %s\n' sinks enqueued/s clickhouse/s broker/s 'RSS@1M MB' 'peak MB' 'pending@1M' 'edge µs/ev' 'CH cores' 'lost' 'load'
+  for r in "${results[@]}"; do
+    awk '{
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      lost = v["clickhouse_missing"] + v["broker_missing"]
+      printf "%-11s %12s %13s %11s %11s %10s %9s %11s %9s %9s  %s\n", v["label"], v["enqueued_per_s"],
+        (v["clickhouse_per_s"] == "" ? "-" : v["clickhouse_per_s"]), (v["broker_per_s"] == "" ? "-" : v["broker_per_s"]),
+        v["rss_mark_mb"], v["rss_peak_mb"], v["pending_mark"], v["cpu_us_per_event"], v["clickhouse_cores"], lost, v["load"]
+    }' <<<"$r"
+  done
+fi
