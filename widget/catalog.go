@@ -22,6 +22,7 @@ import (
 //	rfe:kwimg:{id}        string: the normalised uploaded image (JPEG)
 //	rfe:kwcat:{cat}       set: the card JSON of each active kwork of the category
 //	rfe:kwcats            set: every category that ever had an active kwork
+//	rfe:kwlock:{id}       string: held while the kwork is being reindexed
 //
 // A category's index holds the cards themselves, so a render is one SRANDMEMBER: N
 // distinct random members, one round trip, no script. The record is the truth; the
@@ -156,11 +157,18 @@ func recordKwork(id string, m map[string]string) Kwork {
 // reindex makes the category index agree with the record: the kwork's current card in
 // its category when it is active, nothing anywhere else. The record and the list of
 // what may be indexed are read together; a card is listed before it is added and
-// unlisted after it is removed, so nothing in an index is ever forgotten. When a
-// concurrent write changed the record meanwhile, the work is done again.
+// unlisted after it is removed, so nothing in an index is ever forgotten. Reindexes of
+// one kwork run one at a time (lockKwork). A write that changes the record during a
+// round runs its own reindex after this one; the round still runs once more, which
+// covers a writer whose reindex gave up or died.
 func (c *Catalog) reindex(ctx context.Context, id string) error {
+	unlock, err := c.lockKwork(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	key, idx := kworkKey(id), indexedKey(id)
-	for attempt := 0; attempt < 4; attempt++ {
+	for attempt := 0; attempt < 2; attempt++ {
 		var rec *redis.MapStringStringCmd
 		var listed *redis.StringSliceCmd
 		_, err := c.r.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -216,7 +224,8 @@ func (c *Catalog) reindex(ctx context.Context, id string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("cannot reindex kwork %s: it keeps changing", id)
+	// Still changing: the writes doing it reindex after this one releases the lock.
+	return nil
 }
 
 func anySlice(s []string) []any {

@@ -1,12 +1,15 @@
 package widget
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,5 +198,63 @@ func TestCatalogApply(t *testing.T) {
 	invalid(attribution.Envelope{Type: TypeKworkUpserted})
 	if err := c.Apply(ctx, envelope("kwork.deleted.someday", t0, `{}`)); err != nil {
 		t.Fatalf("unknown types are ignored, got %v", err)
+	}
+}
+
+// TestCatalogConcurrentWritesToOneKwork: writers racing on one kwork (the admin API and
+// the consumer, or several admin clients) all succeed, and the index ends up holding
+// exactly the record's current card, in its current category.
+func TestCatalogConcurrentWritesToOneKwork(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.svc.Catalog()
+	const writers, writes = 8, 25
+	errs := make(chan error, writers*writes)
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < writes; i++ {
+				cat := []string{"design", "writing"}[(w+i)%2]
+				// Equal times apply again (a redelivery repairs), so every write lands.
+				_, err := c.Put(ctx, Kwork{ID: "hot", Title: fmt.Sprintf("T%d-%d", w, i), Category: cat,
+					Currency: "USD", URL: testMarket + "/kwork/hot", UpdatedMs: 1000})
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	var first error
+	for err := range errs {
+		if err != nil {
+			failed++
+			first = cmp.Or(first, err)
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d concurrent writes failed; first: %v", failed, writers*writes, first)
+	}
+	k, err := c.Get(ctx, "hot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cards []Card
+	for _, cat := range []string{"design", "writing"} {
+		cs, err := c.Random(ctx, nil, cat, 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cd := range cs {
+			if cat != k.Category || cd.Title != k.Title {
+				t.Errorf("index holds %q in %s; the record is %q in %s", cd.Title, cat, k.Title, k.Category)
+			}
+		}
+		cards = append(cards, cs...)
+	}
+	if len(cards) != 1 {
+		t.Fatalf("index holds %d cards of the kwork, want 1", len(cards))
 	}
 }
