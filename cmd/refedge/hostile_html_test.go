@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"html"
+	"strings"
+	"testing"
+)
+
+// htmlReflections scans an HTML document the way a browser tokenizes it (start tags,
+// attributes, comments, raw-text elements) and reports every place where a payload's
+// sentinel became live markup: a script element whose code is the payload, an event
+// handler attribute (on*) running it, or a javascript: URL in an attribute that loads
+// or navigates. An escaped reflection (&lt;script&gt;, a quoted attribute value, JSON
+// inside a script) is text and is not reported.
+func htmlReflections(body []byte) []string {
+	s := string(body)
+	var out []string
+	for i := 0; i < len(s); {
+		j := strings.IndexByte(s[i:], '<')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if strings.HasPrefix(s[i:], "!--") {
+			k := strings.Index(s[i+3:], "-->")
+			if k < 0 {
+				break
+			}
+			i += 3 + k + 3
+			continue
+		}
+		if i >= len(s) || !asciiLetter(s[i]) {
+			continue
+		}
+		k := i
+		for k < len(s) && !htmlSpace(s[k]) && s[k] != '/' && s[k] != '>' {
+			k++
+		}
+		tag := strings.ToLower(s[i:k])
+		attrs, end := scanAttrs(s, k)
+		for _, a := range attrs {
+			v := strings.ToLower(strings.TrimSpace(html.UnescapeString(a[1])))
+			switch {
+			case !strings.Contains(v, sentinel):
+			case strings.HasPrefix(a[0], "on"):
+				out = append(out, fmt.Sprintf("<%s %s=%q>", tag, a[0], a[1]))
+			case urlAttr(a[0]) && strings.HasPrefix(strings.Join(strings.Fields(v), ""), "javascript:"):
+				out = append(out, fmt.Sprintf("<%s %s=%q>", tag, a[0], a[1]))
+			}
+		}
+		i = end
+		switch tag {
+		case "script", "style", "textarea", "title", "xmp", "noscript":
+			k := strings.Index(strings.ToLower(s[i:]), "</"+tag)
+			if k < 0 {
+				k = len(s) - i
+			}
+			if text := strings.TrimSpace(s[i : i+k]); tag == "script" && strings.HasPrefix(text, sentinel) {
+				out = append(out, fmt.Sprintf("<script>%s", clip([]byte(text), 80)))
+			}
+			i += k
+		}
+	}
+	return out
+}
+
+// scanAttrs reads attributes from s[i:] up to the tag's '>' and returns them as
+// lower-case name, raw value pairs with the index after the tag.
+func scanAttrs(s string, i int) ([][2]string, int) {
+	var attrs [][2]string
+	for i < len(s) {
+		for i < len(s) && (htmlSpace(s[i]) || s[i] == '/') {
+			i++
+		}
+		if i >= len(s) || s[i] == '>' {
+			return attrs, i + 1
+		}
+		k := i
+		for k < len(s) && !htmlSpace(s[k]) && s[k] != '=' && s[k] != '>' && s[k] != '/' {
+			k++
+		}
+		if k == i { // a stray '=': skip it
+			k++
+		}
+		name := strings.ToLower(s[i:k])
+		i = k
+		for i < len(s) && htmlSpace(s[i]) {
+			i++
+		}
+		val := ""
+		if i < len(s) && s[i] == '=' {
+			i++
+			for i < len(s) && htmlSpace(s[i]) {
+				i++
+			}
+			if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+				q := s[i]
+				k := strings.IndexByte(s[i+1:], q)
+				if k < 0 {
+					return append(attrs, [2]string{name, s[i+1:]}), len(s)
+				}
+				val, i = s[i+1:i+1+k], i+1+k+1
+			} else {
+				k := i
+				for k < len(s) && !htmlSpace(s[k]) && s[k] != '>' {
+					k++
+				}
+				val, i = s[i:k], k
+			}
+		}
+		attrs = append(attrs, [2]string{name, val})
+	}
+	return attrs, i
+}
+
+func urlAttr(name string) bool {
+	switch name {
+	case "href", "src", "action", "formaction", "data", "xlink:href", "srcdoc", "poster", "background":
+		return true
+	}
+	return false
+}
+
+func asciiLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func htmlSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
+
+// TestHostileHTMLScanner: the reflection check finds live payloads and passes escaped ones.
+func TestHostileHTMLScanner(t *testing.T) {
+	f := func(doc string, want int) {
+		t.Helper()
+		if got := htmlReflections([]byte(doc)); len(got) != want {
+			t.Errorf("%q: %d reflections %q, want %d", doc, len(got), got, want)
+		}
+	}
+	f(`<p>hello</p>`, 0)
+	f(`<p><script>hx7331()</script></p>`, 1)
+	f(`<p><ScRiPt >hx7331()</sCrIpT></p>`, 1)
+	f(`<input value=""><img src=x onerror=hx7331()>">`, 1)
+	f(`<svg/onload=hx7331()>`, 1)
+	f(`<a href="javascript:hx7331()">x</a>`, 1)
+	f(`<a href=" JaVaScRiPt&#58;hx7331()">x</a>`, 1)
+	f(`<a href="https://market.example/?q=javascript:hx7331()">x</a>`, 0)
+	f(`<p>&lt;script&gt;hx7331()&lt;/script&gt;</p>`, 0)
+	f(`<input value="&#34;&gt;&lt;img src=x onerror=hx7331()&gt;">`, 0)
+	f(`<img alt="&lt;img src=x onerror=hx7331()&gt;" src="/b/x.jpg">`, 0)
+	f(`<script>var d = {"q":"\u003cscript\u003ehx7331()"};</script>`, 0)
+	f(`<!-- <script>hx7331()</script> --><p>x</p>`, 0)
+	f(`<a href="#ZgotmplZ">hx7331</a>`, 0)
+}
