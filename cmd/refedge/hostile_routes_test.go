@@ -133,7 +133,7 @@ var hostileRoutes = []hroute{
 
 	// Admin listener (internal/admin and every package's RegisterAdmin).
 	{admin: true, name: "healthz", method: "GET", path: "/healthz", reg: "admin GET /healthz"},
-	{admin: true, name: "readyz", method: "GET", path: "/readyz", reg: "admin GET /readyz"},
+	{admin: true, name: "readyz", method: "GET", path: "/readyz", reg: "admin GET /readyz", query: []kv{{"strict", "1"}}},
 	{admin: true, name: "metrics", method: "GET", path: "/metrics", reg: "admin GET /metrics", headers: []kv{{"Accept", "application/openmetrics-text"}, {"Accept-Encoding", "gzip"}}},
 	{admin: true, name: "pprof-index", heavy: true, method: "GET", path: "/debug/pprof/{profile}", reg: "admin /debug/pprof/", query: []kv{{"debug", "1"}, {"gc", "0"}}}, // {profile} is threadcreate: the cheapest
 	{admin: true, name: "pprof-delta", method: "GET", path: "/debug/pprof/allocs", reg: "admin /debug/pprof/", query: []kv{{"seconds", "1"}},
