@@ -79,8 +79,13 @@ func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipel
 // being collected, one waiting, one being written), against 312,000 with the
 // pipeline's defaults; at about 600 bytes per queued click that is what keeps the
 // edge's RSS under 300 MB at full load.
+// Every other field is the pipeline's default, filled in here so the kill -9 test's
+// at-risk bound reads the very settings the edge runs with.
 func clickPipelineConfig(log *slog.Logger) attribution.PipelineConfig {
-	return attribution.PipelineConfig{Name: "clicks", Logger: log, BatchSize: 20000, QueueSize: 32768, SinkQueue: 1}
+	c := attribution.NewDefaultPipelineConfig()
+	c.Name, c.Logger = "clicks", log
+	c.BatchSize, c.QueueSize, c.SinkQueue = 20000, 32768, 1
+	return c
 }
 
 // sinks returns the sinks keep selects (all of them when keep is nil).
