@@ -8,11 +8,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 	"github.com/valyala/fasthttp"
+	"golang.org/x/time/rate"
 
 	"github.com/refedge/refedge/attribution"
 	"github.com/refedge/refedge/banners"
@@ -303,7 +306,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		NoDefaultServerHeader:         true,
 		NoDefaultContentType:          true,
 		CloseOnShutdown:               true,
-		Logger:                        fasthttpLogger{log},
+		Logger:                        newFasthttpLogger(log),
 	}
 	pubLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -314,7 +317,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		pubLn.Close()
 		return fmt.Errorf("REFEDGE_ADMIN_ADDR: %w", err)
 	}
-	admSrv := &http.Server{Handler: adm, ReadHeaderTimeout: 5 * time.Second}
+	admSrv := &http.Server{Handler: adm, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- pub.Serve(pubLn) }()
 	go func() { errc <- admSrv.Serve(admLn) }()
@@ -379,8 +382,45 @@ func kafkaReady(ctx context.Context, brokers []string) error {
 	return fmt.Errorf("no broker answers: %w", last)
 }
 
-type fasthttpLogger struct{ log *slog.Logger }
+// fasthttpLogger takes fasthttp's messages (one per malformed request or failed
+// connection). It withholds the request bytes fasthttp quotes ("contents: ..." may hold
+// cookies and tokens; secrets never reach the logs) and keeps a flood of bad requests
+// from flooding the log: at most fasthttpLogBurst lines, refilled at fasthttpLogRate per
+// second, the rest counted and reported with the next line that passes.
+type fasthttpLogger struct {
+	log        *slog.Logger
+	limit      *rate.Limiter
+	suppressed atomic.Int64
+}
 
-func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+const (
+	fasthttpLogRate  = 5
+	fasthttpLogBurst = 20
+)
+
+func newFasthttpLogger(log *slog.Logger) *fasthttpLogger {
+	return &fasthttpLogger{log: log, limit: rate.NewLimiter(fasthttpLogRate, fasthttpLogBurst)}
+}
+
+func (l *fasthttpLogger) Printf(format string, args ...any) {
+	if !l.limit.Allow() {
+		l.suppressed.Add(1)
+		return
+	}
+	msg := withholdRequestBytes(fmt.Sprintf(format, args...))
+	if n := l.suppressed.Swap(0); n > 0 {
+		l.log.Warn(msg, "component", "fasthttp", "suppressed_before", n)
+		return
+	}
+	l.log.Warn(msg, "component", "fasthttp")
+}
+
+// withholdRequestBytes cuts the quoted request out of a fasthttp message.
+func withholdRequestBytes(msg string) string {
+	for _, marker := range []string{"buffer size=", "Buffer size=", "contents:"} {
+		if i := strings.Index(msg, marker); i >= 0 {
+			return strings.TrimRight(msg[:i], ":., ") + " (request bytes withheld)"
+		}
+	}
+	return msg
 }
