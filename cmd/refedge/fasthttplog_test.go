@@ -35,7 +35,7 @@ func TestFasthttpLoggerWithholdsRequestsAndThrottles(t *testing.T) {
 
 func TestWithholdRequestBytes(t *testing.T) {
 	for in, want := range map[string]string{
-		"cannot parse: buffer size=12, contents: \"x\"":  "cannot parse (request bytes withheld)",
+		"cannot parse: buffer size=12, contents: \"x\"": "cannot parse (request bytes withheld)",
 		"cannot parse. Buffer size=12, contents: \"x\"": "cannot parse (request bytes withheld)",
 		"timeout while reading":                         "timeout while reading",
 	} {
