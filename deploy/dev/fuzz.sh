@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target of the module for a fixed time each (issue #8: "fuzzers run
 # 60 s each in CI"). Targets are found in the *_test.go files, so a new Fuzz function is
-# fuzzed without touching this script. Two targets run at a time, one fuzzing worker
-# each, so the two cores are used and the run takes about half of targets x time.
-# A failing target prints go's report (the failing input is saved under the package's
-# testdata/fuzz/<target>/, where the next plain `go test` replays it) and fails the run.
+# fuzzed without touching this script. Each package's instrumented test binary is built
+# once (`go test -c -fuzz=.`), then the targets run from it two at a time, one fuzzing
+# worker each, so the two cores are used and the run takes about half of targets x time.
+# A failing target prints go's report; the failing input is saved under the package's
+# testdata/fuzz/<target>/, where the next plain `go test` replays it.
 #
 # Usage: deploy/dev/fuzz.sh [time per target, default $FUZZTIME or 60s] [jobs, default 2]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+root=$PWD
 fuzztime=${1:-${FUZZTIME:-60s}}
 jobs=${2:-${FUZZJOBS:-2}}
 [[ $fuzztime =~ ^[0-9]+(s|m|x)$ ]] || { echo "fuzz.sh: time must look like 60s, 2m or 1000x, got '$fuzztime'" >&2; exit 2; }
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: jobs must be a positive number, got '$jobs'" >&2; exit 2; }
 
-out=.run/fuzz
+out=$root/.run/fuzz
 rm -rf "$out"
-mkdir -p "$out"
+mkdir -p "$out/bin" "$out/cache"
 # "<package dir> <target>" for every func FuzzXxx(f *testing.F) in a tracked test file.
 mapfile -t targets < <(git ls-files '*_test.go' | xargs grep -H -o '^func Fuzz[A-Za-z0-9_]*(f \*testing.F)' |
-	sed -E 's#^(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#./\1 \2#; s#^[^./][^ ]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#. \1#' | sort -u)
+	sed -E 's#^(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#\1 \2#; s#^[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#. \1#' | sort -u)
 ((${#targets[@]} > 0)) || { echo "fuzz.sh: no fuzz targets found" >&2; exit 1; }
-echo "fuzzing ${#targets[@]} targets for $fuzztime each, $jobs at a time"
+mapfile -t pkgs < <(printf '%s\n' "${targets[@]}" | cut -d' ' -f1 | sort -u)
+bin_of() { echo "$out/bin/${1//\//_}.test"; }
+
+start=$SECONDS
+echo "building ${#pkgs[@]} instrumented test binaries"
+for pkg in "${pkgs[@]}"; do
+	go test -c -fuzz=. -o "$(bin_of "$pkg")" "./$pkg"
+done
+echo "built in $((SECONDS - start))s; fuzzing ${#targets[@]} targets for $fuzztime each, $jobs at a time"
 
 run_one() { # pkg target
-	local pkg=$1 target=$2 log="$out/${1//\//_}.$2.log" start=$SECONDS
-	if go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" -parallel 1 "$pkg" >"$log" 2>&1; then
-		echo "ok   $pkg $target ($((SECONDS - start))s, $(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2) execs)"
+	local pkg=$1 target=$2 log="$out/${1//\//_}.$2.log" t0=$SECONDS
+	if (cd "$root/$pkg" && "$(bin_of "$pkg")" -test.run='^$' -test.fuzz="^$target\$" -test.fuzztime="$fuzztime" \
+		-test.parallel=1 -test.fuzzcachedir="$out/cache/$pkg/$target") >"$log" 2>&1; then
+		echo "ok   $pkg $target ($((SECONDS - t0))s, $(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2) execs)"
 	else
 		echo "FAIL $pkg $target"
 		sed 's/^/    /' "$log"
@@ -53,4 +64,4 @@ if ((failed)); then
 	echo "fuzz.sh: a fuzz target failed (see above)" >&2
 	exit 1
 fi
-echo "every fuzz target ran $fuzztime clean"
+echo "every fuzz target ran $fuzztime clean ($((SECONDS - start))s in all)"
