@@ -15,6 +15,13 @@ local thread_id = 0
 -- A per-run seed keeps visitors distinct from earlier runs: the duplicate window (1 h)
 -- would otherwise make every honest click of a second run a duplicate of the first.
 local seed = tonumber(os.getenv("BENCH_SEED") or "") or os.time()
+-- BENCH_PACE_MS > 0 makes each connection wait that many milliseconds between requests:
+-- with -c connections the rate is about c / (pace + latency), which is how the harness
+-- holds a rate below the maximum to read the latency there (wrk has no rate option).
+local pace = tonumber(os.getenv("BENCH_PACE_MS") or "") or 0
+if pace > 0 then
+  function delay() return pace end
+end
 
 function setup(thread)
   thread:set("tid", thread_id)
