@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
-	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -22,15 +20,11 @@ func TestStartsWhileRedisAndClickHouseAreDown(t *testing.T) {
 	t.Parallel()
 	ch := testenv.StartClickHouse(t)
 	rd := testenv.StartRedis(t)
-	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: attribution.AllTopics})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
+	brokers := testBroker(t)
 	ch.Stop(syscall.SIGKILL)
 	rd.Stop(syscall.SIGKILL)
 
-	s := launch(t, stackConfig{redisURL: rd.URL(0), chDSN: ch.DSN("refedge"), brokers: broker.Addrs(), spoolDir: t.TempDir()})
+	s := launch(t, stackConfig{redisURL: rd.URL(0), chDSN: ch.DSN("refedge"), brokers: brokers, spoolDir: t.TempDir()})
 	code, ready := readyz(t, s.admin+"/readyz")
 	deps, _ := ready["dependencies"].(map[string]any)
 	if code != http.StatusOK || ready["degraded"] != true || deps["redis"] == "ok" || deps["clickhouse"] == "ok" {

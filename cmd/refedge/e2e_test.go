@@ -84,20 +84,28 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	_, db := testenv.ClickHouse(t)
-	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: attribution.AllTopics})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
+	brokers := testBroker(t)
 	opts := rdb.Options()
 	chDSN := testenv.ClickHouseDSN(t)
 	chDSN = chDSN[:strings.LastIndexByte(chDSN, '/')+1] + db
 	return launch(t, stackConfig{
 		redisURL: fmt.Sprintf("redis://%s/%d", opts.Addr, opts.DB),
 		chDSN:    chDSN,
-		brokers:  broker.Addrs(),
+		brokers:  brokers,
 		spoolDir: t.TempDir(),
 	})
+}
+
+// testBroker starts an embedded Kafka broker in the test process, so it outlives the
+// refedge processes a test starts and kills, and returns its addresses.
+func testBroker(t *testing.T) []string {
+	t.Helper()
+	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: attribution.AllTopics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	return broker.Addrs()
 }
 
 // launch starts refedge on cfg and waits until it is ready. The process is killed in

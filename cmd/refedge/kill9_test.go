@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution"
-	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -63,16 +62,12 @@ func TestKill9WhileSpooling(t *testing.T) {
 	ch := testenv.StartClickHouse(t)
 	rdb := testenv.Redis(t)
 	// The broker lives in the test process: it outlives both refedge processes.
-	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: attribution.AllTopics})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broker.Close)
+	brokers := testBroker(t)
 	opts := rdb.Options()
 	cfg := stackConfig{
 		redisURL: "redis://" + opts.Addr + "/" + strconv.Itoa(opts.DB),
 		chDSN:    ch.DSN("refedge"),
-		brokers:  broker.Addrs(),
+		brokers:  brokers,
 		spoolDir: t.TempDir(),
 	}
 	s := launch(t, cfg)
