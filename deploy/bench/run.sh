@@ -147,6 +147,25 @@ if want wrk; then
   one=$(run click-one-url "http://127.0.0.1:18080/categories/design?x=1&ref=bench&src=link" "$edge_pid")
   mix=$(run click-mix "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua)
   table "$bare" "$one" "$mix"
+  # The mix's requests cost wrk itself more (Lua builds each one): the bare handler
+  # answering the very same requests is the mix's own baseline.
+  echo "-- the mix against its own baseline (ratio: to bare302-mix, bare302 answering the mix's requests); load average $(loadavg)"
+  bare_mix=$(run bare302-mix "http://127.0.0.1:18090" "$bare_pid" -s deploy/bench/mix.lua)
+  mix2=$(run click-mix "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua)
+  table "$bare_mix" "$mix2"
+  # Latency below saturation: each connection waits BENCH_PACE_MS=1 between requests
+  # (wrk has no rate option), with the connection count chosen for 80% of the click
+  # mix's maximum, then corrected once from the rate it gave.
+  target=$(awk -v a="$(awk '{print $2}' <<<"$mix")" -v b="$(awk '{print $2}' <<<"$mix2")" 'BEGIN{printf "%d", 0.8 * (a > b ? a : b)}')
+  conns=$(awk -v r="$target" 'BEGIN{c = int(r * 0.0015 + 0.5); print (c < 2 ? 2 : (c > 256 ? 256 : c))}')
+  paced_run() { export BENCH_PACE_MS=1; run "click-mix-paced-c$1" "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua -c "$1"; }
+  paced=$(paced_run "$conns")
+  conns=$(awk -v c="$conns" -v r="$(awk '{print $2}' <<<"$paced")" -v t="$target" 'BEGIN{c = int(c * t / r + 0.5); print (c < 2 ? 2 : (c > 256 ? 256 : c))}')
+  paced=$(paced_run "$conns")
+  echo "-- paced to 80% of the click mix's maximum ($target req/s): p99 at that load (ratio: to the target rate); load average $(loadavg)"
+  bare_rps_saved=$bare_rps; bare_rps=$target
+  table "target-80% $target - - - -" "$paced"
+  bare_rps=$bare_rps_saved
   echo "-- new connection per request (ratio: to bare302-newconn); load average $(loadavg)"
   bare_nc=$(run bare302-newconn "http://127.0.0.1:18090/categories/design?ref=bench" "$bare_pid" -H "Connection: close")
   mix_nc=$(run click-mix-newconn "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua -H "Connection: close")
