@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Sink receives batches of events. Write must be safe to call again with the same batch
@@ -86,6 +88,9 @@ type Pipeline[T any] struct {
 
 	spoolCfg SpoolConfig
 	codec    SpoolCodec[T]
+
+	// Counters of this pipeline, looked up once: Enqueue runs for every event.
+	enqueued, queueFull prometheus.Counter
 }
 
 type batch[T any] struct {
@@ -134,6 +139,7 @@ func NewSpooledPipeline[T any](cfg PipelineConfig, sc SpoolConfig, codec SpoolCo
 		abort:    make(chan struct{}),
 	}
 	p.spoolCfg, p.codec = sc, codec
+	p.enqueued, p.queueFull = pipelineEnqueued.WithLabelValues(cfg.Name), pipelineQueueFull.WithLabelValues(cfg.Name)
 	for _, s := range sinks {
 		r := &sinkRunner[T]{sink: s, in: make(chan *batch[T], cfg.SinkQueue)}
 		if sc.Dir != "" {
@@ -167,10 +173,10 @@ func (p *Pipeline[T]) Enqueue(e T) error {
 	select {
 	case p.in <- e:
 	default:
-		pipelineQueueFull.WithLabelValues(p.cfg.Name).Inc()
+		p.queueFull.Inc()
 		p.in <- e
 	}
-	pipelineEnqueued.WithLabelValues(p.cfg.Name).Inc()
+	p.enqueued.Inc()
 	return nil
 }
 
