@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: Go benchmarks of the hot paths; wrk on loopback against a bare fasthttp 302
-# handler and refedge's full click path (real Redis and ClickHouse, embedded Kafka),
+# handler and refedge's full click path (real Redis and ClickHouse, the embedded Kafka
+# broker as its own process, `refedge kafka-dev`),
 # cached banners and widget frames, in the same run so the ratios are meaningful on a
 # noisy machine; then the ingestion harness (`refedge bench-ingest`): clicks from the
 # edge's queue into ClickHouse and the broker, sustained, with the edge's memory.
@@ -66,11 +67,19 @@ if want wrk; then
   # A fresh database per run, so the verdict counts at the end are this run's.
   clickhouse-client --port "$ch_port" -q 'DROP DATABASE IF EXISTS refedge_bench'
   "$state/bare302" -addr 127.0.0.1:18090 2>"$state/bare302.log" & bare_pid=$!; pids+=($!)
+  # The broker is its own process, as a Kafka cluster would be: its CPU is not the edge's.
+  rm -rf "$state/kafka-wrk"
+  REFEDGE_KAFKA_EMBEDDED_ADDR=127.0.0.1:19093 REFEDGE_KAFKA_DATA_DIR="$PWD/$state/kafka-wrk" \
+    "$state/refedge" kafka-dev 2>"$state/broker-wrk.log" & wrk_broker_pid=$!; pids+=($!)
+  until (echo >/dev/tcp/127.0.0.1/19093) 2>/dev/null; do
+    kill -0 "$wrk_broker_pid" 2>/dev/null || { echo "broker not started"; cat "$state/broker-wrk.log"; exit 1; }
+    sleep 0.2
+  done
   REFEDGE_HTTP_ADDR=127.0.0.1:18080 REFEDGE_ADMIN_ADDR=127.0.0.1:18081 \
   REFEDGE_MARKET_ORIGIN=https://market.example REFEDGE_SECRET=bench-secret-0123456789abcdef \
   REFEDGE_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
   REFEDGE_CLICKHOUSE_DSN="clickhouse://127.0.0.1:$ch_port/refedge_bench" \
-  REFEDGE_KAFKA_BROKERS=embedded REFEDGE_KAFKA_EMBEDDED_ADDR=127.0.0.1:19093 \
+  REFEDGE_KAFKA_BROKERS=127.0.0.1:19093 \
   REFEDGE_SPOOL_DIR="$state/spool" REFEDGE_LOG_FORMAT=json \
   REFEDGE_BANNERS_DIR="$state/creatives" REFEDGE_BANNERS_CACHE_DIR="$state/banner-cache" \
     "$state/refedge" serve 2>"$state/refedge.log" & edge_pid=$!; pids+=($!)
@@ -186,7 +195,8 @@ if want wrk; then
   done
   echo "clicks in ClickHouse refedge_bench.clicks by verdict:"
   clickhouse-client --port "$ch_port" -q 'SELECT verdict, count() FROM refedge_bench.clicks GROUP BY verdict ORDER BY count() DESC' 2>/dev/null || true
-  for p in "$bare_pid" "$edge_pid" "$jpeg_pid"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for p in "$bare_pid" "$edge_pid" "$jpeg_pid" "$wrk_broker_pid"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$state/kafka-wrk"
   pids=()
 fi
 
