@@ -19,7 +19,7 @@ test: services lint
 	set -o pipefail; eval "$$($(SERVICES) env)" && $(GO) test -race -count=1 -timeout 25m ./... 2>&1 | tee .run/test.log
 	bash deploy/dev/fuzz.sh $(FUZZTIME)
 
-## fuzz: only the fuzz targets, FUZZTIME each, two at a time
+## fuzz: only the fuzz targets, FUZZTIME each, three at a time
 fuzz:
 	bash deploy/dev/fuzz.sh $(FUZZTIME)
 
