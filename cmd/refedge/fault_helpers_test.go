@@ -111,18 +111,22 @@ type clickResult struct {
 // visitor (its own X-Forwarded-For address; loopback is a trusted proxy) with the
 // browser headers of stack.click and a unique sub=<n>, and records every answer.
 type clickLoad struct {
-	stop chan struct{}
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	res  []clickResult
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	res      []clickResult
 }
 
 // loadWorkers bounds the clicks in flight: enough to hold the rate while clicks wait
 // on a dead Redis (~0.2 s each).
 const loadWorkers = 64
 
+// startLoad starts the load; it is halted at the end of the test if the test has not
+// halted it.
 func startLoad(s *stack, partner string, perSecond int) *clickLoad {
 	l := &clickLoad{stop: make(chan struct{})}
+	s.t.Cleanup(func() { l.halt() })
 	jobs := make(chan int, perSecond)
 	l.wg.Add(1)
 	go func() { // the pacer: perSecond/100 clicks every 10 ms
@@ -176,9 +180,9 @@ func (l *clickLoad) count() int {
 }
 
 // halt stops the load, waits for the clicks in flight and returns every result in sub
-// order.
+// order. Later calls return the same results.
 func (l *clickLoad) halt() []clickResult {
-	close(l.stop)
+	l.stopOnce.Do(func() { close(l.stop) })
 	l.wg.Wait()
 	slices.SortFunc(l.res, func(a, b clickResult) int { return a.sub - b.sub })
 	return l.res

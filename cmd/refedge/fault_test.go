@@ -51,12 +51,6 @@ func TestOutagesLoseNothing(t *testing.T) {
 
 	start := time.Now()
 	load := startLoad(s, partner, faultRate)
-	halted := false
-	defer func() {
-		if !halted {
-			load.halt()
-		}
-	}()
 	waitEvery(t, "the first clicks in ClickHouse", time.Minute, 250*time.Millisecond, func() bool {
 		return s.metric("refedge_sink_events_written_total", sinkLabels("clickhouse")) > 0 &&
 			s.metric("refedge_sink_events_written_total", sinkLabels("kafka")) > 0
@@ -102,7 +96,6 @@ func TestOutagesLoseNothing(t *testing.T) {
 		}
 	}
 	results := load.halt()
-	halted = true
 	end := time.Now()
 
 	// Every click was answered, and with a redirect.

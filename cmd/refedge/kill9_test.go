@@ -76,12 +76,6 @@ func TestKill9WhileSpooling(t *testing.T) {
 
 	start := time.Now()
 	load := startLoad(s, partner, faultRate)
-	halted := false
-	defer func() {
-		if !halted {
-			load.halt()
-		}
-	}()
 	waitEvery(t, "the first clicks in ClickHouse", time.Minute, 250*time.Millisecond, func() bool {
 		return s.metric("refedge_sink_events_written_total", sinkLabels("clickhouse")) > 0
 	})
@@ -94,7 +88,6 @@ func TestKill9WhileSpooling(t *testing.T) {
 	killAt := time.Now()
 	s.kill()
 	results := load.halt()
-	halted = true
 
 	spoolDir := filepath.Join(cfg.spoolDir, "clicks", "clickhouse")
 	spooled, torn := readClickSpool(t, spoolDir)
