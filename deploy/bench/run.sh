@@ -85,7 +85,7 @@ if want wrk; then
     "$state/refedge" serve 2>"$state/refedge.log" & edge_pid=$!; pids+=($!)
 
   deadline=$((SECONDS + 60))
-  until curl -fsS http://127.0.0.1:18081/readyz >/dev/null 2>&1 && curl -fsS -o /dev/null http://127.0.0.1:18090/; do
+  until curl -fsS "http://127.0.0.1:18081/readyz?strict=1" >/dev/null 2>&1 && curl -fsS -o /dev/null http://127.0.0.1:18090/; do
     ((SECONDS < deadline)) || { echo "servers not ready"; tail "$state"/*.log; exit 1; }
     sleep 0.2
   done

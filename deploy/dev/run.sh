@@ -45,7 +45,7 @@ trap cleanup INT TERM EXIT
 
 admin="http://$REFEDGE_ADMIN_ADDR"
 deadline=$((SECONDS + 60))
-until curl -fsS "$admin/readyz" >/dev/null 2>&1; do
+until curl -fsS "$admin/readyz?strict=1" >/dev/null 2>&1; do  # strict: every dependency answers before seeding
   if ((SECONDS > deadline)); then echo "refedge did not become ready; see the log above" >&2; exit 1; fi
   if ! kill -0 "${pids[1]}" 2>/dev/null; then echo "refedge exited; see the log above" >&2; exit 1; fi
   sleep 0.2
