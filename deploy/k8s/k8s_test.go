@@ -441,8 +441,12 @@ func TestPrometheusRulesAndDashboard(t *testing.T) {
 	}
 
 	prom := yamlDocs(t, "prometheus/prometheus.yml")[0]
-	if fmt.Sprint(get(prom, "rule_files")) != "[refedge.rules.yml]" {
+	if fmt.Sprint(get(prom, "rule_files")) != "[refedge.rules.yml review-alerts.yml]" {
 		t.Errorf("prometheus.yml rule_files %v", get(prom, "rule_files"))
+	}
+	// review-alerts.yml is deploy/prometheus's, validated there; it must still exist.
+	if _, err := os.Stat("../prometheus/review-alerts.yml"); err != nil {
+		t.Errorf("prometheus.yml loads review-alerts.yml: %v", err)
 	}
 	job := get(prom, "scrape_configs", 0)
 	keep := ""
