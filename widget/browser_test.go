@@ -157,6 +157,19 @@ func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.
 	}
 }
 
+// scrollToFrame scrolls the page's first iframe into view. The embed script may still be
+// inserting or replacing the frame just after a navigation, so the frame is looked up by
+// script on every try rather than held by a DOM node id (which a replaced node voids:
+// "Could not find node with given id").
+func scrollToFrame(t *testing.T, ctx context.Context) {
+	t.Helper()
+	waitFor(t, 15*time.Second, "the widget iframe in the page", func() bool {
+		var ok bool
+		eval(t, ctx, `(() => { const f = document.querySelector("iframe"); if (!f) return false; f.scrollIntoView(); return true })()`, &ok)
+		return ok
+	})
+}
+
 // frameTarget waits for the iframe target whose URL starts with prefix and returns a
 // context attached to it (Chrome runs a cross-site, sandboxed frame in its own process).
 func frameTarget(t *testing.T, ctx context.Context, prefix string) context.Context {
@@ -294,7 +307,7 @@ func TestBrowserWidget(t *testing.T) {
 		}
 
 		// In view: it rotates, and after a second exactly one impression is recorded.
-		run(t, ctx, chromedp.ScrollIntoView(chromedp.CSS("iframe")))
+		scrollToFrame(t, ctx)
 		waitFor(t, 10*time.Second, "the widget to rotate", func() bool {
 			eval(t, frame, `document.body.dataset.page`, &page)
 			return page == "1"
@@ -317,7 +330,8 @@ func TestBrowserWidget(t *testing.T) {
 			t.Fatalf("impression = %s %s %s %s %s %s (render %s)", ip, src, size, rid, host, device, render)
 		}
 		// Scrolling away and back, and a replayed beacon, add nothing for this render.
-		run(t, ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`), chromedp.ScrollIntoView(chromedp.CSS("iframe")))
+		run(t, ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
+		scrollToFrame(t, ctx)
 		var token string
 		eval(t, frame, `document.body.dataset.s`, &token)
 		resp, err := http.Post(s.public+"/w/"+w.ID+"/view", "text/plain", strings.NewReader(token))
@@ -426,7 +440,8 @@ func TestBrowserWidget(t *testing.T) {
 		s.blogPages.Store("/post-2", blogPage(s.svc.embedScript(w.ID)))
 		// The pointer is left where the last test clicked; hovering would hold the rotation.
 		run(t, ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 1, 1),
-			chromedp.Navigate(s.blogURL("/post-2")), chromedp.ScrollIntoView(chromedp.CSS("iframe")))
+			chromedp.Navigate(s.blogURL("/post-2")))
+		scrollToFrame(t, ctx)
 		frame := frameTarget(t, ctx, s.public+"/w/"+w.ID)
 		var got []string
 		waitFor(t, 10*time.Second, "the hostile cards", func() bool {
@@ -464,7 +479,8 @@ func TestBrowserWidget(t *testing.T) {
 	t.Run("acceptance3_empty_states_in_the_page", func(t *testing.T) {
 		empty := s.widget(t, partner, Spec{Category: "no-such-topic"})
 		s.blogPages.Store("/post-3", blogPage(s.svc.embedScript(empty.ID)+s.svc.embedIframe(&Widget{ID: "zzzzzzzzzzzz", Spec: Spec{Size: "300x250"}})))
-		run(t, ctx, chromedp.Navigate(s.blogURL("/post-3")), chromedp.ScrollIntoView(chromedp.CSS("iframe")))
+		run(t, ctx, chromedp.Navigate(s.blogURL("/post-3")))
+		scrollToFrame(t, ctx)
 		for _, id := range []string{empty.ID, "zzzzzzzzzzzz"} {
 			frame := frameTarget(t, ctx, s.public+"/w/"+id)
 			var text string
