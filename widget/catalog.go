@@ -23,6 +23,7 @@ import (
 //	rfe:kwcat:{cat}       set: the card JSON of each active kwork of the category
 //	rfe:kwcats            set: every category that ever had an active kwork
 //	rfe:kwlock:{id}       string: held while the kwork is being reindexed
+//	rfe:kwdirty:{id}      string: a write since the last reindex round (catalog_lock.go)
 //
 // A category's index holds the cards themselves, so a render is one SRANDMEMBER: N
 // distinct random members, one round trip, no script. The record is the truth; the
@@ -154,19 +155,59 @@ func recordKwork(id string, m map[string]string) Kwork {
 		Rating: rating, Status: Status(m["status"]), Image: m["img"], UpdatedMs: ms}
 }
 
-// reindex makes the category index agree with the record: the kwork's current card in
-// its category when it is active, nothing anywhere else. The record and the list of
-// what may be indexed are read together; a card is listed before it is added and
-// unlisted after it is removed, so nothing in an index is ever forgotten. Reindexes of
-// one kwork run one at a time (lockKwork). A write that changes the record during a
-// round runs its own reindex after this one; the round still runs once more, which
-// covers a writer whose reindex gave up or died.
+// reindex makes the category index agree with the record after a write: the kwork's
+// current card in its category when it is active, nothing anywhere else. Rounds for one
+// kwork run one at a time under a short lock in its slot (catalog_lock.go), and a
+// writer never waits for it: it marks the kwork dirty and takes the lock if it is free;
+// if it is not, the holder runs another round for it, since the holder checks the mark
+// after each round and again after releasing the lock. So a burst of writes to one kwork
+// costs as many rounds as it needs, not a queue of writers timing out.
 func (c *Catalog) reindex(ctx context.Context, id string) error {
-	unlock, err := c.lockKwork(ctx, id)
-	if err != nil {
-		return err
+	if err := c.markDirty(ctx, id); err != nil {
+		return fmt.Errorf("cannot reindex kwork %s: %w", id, err)
 	}
-	defer unlock()
+	for {
+		unlock, ok, err := c.tryLockKwork(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil // the holder sees the mark and runs the round
+		}
+		err = c.drainDirty(ctx, id)
+		unlock()
+		if err != nil {
+			return err
+		}
+		// A writer that marked after the last check but found the lock still held
+		// left its mark for whoever comes next: that is us, unless nobody marked.
+		if dirty, err := c.isDirty(ctx, id); err != nil || !dirty {
+			return err
+		}
+	}
+}
+
+// drainDirty runs rounds while the kwork is marked dirty, clearing the mark before
+// each round (a write during the round marks it again).
+func (c *Catalog) drainDirty(ctx context.Context, id string) error {
+	for {
+		n, err := c.r.Del(ctx, reindexDirtyKey(id)).Result()
+		if err != nil {
+			return fmt.Errorf("cannot reindex kwork %s: %w", id, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if err := c.reindexRound(ctx, id); err != nil {
+			return err
+		}
+	}
+}
+
+// reindexRound brings the index in line with the record once. The record and the list
+// of what may be indexed are read together; a card is listed before it is added and
+// unlisted after it is removed, so nothing in an index is ever forgotten.
+func (c *Catalog) reindexRound(ctx context.Context, id string) error {
 	key, idx := kworkKey(id), indexedKey(id)
 	for attempt := 0; attempt < 2; attempt++ {
 		var rec *redis.MapStringStringCmd
@@ -224,7 +265,7 @@ func (c *Catalog) reindex(ctx context.Context, id string) error {
 			return nil
 		}
 	}
-	// Still changing: the writes doing it reindex after this one releases the lock.
+	// Still changing: the writes doing it have marked the kwork dirty again.
 	return nil
 }
 

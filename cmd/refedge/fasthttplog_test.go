@@ -38,6 +38,7 @@ func TestWithholdRequestBytes(t *testing.T) {
 		"cannot parse: buffer size=12, contents: \"x\"": "cannot parse (request bytes withheld)",
 		"cannot parse. Buffer size=12, contents: \"x\"": "cannot parse (request bytes withheld)",
 		"timeout while reading":                         "timeout while reading",
+		`error when serving connection "a"<->"b": error when reading request headers: unsupported http version "HTTQ/1.1" in "GET / HTTQ/1.1\r\nCookie: rfe_ref=SECRET\r\n"`: `error when serving connection "a"<->"b": error when reading request headers: unsupported http version "…" in "…" (request bytes withheld)`,
 	} {
 		if got := withholdRequestBytes(in); got != want {
 			t.Errorf("withholdRequestBytes(%q) = %q, want %q", in, got, want)

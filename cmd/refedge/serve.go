@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -415,12 +416,27 @@ func (l *fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Warn(msg, "component", "fasthttp")
 }
 
-// withholdRequestBytes cuts the quoted request out of a fasthttp message.
+// withholdRequestBytes cuts the request fasthttp quotes out of its message: the
+// "buffer size=..., contents: ..." tail, and every quoted string after "error when
+// reading request" (`unsupported http version "X" in "GET / X\r\nCookie: ..."`). The
+// peer addresses before it stay.
 func withholdRequestBytes(msg string) string {
+	cut := false
 	for _, marker := range []string{"buffer size=", "Buffer size=", "contents:"} {
 		if i := strings.Index(msg, marker); i >= 0 {
-			return strings.TrimRight(msg[:i], ":., ") + " (request bytes withheld)"
+			msg, cut = strings.TrimRight(msg[:i], ":., "), true
 		}
+	}
+	if i := strings.Index(msg, "error when reading request"); i >= 0 {
+		if tail := quotedRE.ReplaceAllString(msg[i:], `"…"`); tail != msg[i:] {
+			msg, cut = msg[:i]+tail, true
+		}
+	}
+	if cut {
+		msg += " (request bytes withheld)"
 	}
 	return msg
 }
+
+// quotedRE matches a Go-quoted string (%q), escapes included.
+var quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
