@@ -269,15 +269,7 @@ func (a *Analytics) acquire() (release func(), err error) {
 
 // queryCtx bounds ctx by QueryTimeout and tells the server the same limit.
 func (a *Analytics) queryCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.QueryTimeout)
-	secs := int(a.cfg.QueryTimeout.Round(time.Second) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"max_execution_time": secs,
-		"max_threads":        a.cfg.MaxThreads,
-	})), cancel
+	return chQueryCtx(ctx, a.cfg.QueryTimeout, clickhouse.Settings{"max_threads": a.cfg.MaxThreads})
 }
 
 // t returns the fully qualified name of table name.

@@ -4,14 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // each runs q with the request deadline and calls fn for every row.
 func (a *Analytics) each(ctx context.Context, q anSQL, fn func(scan func(...any) error) error) error {
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
-	rows, err := a.conn.Query(qctx, q.String(), q.args...)
+	return eachRow(qctx, a.conn, q, fn)
+}
+
+// eachRow runs q on conn and calls fn for every row. The analytics and the review
+// share it, each with its own deadline (chQueryCtx).
+func eachRow(ctx context.Context, conn driver.Conn, q anSQL, fn func(scan func(...any) error) error) error {
+	rows, err := conn.Query(ctx, q.String(), q.args...)
 	if err != nil {
 		return err
 	}
@@ -22,6 +33,16 @@ func (a *Analytics) each(ctx context.Context, q anSQL, fn func(scan func(...any)
 		}
 	}
 	return rows.Err()
+}
+
+// chQueryCtx bounds a query by timeout twice: the client's context, and ClickHouse's
+// own max_execution_time (whole seconds, at least one), so an abandoned query does not
+// run on in the server. settings adds to them.
+func chQueryCtx(ctx context.Context, timeout time.Duration, settings clickhouse.Settings) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	all := clickhouse.Settings{"max_execution_time": max(int(timeout.Round(time.Second)/time.Second), 1)}
+	maps.Copy(all, settings)
+	return clickhouse.Context(ctx, clickhouse.WithSettings(all)), cancel
 }
 
 // anParallel runs fns at once and returns the first error; the others are cancelled.

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/refedge/refedge/internal/webasset"
 )
@@ -300,31 +299,14 @@ func (r *Review) acquire() (func(), error) {
 // readonly setting: a read-only ClickHouse user, as REFEDGE_ANALYTICS_CLICKHOUSE_DSN may
 // name, may not change it; the review only ever sends SELECTs.)
 func (r *Review) queryCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.QueryTimeout)
-	secs := int(r.cfg.QueryTimeout.Round(time.Second) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
-		"max_execution_time": secs,
-	})), cancel
+	return chQueryCtx(ctx, r.cfg.QueryTimeout, nil)
 }
 
 // each runs q and calls fn for every row.
 func (r *Review) each(ctx context.Context, q anSQL, fn func(scan func(...any) error) error) error {
 	qctx, cancel := r.queryCtx(ctx)
 	defer cancel()
-	rows, err := r.conn.Query(qctx, q.String(), q.args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return eachRow(qctx, r.conn, q, fn)
 }
 
 func (r *Review) t(name string) string { return r.db + "." + name }
