@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/signing"
@@ -25,35 +25,6 @@ import (
 )
 
 const e2eSecret = "e2e-secret-0123456789abcdef"
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds refedge once per test run. It is built without the race detector:
-// the packages' own tests run under -race, and a race build of the whole binary costs
-// more than a minute on this machine.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "refedge-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "refedge")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
 
 // stack is a running refedge process with real Redis and ClickHouse and a broker in
 // the test process (so Kafka outlives the edge and can be read after it stops).
@@ -113,7 +84,7 @@ func testBroker(t *testing.T) []string {
 func launch(t *testing.T, cfg stackConfig) *stack {
 	t.Helper()
 	s := &stack{t: t, cfg: cfg, db: cfg.chDSN[strings.LastIndexByte(cfg.chDSN, '/')+1:], brokers: cfg.brokers, dead: make(chan struct{})}
-	s.cmd = exec.Command(binary(t))
+	s.cmd = exec.Command(clustertest.Binary(t))
 	s.cmd.Env = append(os.Environ(),
 		"REFEDGE_HTTP_ADDR=127.0.0.1:0",
 		"REFEDGE_ADMIN_ADDR=127.0.0.1:0",

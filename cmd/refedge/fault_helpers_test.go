@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -31,7 +32,7 @@ func startKafkaDev(t *testing.T) (*testenv.Proc, string) {
 	t.Helper()
 	addr, dir := testenv.FreeAddr(t), t.TempDir()
 	p := testenv.StartProc(t, testenv.ProcConfig{
-		Name: "kafka-dev", Path: binary(t), Args: []string{"kafka-dev"}, Dir: dir,
+		Name: "kafka-dev", Path: clustertest.Binary(t), Args: []string{"kafka-dev"}, Dir: dir,
 		Env: []string{"REFEDGE_KAFKA_EMBEDDED_ADDR=" + addr, "REFEDGE_KAFKA_DATA_DIR=" + filepath.Join(dir, "data")},
 		Ready: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
