@@ -45,7 +45,7 @@ func (s *Service) adminList(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Service) adminUpload(w http.ResponseWriter, r *http.Request, id, name string, replace bool) {
-	status, err := s.upload(w, r, id, name, replace)
+	e, status, err := s.upload(w, r, id, name, replace)
 	if err != nil {
 		uploadsVec.WithLabelValues(strconv.Itoa(status)).Inc()
 		if status >= 500 {
@@ -55,32 +55,35 @@ func (s *Service) adminUpload(w http.ResponseWriter, r *http.Request, id, name s
 		return
 	}
 	uploadsVec.WithLabelValues("ok").Inc()
-	admin.WriteJSON(w, status, s.describe(s.snap.Load().byID[id]))
+	// The entry this upload installed: a concurrent DELETE may already have taken it
+	// out of the current snapshot.
+	admin.WriteJSON(w, status, s.describe(e))
 }
 
-// upload checks, stores and renders one master; it returns the status to answer.
-func (s *Service) upload(w http.ResponseWriter, r *http.Request, id, name string, replace bool) (int, error) {
+// upload checks, stores and renders one master; it returns the entry it installed and
+// the status to answer.
+func (s *Service) upload(w http.ResponseWriter, r *http.Request, id, name string, replace bool) (*entry, int, error) {
 	if !ValidCreativeID(id) {
-		return http.StatusBadRequest, errors.New("creative id must match [a-z0-9_-]{1,48}")
+		return nil, http.StatusBadRequest, errors.New("creative id must match [a-z0-9_-]{1,48}")
 	}
 	if !validMasterName(name) {
-		return http.StatusBadRequest, errors.New("master name must match [a-z0-9_-]{1,32}")
+		return nil, http.StatusBadRequest, errors.New("master name must match [a-z0-9_-]{1,32}")
 	}
 	frame, alt, err := parseUploadQuery(r.URL.Query())
 	if err != nil {
-		return http.StatusBadRequest, err
+		return nil, http.StatusBadRequest, err
 	}
 	data, format, err := readUpload(w, r, s.lim)
 	if err != nil {
-		return inputStatus(err), err
+		return nil, inputStatus(err), err
 	}
 	if err := s.acquire(); err != nil {
-		return http.StatusServiceUnavailable, err
+		return nil, http.StatusServiceUnavailable, err
 	}
 	img, err := decodeMaster(data, s.lim)
 	s.release()
 	if err != nil {
-		return inputStatus(err), err
+		return nil, inputStatus(err), err
 	}
 
 	s.uploadMu.Lock()
@@ -110,27 +113,27 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request, id, name string
 	if s.cfg.MasterDir != "" {
 		path, err := s.saveMaster(c, name, format, data, replace || old == nil || old.c.Origin == "builtin")
 		if err != nil {
-			return http.StatusInternalServerError, fmt.Errorf("cannot store the master: %w", err)
+			return nil, http.StatusInternalServerError, fmt.Errorf("cannot store the master: %w", err)
 		}
 		// Renders read the file again; the upload's bytes can go.
 		*m = *s.fileMaster(path, name, mw, mh, frame, m.Hash)
 	}
 	e := s.install(c)
 	if err := s.acquire(); err != nil {
-		return http.StatusServiceUnavailable, err
+		return nil, http.StatusServiceUnavailable, err
 	}
 	s.warmMaster(e, indexOf(c.Masters, m), img)
 	s.release()
 	s.warm(e) // the creative's other masters: its version, hence its cache, changed
 	for si := range Sizes {
 		if e.out[si].Load() == nil {
-			return http.StatusInternalServerError, fmt.Errorf("size %s could not be rendered; see the log", Sizes[si])
+			return nil, http.StatusInternalServerError, fmt.Errorf("size %s could not be rendered; see the log", Sizes[si])
 		}
 	}
 	if old == nil {
-		return http.StatusCreated, nil
+		return e, http.StatusCreated, nil
 	}
-	return http.StatusOK, nil
+	return e, http.StatusOK, nil
 }
 
 func indexOf(ms []*Master, m *Master) int {

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -292,5 +293,33 @@ func TestUploadLifecycle(t *testing.T) {
 	adminFor(s2).ServeHTTP(del2, httptest.NewRequest("DELETE", "/admin/v1/creatives/spring", nil))
 	if del2.Code != 204 || request(s2, "GET", "/b/spring/300x250.jpg").StatusCode() != 404 {
 		t.Fatalf("delete after restart: %d", del2.Code)
+	}
+}
+
+// An upload answers with the creative it installed, even when a DELETE of the same
+// creative lands between the install and the answer (found by the hostile-input suite:
+// the answer looked the creative up again and described nil).
+func TestUploadRacingDelete(t *testing.T) {
+	cfg := testConfig(t)
+	s := newService(t, cfg, nil)
+	a := adminFor(s)
+	master := encodeJPEG(t, testMaster(600, 400), 90)
+	for i := 0; i < 20; i++ {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := httptest.NewRequest("DELETE", "/admin/v1/creatives/race", nil)
+			a.ServeHTTP(httptest.NewRecorder(), req)
+		}()
+		rec := put(a, "/admin/v1/creatives/race", bytes.NewReader(master), int64(len(master)))
+		wg.Wait()
+		if rec.Code != http.StatusCreated && rec.Code != http.StatusOK {
+			t.Fatalf("upload %d: %d %s", i, rec.Code, rec.Body)
+		}
+		var info creativeInfo
+		if err := json.Unmarshal(rec.Body.Bytes(), &info); err != nil || info.ID != "race" || len(info.Banners) != len(Sizes) {
+			t.Fatalf("upload %d answered %s (%v)", i, rec.Body, err)
+		}
 	}
 }
