@@ -119,13 +119,19 @@ if want wrk; then
     sleep 0.2
   done
 
+  # Every process's CPU over each wrk run, per request: wrk itself (bash's `time`), the
+  # server under test, and what the click path makes work (Redis, ClickHouse, the broker),
+  # plus the whole machine's busy time (/proc/stat), which also holds what else runs on it.
+  redis_pid=$(redis-cli -p "$redis_port" INFO server 2>/dev/null | awk -F: '/^process_id/ {print $2+0}')
+  busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
   run() { # name url pid [extra wrk args...]: req/s, p50, p99, server CPU µs and refedge allocations per request
     local name=$1 url=$2 pid=$3; shift 3
-    local out c0 c1 m0 m1
-    c0=$(cpu_ticks "$pid")
+    local out c0 c1 m0 m1 r0 r1 h0 h1 k0 k1 b0 b1 wcpu
+    c0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$redis_pid"); h0=$(cpu_ticks "$ch_pid"); k0=$(cpu_ticks "$wrk_broker_pid"); b0=$(busy_ticks)
     [ "$pid" = "$edge_pid" ] && m0=$(mallocs)
-    out=$(wrk -t2 -c64 -d"${secs}s" --latency "$@" "$url")
-    c1=$(cpu_ticks "$pid")
+    wcpu=$( { TIMEFORMAT='%3U %3S'; time wrk -t2 -c64 -d"${secs}s" --latency "$@" "$url" >"$state/wrk.out"; } 2>&1 | tail -1)
+    out=$(<"$state/wrk.out")
+    c1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$redis_pid"); h1=$(cpu_ticks "$ch_pid"); k1=$(cpu_ticks "$wrk_broker_pid"); b1=$(busy_ticks)
     [ "$pid" = "$edge_pid" ] && m1=$(mallocs)
     local rps p50 p99 n
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -133,17 +139,20 @@ if want wrk; then
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
     n=$(awk '/requests in/ {print $1}' <<<"$out")
     if grep -q "Non-2xx or 3xx" <<<"$out"; then echo "$name: $(grep 'Non-2xx' <<<"$out")" >&2; fi
-    local cpu allocs=-
-    cpu=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN{printf "%.1f", (b-a)*10000/n}')
+    local cpu allocs=- per
+    per() { awk -v a="$1" -v b="$2" -v n="$n" 'BEGIN{printf "%.1f", (b-a)*1e6/100/n}'; }
+    cpu=$(per "$c0" "$c1")
     [ "$pid" = "$edge_pid" ] && allocs=$(awk -v a="$m0" -v b="$m1" -v n="$n" 'BEGIN{printf "%.1f", (b-a)/n}')
-    printf '%s %s %s %s %s %s\n' "$name" "$rps" "$p50" "$p99" "$cpu" "$allocs"
+    printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$name" "$rps" "$p50" "$p99" "$cpu" "$allocs" \
+      "$(awk -v u="${wcpu% *}" -v s="${wcpu#* }" -v n="$n" 'BEGIN{printf "%.1f", (u+s)*1e6/n}')" \
+      "$(per "$r0" "$r1")" "$(per "$h0" "$h1")" "$(per "$k0" "$k1")" "$(per "$b0" "$b1")"
   }
   # table baseline-line lines...: the ratio to the group's baseline, and to the first bare302.
   table() {
     local base
     base=$(awk '{print $2}' <<<"$1")
     for r in "$@"; do
-      read -r name rps p50 p99 cpu allocs <<<"$r"
+      read -r name rps p50 p99 cpu allocs _ <<<"$r"
       printf '%-26s %10s %9s %9s %9s %8s %7.2f %7.2f\n' "$name" "$rps" "$p50" "$p99" "$cpu" "$allocs" \
         "$(awk -v a="$rps" -v b="$base" 'BEGIN{print a/b}')" "$(awk -v a="$rps" -v b="$bare_rps" 'BEGIN{print a/b}')"
     done
@@ -187,6 +196,33 @@ if want wrk; then
   bare2=$(run bare302 "http://127.0.0.1:18090/categories/design?ref=bench" "$bare_pid")
   frame=$(run widget-frame "http://127.0.0.1:18080/w/$widget" "$edge_pid" -H "Referer: https://blog.example/post")
   table "$bare2" "$frame"
+
+  # Where the machine's CPU goes, per request of each run above (µs): the server under
+  # test, wrk, Redis, ClickHouse, the broker, and the machine's whole busy time (the rest
+  # of which is other work on the box and the kernel's share not charged to a process).
+  echo "-- CPU per request by process, µs (machine: all ${ncpu:=$(nproc)} cores' busy time)"
+  printf '%-26s %8s %8s %8s %8s %8s %8s %8s\n' target server wrk redis clickhouse broker machine other
+  for r in "$bare" "$one" "$mix" "$bare_mix" "$mix2" "$paced" "$bare_nc" "$mix_nc" "$bjpeg" "$banner" "$bare2" "$frame"; do
+    read -r name _ _ _ cpu _ wrkc redc chc brc busy <<<"$r"
+    printf '%-26s %8s %8s %8s %8s %8s %8s %8.1f\n' "$name" "$cpu" "$wrkc" "$redc" "$chc" "$brc" "$busy" \
+      "$(awk -v b="$busy" -v a="$cpu" -v w="$wrkc" -v r="$redc" -v c="$chc" -v k="$brc" 'BEGIN{print b-a-w-r-c-k}')"
+  done
+  # Issue #9's ratio targets as a CPU budget: at the target rate (a share of the bare
+  # baseline's rate), what wrk, Redis, ClickHouse and the broker spend per click (all
+  # measured in the click run) leave refedge this much CPU per click; "floor" is the machine's cores the click
+  # path would need at that rate if refedge cost no more than the bare handler.
+  budget() { # label share bare-line click-line
+    local label=$1 share=$2
+    read -r _ brps _ _ bcpu _ <<<"$3"
+    read -r _ _ _ _ ccpu _ cwrk credis cch cbroker _ <<<"$4"
+    awk -v l="$label" -v s="$share" -v br="$brps" -v bc="$bcpu" -v bw="$cwrk" -v cc="$ccpu" -v r="$credis" -v c="$cch" -v k="$cbroker" -v n="$ncpu" 'BEGIN{
+      t = s * br; others = bw + r + c + k
+      printf "%-34s target %8.0f/s: wrk %.1f + redis %.1f + clickhouse %.1f + broker %.1f = %.1f µs/click; refedge may spend %.1f µs (measured %.1f); floor %.2f of %d cores\n",
+        l, t, bw, r, c, k, others, n * 1e6 / t - others, cc, t * (others + bc) / 1e6, n }'
+  }
+  echo "-- issue #9's ratio targets as a CPU budget (floor > $ncpu cores: out of reach on this machine whatever refedge does)"
+  budget "keep-alive, 0.60 of bare302-mix" 0.60 "$bare_mix" "$mix2"
+  budget "new connection, 0.80 of bare" 0.80 "$bare_nc" "$mix_nc"
 
   deadline=$((SECONDS + 30))
   until [ "$(curl -fsS http://127.0.0.1:18081/metrics | awk '/^refedge_events_queue_depth\{pipeline="clicks"\}/ {print $2}')" = "0" ]; do
