@@ -31,6 +31,7 @@ func benchIngest(args []string, getenv func(string) string, stdout, stderr io.Wr
 	duration := fs.Duration("duration", 60*time.Second, "how long to enqueue clicks")
 	producers := fs.Int("producers", 8, "goroutines enqueueing clicks, like the edge's handlers")
 	sinkSel := fs.String("sinks", "all", "sinks of the click pipeline: all (as serve builds it), clickhouse or kafka")
+	noViews := fs.Bool("no-views", false, "experiment: drop the materialized views fed by clicks in the harness's database before the load,\nto measure ClickHouse's ceiling for the raw table alone (the analytics aggregates are then not fed)")
 	sample := fs.Duration("sample", 10*time.Second, "how often ClickHouse rows and broker offsets are counted during the load")
 	watch := fs.String("watch", "", "other processes to report CPU and RSS for, as name=pid,name=pid (e.g. clickhouse=123)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load to this file")
@@ -89,7 +90,11 @@ would count as the edge's).
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := runBenchIngest(ctx, cfg, log, stdout, *sinkSel, opts, ingest.Config{
+	label := *sinkSel
+	if *noViews {
+		label += "-noviews"
+	}
+	if err := runBenchIngest(ctx, cfg, log, stdout, label, *noViews, opts, ingest.Config{
 		Duration: *duration, Producers: *producers, Sample: *sample, Mark: *mark, Watch: procs, Out: stdout,
 	}, *cpuProfile, *memProfile); err != nil {
 		log.Error("bench-ingest failed", "err", err)
@@ -98,12 +103,17 @@ would count as the edge's).
 	return 0
 }
 
-func runBenchIngest(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer, label string,
+func runBenchIngest(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer, label string, noViews bool,
 	opts pipelineOptions, icfg ingest.Config, cpuProfile, memProfile string) error {
 	d, err := openDeps(ctx, cfg, log)
 	defer d.close(log)
 	if err != nil {
 		return err
+	}
+	if noViews {
+		if err := dropClickViews(ctx, d, out); err != nil {
+			return err
+		}
 	}
 	if d.broker != nil {
 		log.Warn("the Kafka broker runs inside this process: its memory counts in the RSS figures")
@@ -162,6 +172,22 @@ func runBenchIngest(ctx context.Context, cfg *config.Config, log *slog.Logger, o
 	}
 	res.Report(out, label)
 	reportSinkWrites(out)
+	return nil
+}
+
+// dropClickViews drops the materialized views ClickHouse feeds from inserts into clicks
+// (bench-ingest -no-views).
+func dropClickViews(ctx context.Context, d *deps, out io.Writer) error {
+	var views []string
+	if err := d.ch.QueryRow(ctx, "SELECT dependencies_table FROM system.tables WHERE database = ? AND name = 'clicks'", d.chDB).Scan(&views); err != nil {
+		return fmt.Errorf("cannot list the views of %s.clicks: %w", d.chDB, err)
+	}
+	for _, v := range views {
+		if err := d.ch.Exec(ctx, "DROP TABLE "+d.chDB+"."+v); err != nil {
+			return fmt.Errorf("cannot drop view %s: %w", v, err)
+		}
+	}
+	fmt.Fprintf(out, "dropped %d views fed by %s.clicks: %s\n", len(views), d.chDB, strings.Join(views, ", "))
 	return nil
 }
 

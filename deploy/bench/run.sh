@@ -10,9 +10,11 @@
 # Environment:
 #   BENCH_ONLY            parts to run, comma-separated: go, wrk, ingest (default: all)
 #   BENCH_INGEST_SECONDS  load of each ingestion run (default 60)
-#   BENCH_INGEST_SINKS    ingestion runs (default "all kafka clickhouse"): all = the click
-#                         pipeline exactly as serve builds it; kafka, clickhouse = that sink
-#                         alone, to show each destination's own ceiling
+#   BENCH_INGEST_SINKS    ingestion runs (default "all kafka clickhouse clickhouse-noviews"):
+#                         all = the click pipeline exactly as serve builds it; kafka,
+#                         clickhouse = that sink alone, to show each destination's own
+#                         ceiling; clickhouse-noviews = the ClickHouse sink into a clicks
+#                         table without the analytics views (bench-ingest -no-views)
 # e.g. BENCH_ONLY=ingest deploy/bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +22,7 @@ secs="${1:-10}"
 only=",${BENCH_ONLY:-go,wrk,ingest},"
 want() { [[ $only == *",$1,"* ]]; }
 ingest_secs="${BENCH_INGEST_SECONDS:-60}"
-ingest_sinks="${BENCH_INGEST_SINKS:-all kafka clickhouse}"
+ingest_sinks="${BENCH_INGEST_SINKS:-all kafka clickhouse clickhouse-noviews}"
 state=.run/bench
 mkdir -p "$state"
 eval "$(bash deploy/dev/services.sh env)"
@@ -244,7 +246,8 @@ if want ingest; then
   echo "== ingestion: refedge bench-ingest, ${ingest_secs}s per run, clicks from the edge's queue into ClickHouse $ch_port and the broker"
   results=()
   for sinks in $ingest_sinks; do
-    rm -rf "$state/kafka-data"
+    # A spool left by an interrupted run would replay into this run's database.
+    rm -rf "$state/kafka-data" "$state/ingest-spool"
     REFEDGE_KAFKA_EMBEDDED_ADDR=127.0.0.1:19193 REFEDGE_KAFKA_DATA_DIR="$PWD/$state/kafka-data" \
       "$state/refedge" kafka-dev 2>"$state/broker.log" & broker_pid=$!; pids+=($!)
     deadline=$((SECONDS + 30))
@@ -259,7 +262,7 @@ if want ingest; then
     REFEDGE_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
     REFEDGE_CLICKHOUSE_DSN="clickhouse://127.0.0.1:$ch_port/refedge_ingest" \
     REFEDGE_KAFKA_BROKERS=127.0.0.1:19193 REFEDGE_SPOOL_DIR="$state/ingest-spool" REFEDGE_LOG_FORMAT=text \
-      "$state/refedge" bench-ingest -duration "${ingest_secs}s" -sinks "$sinks" \
+      "$state/refedge" bench-ingest -duration "${ingest_secs}s" -sinks "${sinks%-noviews}" $([[ $sinks == *-noviews ]] && echo -no-views) \
       -watch "${ch_pid:+clickhouse=$ch_pid,}broker=$broker_pid" 2>"$state/ingest-$sinks.log" | tee "$state/ingest-$sinks.txt"
     results+=("$(grep '^RESULT ' "$state/ingest-$sinks.txt") load=$(loadavg | tr ' ' '/')")
     kill -TERM "$broker_pid" 2>/dev/null || true
