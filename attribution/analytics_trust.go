@@ -16,8 +16,9 @@ import (
 //
 // Why that is exact: let n be the aggregate's rows for the period now, d the distinct ids
 // in the raw table now and e a sealed count (or sum of sealed counts). Every raw insert
-// also passes through the view (an insert whose view write fails is failed and retried by
-// the writer), so n >= d; rows are never deleted and counts only grow, so d >= e. n == e
+// also passes through the view once it succeeds (an insert whose view write fails returns
+// an error, though ClickHouse keeps its raw rows, and the writer retries it until it
+// succeeds; docs/analytics.md has the limit), so n >= d; rows are never deleted and counts only grow, so d >= e. n == e
 // therefore forces n == d: no row was counted twice and none is missing. Anything else
 // (the open hour, a late arrival, an hour a retried batch duplicated) is read one tier
 // finer: a day from its hours, an hour from raw rows with one row per id.
