@@ -271,12 +271,12 @@ if want ingest; then
   done
   rm -rf "$state/kafka-data"
   echo "== ingestion summary (events/s counted in ClickHouse and by the broker's offsets; RSS of the edge process)"
-  printf '%-11s %12s %13s %11s %11s %10s %9s %11s %9s %9s  %s\n' sinks enqueued/s clickhouse/s broker/s 'RSS@1M MB' 'peak MB' 'pending@1M' 'edge µs/ev' 'CH cores' 'lost' 'load'
+  printf '%-19s %12s %13s %11s %11s %10s %9s %11s %9s %9s  %s\n' sinks enqueued/s clickhouse/s broker/s 'RSS@1M MB' 'peak MB' 'pending@1M' 'edge µs/ev' 'CH cores' 'lost' 'load'
   for r in "${results[@]}"; do
     awk '{
       for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
       lost = v["clickhouse_missing"] + v["broker_missing"]
-      printf "%-11s %12s %13s %11s %11s %10s %9s %11s %9s %9s  %s\n", v["label"], v["enqueued_per_s"],
+      printf "%-19s %12s %13s %11s %11s %10s %9s %11s %9s %9s  %s\n", v["label"], v["enqueued_per_s"],
         (v["clickhouse_per_s"] == "" ? "-" : v["clickhouse_per_s"]), (v["broker_per_s"] == "" ? "-" : v["broker_per_s"]),
         v["rss_mark_mb"], v["rss_peak_mb"], v["pending_mark"], v["cpu_us_per_event"], v["clickhouse_cores"], lost, v["load"]
     }' <<<"$r"
