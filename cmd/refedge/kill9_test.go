@@ -21,7 +21,7 @@ import (
 
 // atRiskBound is the documented bound on clicks answered 302 that a kill -9 can lose
 // while a sink is down (docs/reliability.md "kill -9"), from the click pipeline's
-// settings (clickPipelineConfig, and the spool's defaults but for its size).
+// settings (eventPipelineConfig, and the spool's defaults but for its size).
 type atRiskBound struct {
 	// Hard caps what the pipeline can hold in memory at all: the queue, the batch
 	// the collector hands over, SinkQueue batches waiting for the sink and the batch
@@ -39,7 +39,7 @@ type atRiskBound struct {
 const killSlack = time.Second
 
 func clickAtRiskBound() atRiskBound {
-	pc, sc := clickPipelineConfig(nil), attribution.NewDefaultSpoolConfig()
+	pc, sc := eventPipelineConfig("clicks", nil), attribution.NewDefaultSpoolConfig()
 	var onset time.Duration
 	backoff := pc.RetryMin
 	for range sc.SpoolAfter - 1 {
