@@ -124,7 +124,7 @@ func runBenchIngest(ctx context.Context, cfg *config.Config, log *slog.Logger, o
 	}
 	defer events.clickWriter.Close()
 	defer events.stopAll(log)
-	pc := eventPipelineConfig("clicks", log)
+	pc := eventPipelineConfig(cfg, "clicks", log)
 	if opts.Clicks != nil {
 		opts.Clicks(&pc)
 	}

@@ -79,13 +79,10 @@ func testBroker(t *testing.T) []string {
 	return broker.Addrs()
 }
 
-// launch starts refedge on cfg and waits until it is ready. The process is killed in
-// t.Cleanup if the test has not stopped it.
-func launch(t *testing.T, cfg stackConfig) *stack {
-	t.Helper()
-	s := &stack{t: t, cfg: cfg, db: cfg.chDSN[strings.LastIndexByte(cfg.chDSN, '/')+1:], brokers: cfg.brokers, dead: make(chan struct{})}
-	s.cmd = exec.Command(clustertest.Binary(t))
-	s.cmd.Env = append(os.Environ(),
+// launchEnv is the environment launch starts refedge with: the test's own, then the
+// stack's settings.
+func launchEnv(t *testing.T, cfg stackConfig) []string {
+	return append(os.Environ(),
 		"REFEDGE_HTTP_ADDR=127.0.0.1:0",
 		"REFEDGE_ADMIN_ADDR=127.0.0.1:0",
 		"REFEDGE_MARKET_ORIGIN=https://market.example",
@@ -99,6 +96,15 @@ func launch(t *testing.T, cfg stackConfig) *stack {
 		"REFEDGE_LOG_FORMAT=json",
 		"REFEDGE_DEV=0",
 	)
+}
+
+// launch starts refedge on cfg and waits until it is ready. The process is killed in
+// t.Cleanup if the test has not stopped it.
+func launch(t *testing.T, cfg stackConfig) *stack {
+	t.Helper()
+	s := &stack{t: t, cfg: cfg, db: cfg.chDSN[strings.LastIndexByte(cfg.chDSN, '/')+1:], brokers: cfg.brokers, dead: make(chan struct{})}
+	s.cmd = exec.Command(clustertest.Binary(t))
+	s.cmd.Env = launchEnv(t, cfg)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -38,8 +39,17 @@ type atRiskBound struct {
 // machine; it is added to the window the test allows, not to the documented bound.
 const killSlack = time.Second
 
-func clickAtRiskBound() atRiskBound {
-	pc, sc := eventPipelineConfig("clicks", nil), attribution.NewDefaultSpoolConfig()
+func clickAtRiskBound(t *testing.T, env []string) atRiskBound {
+	vars := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatalf("the environment refedge is launched with: %v", err)
+	}
+	pc, sc := eventPipelineConfig(cfg, "clicks", nil), attribution.NewDefaultSpoolConfig()
 	var onset time.Duration
 	backoff := pc.RetryMin
 	for range sc.SpoolAfter - 1 {
@@ -124,7 +134,7 @@ func TestKill9WhileSpooling(t *testing.T) {
 
 	// Clicks answered 302 before the kill that never arrived were in memory.
 	_, ksubs := kafkaSubs(t, s2.brokers, partner)
-	b := clickAtRiskBound()
+	b := clickAtRiskBound(t, launchEnv(t, cfg))
 	allowed := b.Window + killSlack
 	var ok302, inWindow, inAllowed int
 	var atRisk, atRiskKafka []clickResult

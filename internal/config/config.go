@@ -50,6 +50,12 @@ type Config struct {
 	MaxConns int
 	// MaxConnsPerIP bounds one peer address's concurrent connections; 0 is no limit.
 	MaxConnsPerIP int
+	// EventBatchSize, EventQueueSize and EventFlushInterval size the click and impression
+	// pipelines: events per ClickHouse insert and Kafka produce, events waiting to be
+	// batched, and how often a non-empty batch is written at least.
+	EventBatchSize     int
+	EventQueueSize     int
+	EventFlushInterval time.Duration
 	// Dev allows embedded Redis and Kafka when their variables are empty.
 	Dev bool
 	// ShutdownTimeout bounds the whole graceful stop.
@@ -178,6 +184,31 @@ var Vars = []Var{
 			return errors.New("want a number, 0 for no limit")
 		}
 		c.MaxConnsPerIP = n
+		return nil
+	}},
+	{"REFEDGE_EVENT_BATCH_SIZE", "20000", "clicks (impressions) per ClickHouse insert and Kafka produce, 100 to 1000000; bigger batches cost ClickHouse less per row and hold more in memory", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 || n > 1_000_000 {
+			return errors.New("want a number from 100 to 1000000")
+		}
+		c.EventBatchSize = n
+		return nil
+	}},
+	{"REFEDGE_EVENT_QUEUE_SIZE", "32768", "clicks (impressions) waiting to be batched, at least 1024; a full queue makes the handlers wait. At most queue + 3 x batch events are in memory per pipeline", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1024 {
+			return errors.New("want a number of at least 1024")
+		}
+		c.EventQueueSize = n
+		return nil
+	}},
+	{"REFEDGE_EVENT_FLUSH_INTERVAL", "1s", "a non-empty batch of clicks (impressions) is written at least this often, 10ms to 1m; shorter means more ClickHouse inserts and a shorter kill -9 window", func(c *Config, v string) (err error) {
+		if c.EventFlushInterval, err = time.ParseDuration(v); err != nil {
+			return errors.New("want a duration such as 1s")
+		}
+		if c.EventFlushInterval < 10*time.Millisecond || c.EventFlushInterval > time.Minute {
+			return errors.New("want a duration from 10ms to 1m")
+		}
 		return nil
 	}},
 	{"REFEDGE_DEV", "0", "1 allows embedded Redis and Kafka when their variables are empty", func(c *Config, v string) error {
