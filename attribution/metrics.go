@@ -12,6 +12,9 @@ var (
 	pipelineDepth = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "refedge_events_queue_depth", Help: "Events accepted and not yet written by every sink (sampled at each flush tick).",
 	}, []string{"pipeline"})
+	pipelineCapacity = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "refedge_events_capacity", Help: "Most events a pipeline holds in memory (PipelineConfig.MemoryBound); refedge_events_queue_depth reaches it when the sinks fall behind.",
+	}, []string{"pipeline"})
 	pipelineQueueFull = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "refedge_events_queue_full_total", Help: "Enqueue calls that had to wait for room.",
 	}, []string{"pipeline"})

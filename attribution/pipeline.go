@@ -39,6 +39,14 @@ type PipelineConfig struct {
 	Logger *slog.Logger
 }
 
+// MemoryBound is the most events a pipeline with c holds in memory: the queue, the batch
+// the collector holds or hands over, SinkQueue batches waiting for each sink and the
+// batch a sink is writing (the sinks share batches). Past it Enqueue waits.
+func (c PipelineConfig) MemoryBound() int {
+	c.defaults()
+	return c.QueueSize + (c.SinkQueue+2)*c.BatchSize
+}
+
 // NewDefaultPipelineConfig returns a config with every default filled in, the settings
 // a pipeline built from the zero config runs with.
 func NewDefaultPipelineConfig() PipelineConfig {
@@ -140,6 +148,7 @@ func NewSpooledPipeline[T any](cfg PipelineConfig, sc SpoolConfig, codec SpoolCo
 	}
 	p.spoolCfg, p.codec = sc, codec
 	p.enqueued, p.queueFull = pipelineEnqueued.WithLabelValues(cfg.Name), pipelineQueueFull.WithLabelValues(cfg.Name)
+	pipelineCapacity.WithLabelValues(cfg.Name).Set(float64(cfg.MemoryBound()))
 	for _, s := range sinks {
 		r := &sinkRunner[T]{sink: s, in: make(chan *batch[T], cfg.SinkQueue)}
 		if sc.Dir != "" {

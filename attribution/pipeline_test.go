@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // recordSink is a Sink that keeps what it was given and can be told to fail.
@@ -97,5 +99,26 @@ func TestPipelineStopGivesUpAtDeadline(t *testing.T) {
 	defer cancel()
 	if err := p.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Stop with a sink that never succeeds = %v, want deadline exceeded", err)
+	}
+}
+
+// TestPipelineReportsItsCapacity: refedge_events_capacity, which the backlog alert
+// divides by, is the config's memory bound, defaults filled in.
+func TestPipelineReportsItsCapacity(t *testing.T) {
+	cfg := PipelineConfig{Name: "capacity-test", QueueSize: 1000, BatchSize: 300, SinkQueue: 2}
+	if got := cfg.MemoryBound(); got != 1000+4*300 {
+		t.Fatalf("MemoryBound %d, want %d", got, 1000+4*300)
+	}
+	if got, want := (PipelineConfig{}).MemoryBound(), 1<<18+10*5000; got != want {
+		t.Fatalf("default MemoryBound %d, want %d", got, want)
+	}
+	p := NewPipeline(cfg, nil, Sink[int](&recordSink{}))
+	defer p.Stop(context.Background())
+	var m dto.Metric
+	if err := pipelineCapacity.WithLabelValues("capacity-test").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetGauge().GetValue(); got != 2200 {
+		t.Fatalf("refedge_events_capacity %v, want 2200", got)
 	}
 }

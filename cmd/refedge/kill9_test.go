@@ -57,7 +57,7 @@ func clickAtRiskBound(t *testing.T, env []string) atRiskBound {
 		backoff = min(2*backoff, pc.RetryMax)
 	}
 	return atRiskBound{
-		Hard:   pc.QueueSize + (pc.SinkQueue+2)*pc.BatchSize,
+		Hard:   pc.MemoryBound(),
 		Window: pc.FlushInterval + onset,
 		Onset:  onset,
 	}
