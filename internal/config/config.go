@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -170,38 +171,10 @@ var Vars = []Var{
 		c.SpoolMaxBytes = n
 		return nil
 	}},
-	{"REFEDGE_MAX_CONNS", "20000", "most concurrent connections on the public listener; past it new connections are answered 503 and closed", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return errors.New("want a positive number")
-		}
-		c.MaxConns = n
-		return nil
-	}},
-	{"REFEDGE_MAX_CONNS_PER_IP", "0", "most concurrent connections from one peer address on the public listener (0: no limit); set it only when refedge faces visitors directly, not behind a proxy or load balancer", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return errors.New("want a number, 0 for no limit")
-		}
-		c.MaxConnsPerIP = n
-		return nil
-	}},
-	{"REFEDGE_EVENT_BATCH_SIZE", "20000", "clicks (impressions) per ClickHouse insert and Kafka produce, 100 to 1000000; bigger batches cost ClickHouse less per row and hold more in memory", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 100 || n > 1_000_000 {
-			return errors.New("want a number from 100 to 1000000")
-		}
-		c.EventBatchSize = n
-		return nil
-	}},
-	{"REFEDGE_EVENT_QUEUE_SIZE", "32768", "clicks (impressions) waiting to be batched, at least 1024; a full queue makes the handlers wait. At most queue + 3 x batch events are in memory per pipeline", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1024 {
-			return errors.New("want a number of at least 1024")
-		}
-		c.EventQueueSize = n
-		return nil
-	}},
+	{"REFEDGE_MAX_CONNS", "20000", "most concurrent connections on the public listener; past it new connections are answered 503 and closed", intSetter(func(c *Config) *int { return &c.MaxConns }, 1, math.MaxInt, "want a positive number")},
+	{"REFEDGE_MAX_CONNS_PER_IP", "0", "most concurrent connections from one peer address on the public listener (0: no limit); set it only when refedge faces visitors directly, not behind a proxy or load balancer", intSetter(func(c *Config) *int { return &c.MaxConnsPerIP }, 0, math.MaxInt, "want a number, 0 for no limit")},
+	{"REFEDGE_EVENT_BATCH_SIZE", "20000", "clicks (impressions) per ClickHouse insert and Kafka produce, 100 to 1000000; bigger batches cost ClickHouse less per row and hold more in memory", intSetter(func(c *Config) *int { return &c.EventBatchSize }, 100, 1_000_000, "want a number from 100 to 1000000")},
+	{"REFEDGE_EVENT_QUEUE_SIZE", "32768", "clicks (impressions) waiting to be batched, at least 1024; a full queue makes the handlers wait. At most queue + 3 x batch events are in memory per pipeline", intSetter(func(c *Config) *int { return &c.EventQueueSize }, 1024, math.MaxInt, "want a number of at least 1024")},
 	{"REFEDGE_EVENT_FLUSH_INTERVAL", "1s", "a non-empty batch of clicks (impressions) is written at least this often, 10ms to 1m; shorter means more ClickHouse inserts and a shorter kill -9 window", func(c *Config, v string) (err error) {
 		if c.EventFlushInterval, err = time.ParseDuration(v); err != nil {
 			return errors.New("want a duration such as 1s")
@@ -238,6 +211,19 @@ var Vars = []Var{
 		}
 		return nil
 	}},
+}
+
+// intSetter parses a whole number from lo to hi into the field that field points at;
+// want is the error for anything else.
+func intSetter(field func(*Config) *int, lo, hi int, want string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return errors.New(want)
+		}
+		*field(c) = n
+		return nil
+	}
 }
 
 // Load reads every variable through getenv and validates the result.
