@@ -286,17 +286,7 @@ func (e *jsEnv) get(t *testing.T, base, path string, hdr map[string]string) (int
 
 func (e *jsEnv) send(t *testing.T, method, base, path, body string, hdr map[string]string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
+	resp := sendNoRedirect(t, method, base+path, body, hdr)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {

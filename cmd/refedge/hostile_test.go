@@ -362,7 +362,16 @@ func (fx *hfixture) do(t *testing.T, method, path, body string, hdr map[string]s
 
 func (fx *hfixture) send(t *testing.T, base, method, path, body string, hdr map[string]string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	resp := sendNoRedirect(t, method, base+path, body, hdr)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// sendNoRedirect sends one request with the given headers, not following redirects;
+// the caller closes the body.
+func sendNoRedirect(t *testing.T, method, url, body string, hdr map[string]string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,9 +380,8 @@ func (fx *hfixture) send(t *testing.T, base, method, path, body string, hdr map[
 	}
 	resp, err := noRedirect.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	t.Cleanup(func() { resp.Body.Close() })
 	return resp
 }
 
