@@ -1,15 +1,10 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/refedge/refedge/internal/clustertest"
 )
 
 // TestMain removes the refedge binary the end-to-end tests built (clustertest.Binary).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	clustertest.RemoveBinary()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { clustertest.Main(m) }

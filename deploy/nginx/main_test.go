@@ -1,14 +1,10 @@
 package nginx
 
 import (
-	"os"
 	"testing"
 
 	"github.com/refedge/refedge/internal/clustertest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	clustertest.RemoveBinary()
-	os.Exit(code)
-}
+// TestMain removes the refedge binary the routing tests built (clustertest.Binary).
+func TestMain(m *testing.M) { clustertest.Main(m) }

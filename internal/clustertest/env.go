@@ -205,11 +205,14 @@ var (
 	buildErr  error
 )
 
-// RemoveBinary deletes what Binary built; call it from TestMain after m.Run.
-func RemoveBinary() {
+// Main is the TestMain of a package whose tests use Binary: it runs the tests, then
+// deletes what Binary built.
+func Main(m *testing.M) {
+	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
+	os.Exit(code)
 }
 
 // Binary builds cmd/refedge once per test binary (without the race detector: the
