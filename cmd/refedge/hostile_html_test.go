@@ -14,53 +14,76 @@ import (
 // or navigates. An escaped reflection (&lt;script&gt;, a quoted attribute value, JSON
 // inside a script) is text and is not reported.
 func htmlReflections(body []byte) []string {
-	s := string(body)
 	var out []string
-	for i := 0; i < len(s); {
-		j := strings.IndexByte(s[i:], '<')
+	for _, tag := range scanTags(string(body)) {
+		if tag.name == "!--" {
+			continue // an unterminated comment hides the rest: nothing in it is live
+		}
+		for _, a := range tag.attrs {
+			v := strings.ToLower(strings.TrimSpace(html.UnescapeString(a[1])))
+			switch {
+			case !strings.Contains(v, sentinel):
+			case strings.HasPrefix(a[0], "on"):
+				out = append(out, fmt.Sprintf("<%s %s=%q>", tag.name, a[0], a[1]))
+			case urlAttr(a[0]) && strings.HasPrefix(strings.Join(strings.Fields(v), ""), "javascript:"):
+				out = append(out, fmt.Sprintf("<%s %s=%q>", tag.name, a[0], a[1]))
+			}
+		}
+		if text := strings.TrimSpace(tag.text); tag.name == "script" && strings.HasPrefix(text, sentinel) {
+			out = append(out, fmt.Sprintf("<script>%s", clip([]byte(text), 80)))
+		}
+	}
+	return out
+}
+
+// htmlTag is a start tag as a browser's tokenizer reads it; text is the raw text of a
+// script, style, textarea, title, xmp or noscript element.
+type htmlTag struct {
+	name  string
+	attrs [][2]string
+	text  string
+}
+
+// scanTags reads every start tag of doc as a browser's tokenizer does, skipping comments
+// and keeping the content of raw-text elements as the tag's text. A comment that never
+// closes is reported as a tag named "!--" holding the rest of the document.
+func scanTags(doc string) []htmlTag {
+	var out []htmlTag
+	for i := 0; i < len(doc); {
+		j := strings.IndexByte(doc[i:], '<')
 		if j < 0 {
 			break
 		}
 		i += j + 1
-		if strings.HasPrefix(s[i:], "!--") {
-			k := strings.Index(s[i+3:], "-->")
+		if strings.HasPrefix(doc[i:], "!--") {
+			k := strings.Index(doc[i+3:], "-->")
 			if k < 0 {
+				// The rest of the page is a comment: a payload's "<!--" came through.
+				out = append(out, htmlTag{name: "!--", text: doc[i+3:]})
 				break
 			}
 			i += 3 + k + 3
 			continue
 		}
-		if i >= len(s) || !asciiLetter(s[i]) {
+		if i >= len(doc) || !asciiLetter(doc[i]) {
 			continue
 		}
 		k := i
-		for k < len(s) && !htmlSpace(s[k]) && s[k] != '/' && s[k] != '>' {
+		for k < len(doc) && !htmlSpace(doc[k]) && doc[k] != '/' && doc[k] != '>' {
 			k++
 		}
-		tag := strings.ToLower(s[i:k])
-		attrs, end := scanAttrs(s, k)
-		for _, a := range attrs {
-			v := strings.ToLower(strings.TrimSpace(html.UnescapeString(a[1])))
-			switch {
-			case !strings.Contains(v, sentinel):
-			case strings.HasPrefix(a[0], "on"):
-				out = append(out, fmt.Sprintf("<%s %s=%q>", tag, a[0], a[1]))
-			case urlAttr(a[0]) && strings.HasPrefix(strings.Join(strings.Fields(v), ""), "javascript:"):
-				out = append(out, fmt.Sprintf("<%s %s=%q>", tag, a[0], a[1]))
-			}
-		}
-		i = end
-		switch tag {
+		tag := htmlTag{name: strings.ToLower(doc[i:k])}
+		tag.attrs, i = scanAttrs(doc, k)
+		switch tag.name {
 		case "script", "style", "textarea", "title", "xmp", "noscript":
-			k := strings.Index(strings.ToLower(s[i:]), "</"+tag)
+			k := strings.Index(strings.ToLower(doc[i:]), "</"+tag.name)
 			if k < 0 {
-				k = len(s) - i
+				k = len(doc) - i
 			}
-			if text := strings.TrimSpace(s[i : i+k]); tag == "script" && strings.HasPrefix(text, sentinel) {
-				out = append(out, fmt.Sprintf("<script>%s", clip([]byte(text), 80)))
-			}
+			tag.text = doc[i : i+k]
 			i += k
 		}
+		out = append(out, tag)
 	}
 	return out
 }

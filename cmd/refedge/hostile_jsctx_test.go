@@ -71,57 +71,6 @@ func asciiJSPayloads() []string {
 // jsRefererHosts are payloads that survive as a Referer's host (no '/', '?', '#').
 var jsRefererHosts = []string{`x"-alert(1)-"`, `x'-alert(1)-'`, `${alert(1)}`, `<!--<script>`, `javascript:alert(1)`}
 
-// htmlTag is a start tag as a browser's tokenizer reads it; text is the raw text of a
-// script, style, textarea, title, xmp or noscript element.
-type htmlTag struct {
-	name  string
-	attrs [][2]string
-	text  string
-}
-
-// scanTags reads every start tag of doc, skipping comments and the content of raw-text
-// elements the way htmlReflections does (hostile_html_test.go).
-func scanTags(doc string) []htmlTag {
-	var out []htmlTag
-	for i := 0; i < len(doc); {
-		j := strings.IndexByte(doc[i:], '<')
-		if j < 0 {
-			break
-		}
-		i += j + 1
-		if strings.HasPrefix(doc[i:], "!--") {
-			k := strings.Index(doc[i+3:], "-->")
-			if k < 0 {
-				// The rest of the page is a comment: a payload's "<!--" came through.
-				out = append(out, htmlTag{name: "!--", text: doc[i+3:]})
-				break
-			}
-			i += 3 + k + 3
-			continue
-		}
-		if i >= len(doc) || !asciiLetter(doc[i]) {
-			continue
-		}
-		k := i
-		for k < len(doc) && !htmlSpace(doc[k]) && doc[k] != '/' && doc[k] != '>' {
-			k++
-		}
-		tag := htmlTag{name: strings.ToLower(doc[i:k])}
-		tag.attrs, i = scanAttrs(doc, k)
-		switch tag.name {
-		case "script", "style", "textarea", "title", "xmp", "noscript":
-			k := strings.Index(strings.ToLower(doc[i:]), "</"+tag.name)
-			if k < 0 {
-				k = len(doc) - i
-			}
-			tag.text = doc[i : i+k]
-			i += k
-		}
-		out = append(out, tag)
-	}
-	return out
-}
-
 func (t htmlTag) attr(name string) (string, bool) {
 	for _, a := range t.attrs {
 		if a[0] == name {
