@@ -35,8 +35,6 @@ func benchIngest(args []string, getenv func(string) string, stdout, stderr io.Wr
 	sample := fs.Duration("sample", 10*time.Second, "how often ClickHouse rows and broker offsets are counted during the load")
 	watch := fs.String("watch", "", "other processes to report CPU and RSS for, as name=pid,name=pid (e.g. clickhouse=123)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load to this file")
-	batch := fs.Int("batch", 0, "experiment: the click pipeline's BatchSize (0: the edge's own)")
-	queue := fs.Int("queue", 0, "experiment: the click pipeline's QueueSize (0: the edge's own)")
 	sinkQueue := fs.Int("sinkqueue", 0, "experiment: the click pipeline's SinkQueue (0: the edge's own)")
 	mark := fs.Int64("mark", 1_000_000, "the enqueued event at which RSS and Go heap are read")
 	memProfile := fs.String("memprofile", "", "write a heap profile to this file at the -mark event")
@@ -59,8 +57,6 @@ would count as the edge's).
 		return 2
 	}
 	opts := pipelineOptions{Clicks: func(c *attribution.PipelineConfig) {
-		c.BatchSize = cmp.Or(*batch, c.BatchSize)
-		c.QueueSize = cmp.Or(*queue, c.QueueSize)
 		c.SinkQueue = cmp.Or(*sinkQueue, c.SinkQueue)
 	}}
 	switch *sinkSel {
@@ -124,10 +120,7 @@ func runBenchIngest(ctx context.Context, cfg *config.Config, log *slog.Logger, o
 	}
 	defer events.clickWriter.Close()
 	defer events.stopAll(log)
-	pc := eventPipelineConfig(cfg, "clicks", log)
-	if opts.Clicks != nil {
-		opts.Clicks(&pc)
-	}
+	pc := events.clickCfg
 	fmt.Fprintf(out, "click pipeline: BatchSize %d, QueueSize %d, SinkQueue %d (0: the pipeline's default); Kafka writer: BatchSize %d, BatchBytes %d, %s\n",
 		pc.BatchSize, pc.QueueSize, pc.SinkQueue, events.clickWriter.BatchSize, events.clickWriter.BatchBytes, events.clickWriter.Compression)
 	keep := func(sink string) bool { return opts.Sinks == nil || opts.Sinks(sink) }

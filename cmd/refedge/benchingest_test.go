@@ -28,9 +28,12 @@ func TestBenchIngest(t *testing.T) {
 		"REFEDGE_SPOOL_DIR":      t.TempDir(),
 		"REFEDGE_HTTP_ADDR":      "127.0.0.1:0",
 		"REFEDGE_ADMIN_ADDR":     "127.0.0.1:0",
+		// Small batches, so a 2 s run makes many of them.
+		"REFEDGE_EVENT_QUEUE_SIZE": "4096",
+		"REFEDGE_EVENT_BATCH_SIZE": "2000",
 	}
 	var out, errOut bytes.Buffer
-	code := run([]string{"bench-ingest", "-duration", "2s", "-sample", "500ms", "-mark", "10000", "-producers", "2", "-queue", "4096", "-batch", "2000"},
+	code := run([]string{"bench-ingest", "-duration", "2s", "-sample", "500ms", "-mark", "10000", "-producers", "2"},
 		func(k string) string { return env[k] }, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())

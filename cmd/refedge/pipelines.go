@@ -16,6 +16,7 @@ import (
 // the edge's own pipelines, sinks, codecs and settings.
 type eventPipelines struct {
 	clickWriter *kafka.Writer
+	clickCfg    attribution.PipelineConfig // what the click pipeline was built with
 	clicks      *attribution.Pipeline[*attribution.Click]
 	revocations *attribution.Pipeline[*attribution.Revocation]
 	impressions *attribution.Pipeline[*attribution.Impression]
@@ -26,8 +27,8 @@ type pipelineOptions struct {
 	// Sinks, when not nil, selects sinks by name ("clickhouse", "kafka"), to measure one
 	// sink alone.
 	Sinks func(name string) bool
-	// Clicks, when not nil, adjusts the click pipeline's configuration (experiments with
-	// batch and queue sizes).
+	// Clicks, when not nil, adjusts the click pipeline's configuration (bench-ingest
+	// -sinkqueue; batch and queue sizes come from REFEDGE_EVENT_*).
 	Clicks func(*attribution.PipelineConfig)
 }
 
@@ -38,7 +39,7 @@ func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipel
 	if opts.Clicks != nil {
 		opts.Clicks(&clickCfg)
 	}
-	p := &eventPipelines{clickWriter: attribution.NewWriter(d.brokers, attribution.TopicClicks)}
+	p := &eventPipelines{clickWriter: attribution.NewWriter(d.brokers, attribution.TopicClicks), clickCfg: clickCfg}
 	spoolIn := func(name string) attribution.SpoolConfig {
 		return attribution.SpoolConfig{Dir: filepath.Join(cfg.SpoolDir, name), MaxBytes: cfg.SpoolMaxBytes}
 	}
