@@ -97,12 +97,18 @@ type OrderCompleted struct {
 	AmountBonus int64      `json:"amount_bonus"`
 	Currency    string     `json:"currency"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// PaidAt is when the buyer paid, if the core says; activation uses it (program
+	// rule 3), commission timing stays on occurred_at.
+	PaidAt *time.Time `json:"paid_at,omitempty"`
 }
 
 // OrderRefunded is the payload of order.refunded (refund or chargeback).
 type OrderRefunded struct {
 	OrderID string `json:"order_id"`
-	Reason  string `json:"reason,omitempty"`
+	// AmountMain is the part of the main-balance payment refunded, in minor units; nil
+	// means all of it (program rule 7).
+	AmountMain *int64 `json:"amount_main,omitempty"`
+	Reason     string `json:"reason,omitempty"`
 }
 
 // Referral states carried by attribution events.

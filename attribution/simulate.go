@@ -31,6 +31,9 @@ type SimCore struct {
 	sent    int
 	// partnerIDs are the partners this core registered (tests delete them afterwards).
 	partnerIDs map[string]bool
+	// last is the last event queued, for Redeliver.
+	last      kafka.Message
+	lastTopic string
 }
 
 // NewSimCore returns a core producing to brokers; keys signs the rfe_ref cookies its
@@ -57,15 +60,22 @@ func (c *SimCore) add(topic, key, typ string, at time.Time, payload any) {
 func (c *SimCore) Raw(topic string, key, value []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.buf[topic] = append(c.buf[topic], kafka.Message{Key: key, Value: value})
+	c.last, c.lastTopic = kafka.Message{Key: key, Value: value}, topic
+	c.buf[topic] = append(c.buf[topic], c.last)
 }
 
 // Partner queues partner.upserted.
 func (c *SimCore) Partner(id, userID, status string, at time.Time) {
+	c.PartnerWith(PartnerUpserted{PartnerID: id, UserID: userID, Status: status, EmailConfirmed: true}, at)
+}
+
+// PartnerWith queues partner.upserted with every field as given (an unconfirmed email,
+// for one).
+func (c *SimCore) PartnerWith(p PartnerUpserted, at time.Time) {
 	c.mu.Lock()
-	c.partnerIDs[id] = true
+	c.partnerIDs[p.PartnerID] = true
 	c.mu.Unlock()
-	c.add(c.topics.Partners, id, TypePartnerUpserted, at, PartnerUpserted{PartnerID: id, UserID: userID, Status: status, EmailConfirmed: true})
+	c.add(c.topics.Partners, p.PartnerID, TypePartnerUpserted, at, p)
 }
 
 // Click returns the rfe_ref cookie value the tracker sets for a valid click on partner's
@@ -93,13 +103,34 @@ func (c *SimCore) Moderate(kworkID, sellerID string, approved bool, at time.Time
 
 // Order queues order.completed.
 func (c *SimCore) Order(orderID, buyerID, sellerID string, main, bonus int64, currency string, at time.Time) {
-	c.add(c.topics.Orders, buyerID, TypeOrderCompleted, at, OrderCompleted{OrderID: orderID, BuyerID: buyerID, SellerID: sellerID,
-		AmountMain: main, AmountBonus: bonus, Currency: currency})
+	c.OrderWith(OrderCompleted{OrderID: orderID, BuyerID: buyerID, SellerID: sellerID,
+		AmountMain: main, AmountBonus: bonus, Currency: currency}, at)
+}
+
+// OrderWith queues order.completed with every field as given (paid_at, for one).
+func (c *SimCore) OrderWith(o OrderCompleted, at time.Time) {
+	c.add(c.topics.Orders, o.BuyerID, TypeOrderCompleted, at, o)
 }
 
 // Refund queues order.refunded; buyerID only chooses the partition key.
 func (c *SimCore) Refund(orderID, buyerID string, at time.Time) {
 	c.add(c.topics.Orders, buyerID, TypeOrderRefunded, at, OrderRefunded{OrderID: orderID, Reason: "refund"})
+}
+
+// RefundPart queues order.refunded for part of the main-balance payment (amountMain
+// minor units).
+func (c *SimCore) RefundPart(orderID, buyerID string, amountMain int64, at time.Time) {
+	c.add(c.topics.Orders, buyerID, TypeOrderRefunded, at, OrderRefunded{OrderID: orderID, AmountMain: &amountMain, Reason: "partial"})
+}
+
+// Redeliver queues the last queued event again, byte for byte: a redelivery, as Kafka
+// gives a consumer after a crash.
+func (c *SimCore) Redeliver() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last.Value != nil {
+		c.buf[c.lastTopic] = append(c.buf[c.lastTopic], c.last)
+	}
 }
 
 // Pending returns how many events are queued.
