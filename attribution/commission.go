@@ -19,6 +19,7 @@ type CommissionLine struct {
 	UserID   string // the referral: the buyer or the seller
 	Base     int64  // amount paid from the main balance
 	RateBP   uint32
+	Rounding Rounding // also rounds the reversal of a partial refund
 	Amount   int64
 	Currency string
 	Program  string
@@ -31,10 +32,10 @@ const noProgram = "none"
 
 // OrderLines returns the commission lines of a completed order: buyer first, then seller.
 // The base is amount_main only — bonus balance and promo codes never earn (program rule
-// 4) — and an order paid wholly from bonus has no lines at all. Each line is rounded on
-// its own (see Rounding).
+// 4): an order paid wholly from bonus has lines of base 0, which the ledger records as
+// decided "bonus_only". Each line is rounded on its own (see Rounding).
 func (r *Rules) OrderLines(o *OrderCompleted, at time.Time) []CommissionLine {
-	if o.AmountMain <= 0 {
+	if o.AmountMain < 0 {
 		return nil
 	}
 	prog, buyerBP, sellerBP, rounding := noProgram, uint32(0), uint32(0), RoundHalfUp
@@ -43,16 +44,20 @@ func (r *Rules) OrderLines(o *OrderCompleted, at time.Time) []CommissionLine {
 	}
 	line := func(role, user string, bp uint32) CommissionLine {
 		return CommissionLine{Key: OrderKey(o.OrderID, role), Role: role, UserID: user, Base: o.AmountMain,
-			RateBP: bp, Amount: ApplyRate(o.AmountMain, bp, rounding), Currency: o.Currency, Program: prog}
+			RateBP: bp, Rounding: rounding, Amount: ApplyRate(o.AmountMain, bp, rounding), Currency: o.Currency, Program: prog}
 	}
 	return []CommissionLine{line(RoleBuyer, o.BuyerID, buyerBP), line(RoleSeller, o.SellerID, sellerBP)}
 }
 
-// arg converts the line to ledger.lua's form.
-func (l *CommissionLine) arg(o *OrderCompleted, atMS int64, refundedMS string) lineArg {
-	return lineArg{Key: l.Key, Role: l.Role, O: o.OrderID, Buyer: o.BuyerID, Seller: o.SellerID,
-		B: itoa64(l.Base), Rate: strconv.FormatUint(uint64(l.RateBP), 10), Amt: itoa64(l.Amount),
-		Cur: l.Currency, Prog: l.Program, T: itoa64(atMS), RF: refundedMS}
+// arg converts the line to ledger.lua's form, with the order's refunds known so far.
+func (l *CommissionLine) arg(o *OrderCompleted, atMS int64, refunds []refundArg) lineArg {
+	a := lineArg{Key: l.Key, Role: l.Role, O: o.OrderID, Buyer: o.BuyerID, Seller: o.SellerID,
+		B: itoa64(l.Base), Rate: strconv.FormatUint(uint64(l.RateBP), 10), Rnd: string(l.Rounding), Amt: itoa64(l.Amount),
+		Cur: l.Currency, Prog: l.Program, T: itoa64(atMS), RFs: refunds}
+	if o.PaidAt != nil {
+		a.PA = itoa64(o.PaidAt.UnixMilli())
+	}
+	return a
 }
 
 // commissionPayload converts an outbox entry to the commission event payload.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/refedge/refedge/internal/refcookie"
 )
 
 // The golden scenarios run through the real path: the simulated core produces to the
@@ -35,6 +37,8 @@ type scen struct {
 	prefix string
 	phases [3][]func(c *SimCore)
 	phase  int
+	// revoke marks the click of an rfe_ref value revoked, as the verification beacon does.
+	revoke func(cookie string)
 }
 
 func (s *scen) id(name string) string { return s.prefix + name }
@@ -71,6 +75,46 @@ func (s *scen) refer(user, partner string, t time.Time) {
 func (s *scen) referClick(user, partner string, click, t time.Time) {
 	u, p := s.id(user), s.id(partner)
 	s.at(func(c *SimCore) { c.Register(u, c.Click(p, click), "vis-"+u, t) })
+}
+
+// partnerUnconfirmed registers partner name, active but with its email not confirmed.
+func (s *scen) partnerUnconfirmed(name string) {
+	p, u, t := s.id(name), s.id(name+"u"), goldenT0.Add(-60*day)
+	s.phases[0] = append(s.phases[0], func(c *SimCore) {
+		c.PartnerWith(PartnerUpserted{PartnerID: p, UserID: u, Status: "active"}, t)
+		c.Register(u, "", "vis-"+u, t)
+	})
+}
+
+// partnerConfirmation changes whether partner name's email is confirmed at t.
+func (s *scen) partnerConfirmation(name string, confirmed bool, t time.Time) {
+	p, u := s.id(name), s.id(name+"u")
+	s.phases[0] = append(s.phases[0], func(c *SimCore) {
+		c.PartnerWith(PartnerUpserted{PartnerID: p, UserID: u, Status: "active", EmailConfirmed: confirmed}, t)
+	})
+}
+
+// referRevoked signs user up at t after a click on partner's link that the verification
+// beacon revoked.
+func (s *scen) referRevoked(user, partner string, t time.Time) {
+	u, p := s.id(user), s.id(partner)
+	s.at(func(c *SimCore) {
+		cookie := c.Click(p, t.Add(-time.Hour))
+		s.revoke(cookie)
+		c.Register(u, cookie, "vis-"+u, t)
+	})
+}
+
+func (s *scen) orderPaid(id, buyer, seller string, main int64, paid, t time.Time) {
+	o, b, sl := s.id(id), s.id(buyer), s.id(seller)
+	s.at(func(c *SimCore) {
+		c.OrderWith(OrderCompleted{OrderID: o, BuyerID: b, SellerID: sl, AmountMain: main, Currency: "USD", PaidAt: &paid}, t)
+	})
+}
+
+func (s *scen) refundPart(id, buyer string, main int64, t time.Time) {
+	o, b := s.id(id), s.id(buyer)
+	s.at(func(c *SimCore) { c.RefundPart(o, b, main, t) })
 }
 
 func (s *scen) signup(user string, t time.Time) {
@@ -183,7 +227,7 @@ var goldenCases = []goldenCase{
 		s.refer("B", "P1", goldenT0)
 		s.refer("S", "P2", goldenT0)
 		s.moderate("S", goldenT0.Add(day))
-		s.order("O1", "B", "S", 100000, 0, goldenT0.Add(10*day)) // 1000.00 also reaches the milestone
+		s.order("O1", "B", "S", 100000, 0, goldenT0.Add(10*day)) // 1000.00 also reaches both milestones
 		s.refund("O1", "B", goldenT0.Add(20*day))                // which the refund takes back too
 	}, []string{
 		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
@@ -193,9 +237,11 @@ var goldenCases = []goldenCase{
 		"accrued order:$O1:buyer partner=$P1 user=$B base=100000 rate=350 amount=3500 USD @2026-01-11T00:00:00",
 		"accrued order:$O1:seller partner=$P2 user=$S base=100000 rate=250 amount=2500 USD @2026-01-11T00:00:00",
 		"accrued milestone:ms:$B:1 partner=$P1 user=$B base=100000 rate=0 amount=5000 USD @2026-01-11T00:00:00",
+		"accrued milestone:ms:$S:1 partner=$P2 user=$S base=100000 rate=0 amount=5000 USD @2026-01-11T00:00:00",
 		"reversed order:$O1:buyer:reversal partner=$P1 user=$B base=100000 rate=350 amount=3500 USD @2026-01-21T00:00:00",
 		"reversed order:$O1:seller:reversal partner=$P2 user=$S base=100000 rate=250 amount=2500 USD @2026-01-21T00:00:00",
 		"reversed milestone:ms:$B:1:reversal partner=$P1 user=$B base=100000 rate=0 amount=5000 USD @2026-01-21T00:00:00",
+		"reversed milestone:ms:$S:1:reversal partner=$P2 user=$S base=100000 rate=0 amount=5000 USD @2026-01-21T00:00:00",
 	}, false},
 	{"milestone_once", func(s *scen) {
 		s.partner("P1", "active")
@@ -321,6 +367,125 @@ var goldenCases = []goldenCase{
 	}, false},
 }
 
+// goldenRuleCases are the program rules that an earlier ledger broke, one scenario each.
+var goldenRuleCases = []goldenCase{
+	{"unconfirmed_partner_signup", func(s *scen) {
+		// Program rule 1: a partner whose email is not confirmed takes no part.
+		s.partnerUnconfirmed("P1")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(day))
+	}, nil, false},
+	{"unconfirmed_partner_orders", func(s *scen) {
+		// Confirmed at the signup, unconfirmed from day 10 to day 20: orders meanwhile are
+		// withheld; the referral still activates.
+		s.partner("P1", "active")
+		s.partnerConfirmation("P1", false, goldenT0.Add(10*day))
+		s.partnerConfirmation("P1", true, goldenT0.Add(20*day))
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(15*day))
+		s.order("O2", "B", "S", 10000, 0, goldenT0.Add(25*day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-16T00:00:00",
+		"accrued order:$O2:buyer partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2026-01-26T00:00:00",
+	}, true},
+	{"revoked_click", func(s *scen) {
+		// Program rule 6: the beacon revoked the click; the cookie that survived it does
+		// not attribute.
+		s.partner("P1", "active")
+		s.referRevoked("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(day))
+	}, nil, false},
+	{"self_dealing", func(s *scen) {
+		// Program rule 4: buyer and seller are the same user: nothing is earned, nothing
+		// activates.
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.order("O1", "B", "B", 10000, 0, goldenT0.Add(day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+	}, false},
+	{"partial_refunds", func(s *scen) {
+		// Program rule 7: 100.00 of 1000.00 refunded reverses 3.50 of 35.00; a second
+		// refund of 950.00 can only take the 900.00 left, and the two add up to the whole.
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 100000, 0, goldenT0.Add(day))
+		s.refundPart("O1", "B", 10000, goldenT0.Add(2*day))
+		s.refundPart("O1", "B", 95000, goldenT0.Add(3*day))
+		s.refund("O1", "B", goldenT0.Add(4*day)) // nothing left to reverse
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-02T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=100000 rate=350 amount=3500 USD @2026-01-02T00:00:00",
+		"accrued milestone:ms:$B:1 partner=$P1 user=$B base=100000 rate=0 amount=5000 USD @2026-01-02T00:00:00",
+		"reversed order:$O1:buyer:reversal partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2026-01-03T00:00:00",
+		"reversed milestone:ms:$B:1:reversal partner=$P1 user=$B base=100000 rate=0 amount=5000 USD @2026-01-03T00:00:00",
+		"reversed order:$O1:buyer:reversal:2 partner=$P1 user=$B base=90000 rate=350 amount=3150 USD @2026-01-04T00:00:00",
+	}, false},
+	{"activation_while_blocked", func(s *scen) {
+		// Program rule 3: the first purchase on day 15, while the partner is blocked,
+		// activates the referral (the commission is withheld); the order on day 200,
+		// after the block, pays.
+		s.partner("P1", "active")
+		s.partnerStatus("P1", "blocked", goldenT0.Add(10*day))
+		s.partnerStatus("P1", "active", goldenT0.Add(20*day))
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(15*day))
+		s.order("O2", "B", "S", 10000, 0, goldenT0.Add(200*day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-16T00:00:00",
+		"accrued order:$O2:buyer partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2026-07-20T00:00:00",
+	}, true},
+	{"decided_once", func(s *scen) {
+		// Program rule 4: an order withheld while the partner was blocked stays decided;
+		// the same order completed again after the block pays nothing.
+		s.partner("P1", "active")
+		s.partnerStatus("P1", "blocked", goldenT0.Add(10*day))
+		s.partnerStatus("P1", "active", goldenT0.Add(20*day))
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(15*day))
+		s.order("O1", "B", "S", 10000, 0, goldenT0.Add(25*day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-01-16T00:00:00",
+	}, true},
+	{"milestone_seller_earnings", func(s *scen) {
+		// Program rule 5: what a referred seller earns counts, and the bounty needs no
+		// activation: the seller never got a kwork through moderation, so the revenue
+		// share waits, but the bounty is paid.
+		s.partner("P2", "active")
+		s.refer("S", "P2", goldenT0)
+		s.signup("B", goldenT0)
+		s.order("O1", "B", "S", 60000, 0, goldenT0.Add(day))
+		s.order("O2", "B", "S", 50000, 0, goldenT0.Add(2*day))
+	}, []string{
+		"attributed user=$S partner=$P2 state=pending @2026-01-01T00:00:00",
+		"accrued milestone:ms:$S:1 partner=$P2 user=$S base=110000 rate=0 amount=5000 USD @2026-01-03T00:00:00",
+	}, false},
+	{"paid_at_activates", func(s *scen) {
+		// Program rule 3: paid on day 170, completed (money reached the seller) on day
+		// 200: the referral activated on day 170, the commission is dated day 200.
+		s.partner("P1", "active")
+		s.refer("B", "P1", goldenT0)
+		s.signup("S", goldenT0)
+		s.orderPaid("O1", "B", "S", 10000, goldenT0.Add(170*day), goldenT0.Add(200*day))
+	}, []string{
+		"attributed user=$B partner=$P1 state=pending @2026-01-01T00:00:00",
+		"activated user=$B partner=$P1 state=active cause=order @2026-06-20T00:00:00",
+		"accrued order:$O1:buyer partner=$P1 user=$B base=10000 rate=350 amount=350 USD @2026-07-20T00:00:00",
+	}, false},
+}
+
+func init() { goldenCases = append(goldenCases, goldenRuleCases...) }
+
 // describe renders an output event as a golden line.
 func describe(o outEvent) string {
 	at := o.OccurredAt.UTC().Format("2006-01-02T15:04:05")
@@ -342,7 +507,13 @@ func describe(o outEvent) string {
 func goldenRun(e *ledgerEnv, cfg LedgerConfig, run string) []*scen {
 	scens := make([]*scen, len(goldenCases))
 	for i, gc := range goldenCases {
-		scens[i] = &scen{prefix: run + "-" + gc.name + "-", phase: 1}
+		scens[i] = &scen{prefix: run + "-" + gc.name + "-", phase: 1, revoke: func(cookie string) {
+			ref, err := refcookie.Decode([]byte(cookie), e.core.keys)
+			if err != nil {
+				panic(err)
+			}
+			e.rdb.Set(e.ctx, refcookie.RevokedKey(string(ref.ClickID)), "hidden_frame", time.Hour)
+		}}
 		gc.setup(scens[i])
 	}
 	for ph := 0; ph < 3; ph++ {

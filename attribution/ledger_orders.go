@@ -20,7 +20,7 @@ func (l *ledger) orders(ctx context.Context, evs []*inEvent) ([]*userOp, error) 
 		buyer, seller *redis.SliceCmd
 		bv, sv        recView
 		refund        *redis.Cmd
-		mapped        *redis.StringCmd
+		mapped        *redis.MapStringStringCmd
 	}
 	jobs := make([]job, len(evs))
 	pttl, _ := strconv.Atoi(l.pttl)
@@ -39,7 +39,11 @@ func (l *ledger) orders(ctx context.Context, evs []*inEvent) ([]*userOp, error) 
 			}
 		case *OrderRefunded:
 			j.ref = p
-			j.refund = orderRefundScript.EvalSha(ctx, pipe, []string{l.k.order(p.OrderID)}, ev.atMS, pttl)
+			amt := ""
+			if p.AmountMain != nil {
+				amt = itoa64(*p.AmountMain)
+			}
+			j.refund = orderRefundScript.EvalSha(ctx, pipe, []string{l.k.order(p.OrderID)}, ev.env.ID, itoa64(ev.atMS)+"|"+amt, pttl)
 		}
 		jobs[i] = j
 	}
@@ -65,13 +69,13 @@ func (l *ledger) orders(ctx context.Context, evs []*inEvent) ([]*userOp, error) 
 				facts[v.partner] = &partnerFacts{}
 			}
 		}
-		// Plain commands, no script: the refund sets rf before it reads b and s, this sets
-		// b and s before it reads rf, so at least one of the two sees the other (both
-		// may: reversal is idempotent).
+		// Plain commands, no script: a refund records itself before it reads b and s, this
+		// sets b and s before it reads the refunds, so at least one of the two sees the
+		// other (both may: each refund applies once per line, by its event id).
 		ok := l.k.order(j.done.OrderID)
 		pipe.HSet(ctx, ok, "b", j.done.BuyerID, "s", j.done.SellerID)
 		pipe.Expire(ctx, ok, time.Duration(lttl)*time.Second)
-		j.mapped = pipe.HGet(ctx, ok, "rf")
+		j.mapped = pipe.HGetAll(ctx, ok)
 	}
 	l.k.queuePartners(ctx, pipe, facts)
 	if err := l.exec(ctx, pipe); err != nil {
@@ -86,7 +90,11 @@ func (l *ledger) orders(ctx context.Context, evs []*inEvent) ([]*userOp, error) 
 		j := &jobs[i]
 		switch {
 		case j.mapped != nil:
-			rf := j.mapped.Val() // "" when no refund came first (redis.Nil)
+			var fields []string
+			for f, v := range j.mapped.Val() {
+				fields = append(fields, f, v)
+			}
+			rfs := parseRefunds(fields)
 			for k := range j.lines {
 				line := &j.lines[k]
 				v := j.bv
@@ -97,21 +105,21 @@ func (l *ledger) orders(ctx context.Context, evs []*inEvent) ([]*userOp, error) 
 					continue
 				}
 				ops = append(ops, &userOp{op: "line", user: line.UserID, ctx: l.opCtx(j.ev, line.UserID, v, facts),
-					arg: line.arg(j.done, j.ev.atMS, rf), ev: j.ev})
+					arg: line.arg(j.done, j.ev.atMS, rfs), ev: j.ev})
 			}
 		case j.refund != nil:
 			res, err := j.refund.StringSlice()
-			if err != nil || len(res) != 3 {
+			if err != nil || len(res) < 2 {
 				return nil, fmt.Errorf("order refund script: %v", err)
 			}
-			buyer, seller, rf := res[0], res[1], res[2]
+			buyer, seller, rfs := res[0], res[1], parseRefunds(res[2:])
 			if buyer == "" {
 				continue // the completion has not been seen, or could not earn: it will reverse itself
 			}
 			for _, r := range []struct{ user, role string }{{buyer, RoleBuyer}, {seller, RoleSeller}} {
 				c := opCtx{Src: j.ev.env.ID, User: r.user, PTTL: l.pttl, LTTL: l.lttl, PLog: [][2]string{}, MS: []msParam{}}
 				ops = append(ops, &userOp{op: "rev", user: r.user, ctx: c,
-					arg: revArg{Key: OrderKey(j.ref.OrderID, r.role), RT: rf}, ev: j.ev})
+					arg: revArg{Key: OrderKey(j.ref.OrderID, r.role), RFs: rfs}, ev: j.ev})
 			}
 		}
 	}

@@ -9,7 +9,8 @@ import (
 )
 
 // partners stores partner facts: the registry the tracker reads (latest by event time)
-// and the status history the ledger evaluates rules against.
+// and the standing history (active, blocked, unconfirmed) the ledger evaluates rules
+// against.
 func (l *ledger) partners(ctx context.Context, evs []*inEvent) error {
 	pipe := l.rdb.Pipeline()
 	for _, ev := range evs {
@@ -20,7 +21,7 @@ func (l *ledger) partners(ctx context.Context, evs []*inEvent) error {
 			return err
 		}
 		key := l.k.partnerLog(p.PartnerID)
-		pipe.ZAdd(ctx, key, redis.Z{Score: float64(ev.atMS), Member: itoa64(ev.atMS) + ":" + p.Status})
+		pipe.ZAdd(ctx, key, redis.Z{Score: float64(ev.atMS), Member: itoa64(ev.atMS) + ":" + partnerStanding(p.Status, p.EmailConfirmed)})
 		pipe.ZRemRangeByRank(ctx, key, 0, -65) // the newest 64 changes are plenty
 	}
 	return l.exec(ctx, pipe)

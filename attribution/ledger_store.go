@@ -50,18 +50,26 @@ var ledgerLua string
 var (
 	ledgerScript = redis.NewScript(ledgerLua)
 
-	// orderRefundScript records a refund (the first one's time wins) and returns
-	// {buyer, seller, refund time}; buyer and seller are "" when the completion has not
-	// been seen, and the record then lives only as long as a parked event.
+	// orderRefundScript records one refund (field "r:<event id>" = "<ms>|<amount>", the
+	// amount empty for all of it; a redelivery changes nothing) and returns {buyer,
+	// seller, field, value, field, value, ...}: every refund of the order so far. Buyer
+	// and seller are "" when the completion has not been seen, and the record then lives
+	// only as long as a parked event.
 	orderRefundScript = redis.NewScript(`
-local h = redis.call('HMGET', KEYS[1], 'b', 's', 'rf')
-local rf = h[3]
-if not rf then
-  rf = ARGV[1]
-  redis.call('HSET', KEYS[1], 'rf', rf)
+redis.call('HSETNX', KEYS[1], 'r:' .. ARGV[1], ARGV[2])
+local h = redis.call('HGETALL', KEYS[1])
+local b, s, out = '', '', {}
+for i = 1, #h, 2 do
+  if h[i] == 'b' then b = h[i + 1] elseif h[i] == 's' then s = h[i + 1]
+  elseif h[i] == 'rf' or string.sub(h[i], 1, 2) == 'r:' then
+    out[#out + 1] = h[i]
+    out[#out + 1] = h[i + 1]
+  end
 end
-if not h[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return {h[1] or '', h[2] or '', rf}`)
+if b == '' then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+table.insert(out, 1, s)
+table.insert(out, 1, b)
+return out`)
 
 	ledgerScripts = []*redis.Script{ledgerScript, orderRefundScript, claimScript, releaseScript}
 )
@@ -113,11 +121,41 @@ type lineArg struct {
 	Seller string `json:"seller"`
 	B      string `json:"b"`
 	Rate   string `json:"rate"`
+	Rnd    string `json:"rnd"`
 	Amt    string `json:"amt"`
 	Cur    string `json:"cur"`
 	Prog   string `json:"prog"`
 	T      string `json:"t"`
-	RF     string `json:"rf"`
+	// PA is when the buyer paid (Unix ms), or "": activation uses it.
+	PA string `json:"pa"`
+	// RFs are the order's refunds known when the line is decided.
+	RFs []refundArg `json:"rfs"`
+}
+
+// refundArg is one refund of an order: its event id, time (Unix ms) and the refunded
+// part of the main-balance payment in minor units ("" for all of it).
+type refundArg struct {
+	ID  string `json:"id"`
+	T   string `json:"t"`
+	Amt string `json:"amt"`
+}
+
+// parseRefunds reads the refunds an order record holds: field "r:<id>" = "<ms>|<amount>";
+// "rf" = "<ms>" is a whole refund recorded by an earlier version of the ledger.
+func parseRefunds(fields []string) []refundArg {
+	out := []refundArg{}
+	for i := 0; i+1 < len(fields); i += 2 {
+		f, v := fields[i], fields[i+1]
+		switch {
+		case f == "rf":
+			out = append(out, refundArg{ID: "rf", T: v})
+		case strings.HasPrefix(f, "r:"):
+			t, amt, _ := strings.Cut(v, "|")
+			out = append(out, refundArg{ID: f[2:], T: t, Amt: amt})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 type regArg struct {
@@ -131,8 +169,8 @@ type regArg struct {
 }
 
 type revArg struct {
-	Key string `json:"key"`
-	RT  string `json:"rt"`
+	Key string      `json:"key"`
+	RFs []refundArg `json:"rfs"`
 }
 
 type factArg struct {
@@ -318,12 +356,31 @@ func (k storeKeys) queueRecRead(ctx context.Context, pipe redis.Pipeliner, u str
 	return pipe.HMGet(ctx, k.rec(u), "reg", "p", "r")
 }
 
-// partnerFacts is what the ledger knows of a partner: its account and status history.
+// Partner standings, as the ledger's partner history records them: program rule 1 lets
+// only partners in good standing with a confirmed email take part.
+const (
+	standingActive      = "active"
+	standingBlocked     = "blocked"
+	standingUnconfirmed = "unconfirmed"
+)
+
+// partnerStanding returns a partner's standing from its status and email confirmation.
+func partnerStanding(status string, emailConfirmed bool) string {
+	switch {
+	case status == string(partners.Blocked):
+		return standingBlocked
+	case !emailConfirmed:
+		return standingUnconfirmed
+	}
+	return standingActive
+}
+
+// partnerFacts is what the ledger knows of a partner: its account and standing history.
 type partnerFacts struct {
 	known  bool
 	userID string
-	status string
-	log    [][2]string // {ms, status}, oldest first
+	status string      // the current standing
+	log    [][2]string // {ms, standing}, oldest first
 	// visitor is the visitor id the partner's own account registered with.
 	visitor string
 
@@ -331,7 +388,7 @@ type partnerFacts struct {
 	zlog *redis.StringSliceCmd
 }
 
-// statusAt mirrors blocked_at in ledger.lua.
+// statusAt returns the standing at ms, as standing_at in ledger.lua.
 func (pf *partnerFacts) statusAt(ms int64) string {
 	if len(pf.log) == 0 {
 		return pf.status
@@ -362,7 +419,7 @@ func finishPartners(ids map[string]*partnerFacts) error {
 			return fmt.Errorf("cannot read partner %s: %w", id, err)
 		}
 		pf.known = len(h) > 0
-		pf.userID, pf.status = h["user_id"], h["status"]
+		pf.userID, pf.status = h["user_id"], partnerStanding(h["status"], h["email_confirmed"] == "true")
 		members, err := pf.zlog.Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return fmt.Errorf("cannot read partner %s history: %w", id, err)

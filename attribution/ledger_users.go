@@ -6,7 +6,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/refcookie"
 )
 
@@ -17,6 +16,7 @@ func (l *ledger) users(ctx context.Context, evs []*inEvent) ([]*userOp, error) {
 		ev                  *inEvent
 		p                   *UserRegistered
 		partner, click, why string
+		revoked             *redis.IntCmd
 	}
 	jobs := make([]job, len(evs))
 	facts := map[string]*partnerFacts{}
@@ -31,6 +31,13 @@ func (l *ledger) users(ctx context.Context, evs []*inEvent) ([]*userOp, error) {
 	if len(facts) > 0 {
 		pipe := l.rdb.Pipeline()
 		l.k.queuePartners(ctx, pipe, facts)
+		// A click the verification beacon revoked never attributes, even when its
+		// cookie survived (program rule 6): the tracker marks it in Redis.
+		for i := range jobs {
+			if jobs[i].click != "" {
+				jobs[i].revoked = pipe.Exists(ctx, refcookie.RevokedKey(jobs[i].click))
+			}
+		}
 		if err := l.exec(ctx, pipe); err != nil {
 			return nil, err
 		}
@@ -58,10 +65,14 @@ func (l *ledger) users(ctx context.Context, evs []*inEvent) ([]*userOp, error) {
 		if j.partner != "" {
 			pf := facts[j.partner]
 			switch {
+			case j.revoked != nil && j.revoked.Val() > 0:
+				j.why = "click_revoked"
 			case !pf.known:
 				j.why = "unknown_partner"
-			case pf.statusAt(j.ev.atMS) == string(partners.Blocked):
+			case pf.statusAt(j.ev.atMS) == standingBlocked:
 				j.why = "blocked_partner"
+			case pf.statusAt(j.ev.atMS) == standingUnconfirmed:
+				j.why = "unconfirmed_partner"
 			case pf.userID != "" && pf.userID == j.p.UserID:
 				j.why = "self_referral"
 			case j.p.VisitorID != "" && pf.visitor == j.p.VisitorID:
