@@ -1,7 +1,10 @@
 package attribution
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/refcookie"
 )
 
@@ -621,9 +625,10 @@ func TestLedgerGolden(t *testing.T) {
 	e := newLedgerEnv(t)
 	cfg := e.cfg
 	cfg.Rules = goldenRules()
-	e.start(cfg)
+	svc := e.start(cfg)
 	run := uniq("g")
 	scens := goldenRun(e, cfg, run)
+	checkDecisions(t, svc, scens)
 
 	sch, err := LoadEventSchemas()
 	if err != nil {
@@ -664,5 +669,69 @@ func TestLedgerGolden(t *testing.T) {
 		if h[HeaderDLQTopic] == "" || h[HeaderDLQOffset] == "" || !strings.Contains(string(m.Value), `"id"`) {
 			t.Errorf("dead letter %s lacks its origin or original bytes: %v %q", m.Key, h, m.Value)
 		}
+	}
+}
+
+// checkDecisions checks the recorded decision of some golden scenarios' lines, through
+// the operators' admin route.
+func checkDecisions(t *testing.T, svc *LedgerService, scens []*scen) {
+	t.Helper()
+	srv := admin.New(testLog(t))
+	svc.RegisterAdmin(srv)
+	byName := map[string]*scen{}
+	for i, gc := range goldenCases {
+		byName[gc.name] = scens[i]
+	}
+	get := func(path string, v any) int {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code == http.StatusOK {
+			if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+				t.Fatalf("GET %s: %v: %s", path, err, rec.Body)
+			}
+		}
+		return rec.Code
+	}
+	f := func(scenario, order, role, status, reason string, refunded, reversed int64) {
+		t.Helper()
+		s := byName[scenario]
+		var od OrderDecisions
+		if code := get("/admin/v1/orders/"+s.id(order)+"/decisions", &od); code != http.StatusOK {
+			t.Errorf("%s %s: status %d", scenario, order, code)
+			return
+		}
+		for _, d := range od.Lines {
+			if d.Role != role {
+				continue
+			}
+			if d.Status != status || d.Reason != reason || d.RefundedBase != refunded || d.ReversedAmount != reversed {
+				t.Errorf("%s %s %s: decided %s/%s refunded %d reversed %d, want %s/%s %d %d", scenario, order, role,
+					d.Status, d.Reason, d.RefundedBase, d.ReversedAmount, status, reason, refunded, reversed)
+			}
+			return
+		}
+		t.Errorf("%s %s: no %s line in %+v", scenario, order, role, od)
+	}
+	f("decided_once", "O1", RoleBuyer, DecisionNotPaid, "withheld_blocked", 0, 0)
+	f("decided_once", "O1", RoleSeller, DecisionNotPaid, "not_referred", 0, 0)
+	f("self_dealing", "O1", RoleBuyer, DecisionNotPaid, "self_dealing", 0, 0)
+	f("unconfirmed_partner_orders", "O1", RoleBuyer, DecisionNotPaid, "withheld_unconfirmed", 0, 0)
+	f("unconfirmed_partner_orders", "O2", RoleBuyer, DecisionAccrued, "paid", 0, 0)
+	f("partial_refunds", "O1", RoleBuyer, DecisionReversed, "paid", 100000, 3500)
+	f("milestone_seller_earnings", "O1", RoleSeller, DecisionWaiting, "not_active", 0, 0)
+	f("bonus_only_and_mixed", "O1", RoleBuyer, DecisionNotPaid, "bonus_only", 0, 0)
+	f("three_years_and_a_day", "O3", RoleBuyer, DecisionNotPaid, "expired", 0, 0)
+	f("own_order", "O1", RoleBuyer, DecisionNotPaid, "own_order", 0, 0)
+
+	var rv ReferralView
+	if code := get("/admin/v1/referrals/"+byName["partial_refunds"].id("B"), &rv); code != http.StatusOK ||
+		rv.State != StateActive || len(rv.Lines) != 2 { // the order's line and the milestone's
+		t.Errorf("referral view: status %d, %+v", code, rv)
+	}
+	if code := get("/admin/v1/orders/no-such-order/decisions", &rv); code != http.StatusNotFound {
+		t.Errorf("unknown order: status %d, want 404", code)
+	}
+	if code := get("/admin/v1/referrals/bad%20id", &rv); code != http.StatusBadRequest {
+		t.Errorf("malformed user id: status %d, want 400", code)
 	}
 }

@@ -168,6 +168,8 @@ var hostileRoutes = []hroute{
 		json: []kv{{"url", `"https://market.example/x?ref={A}"`}, {"method", `"GET"`}, {"headers", `{"User-Agent":"Mozilla/5.0","Accept":"text/html"}`},
 			{"ip", `"203.0.113.9"`}, {"tls", "true"}, {"duplicate", "false"}, {"rate_limited", "false"}},
 		bodyFuzz: true},
+	{admin: true, name: "ledger-order-decisions", method: "GET", path: "/admin/v1/orders/{A}/decisions", reg: "admin GET /admin/v1/orders/{id}/decisions"},
+	{admin: true, name: "ledger-referral", method: "GET", path: "/admin/v1/referrals/{A}", reg: "admin GET /admin/v1/referrals/{id}"},
 	{admin: true, name: "review-api", heavy: true, lane: "review", method: "GET", path: "/admin/v1/review", reg: "admin GET /admin/v1/review",
 		query: []kv{{"from", "2026-01-01"}, {"to", "2026-01-08"}, {"limit", "10"}, {"format", "json"}, {"range", ""}}, headers: []kv{{"Accept", "text/csv"}}},
 	{admin: true, name: "review-api-partner", heavy: true, lane: "review", method: "GET", path: "/admin/v1/review/{A}", reg: "admin GET /admin/v1/review/{partner}",

@@ -284,6 +284,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("cannot start the ledger: %w", err)
 	}
 	adm.AddDependency("ledger", ledger.Ready)
+	ledger.RegisterAdmin(adm)
 
 	routes := tracker.Routes{
 		API:       api.Serve,
