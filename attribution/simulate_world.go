@@ -31,11 +31,13 @@ type SimConfig struct {
 	// Defaults 2026-01-01 UTC and 400.
 	Start time.Time
 	Days  int
-	// Partners (default 20; one in ten is blocked), Users (default 2000), Sellers among
+	// Partners (default 20; one in ten is blocked, one in twenty has not confirmed their
+	// email), Users (default 2000), Sellers among
 	// them (default 200), Orders (default 20000).
 	Partners, Users, Sellers, Orders int
 	// ReferredShare of users signed up after a partner's click (default 0.6);
-	// RefundShare of orders refunded (default 0.02); BonusShare of orders partly paid
+	// RefundShare of orders refunded (default 0.02, half of them in part); every order
+	// carries paid_at, up to two weeks before completion; BonusShare of orders partly paid
 	// from bonus (default 0.2, a tenth of those wholly).
 	ReferredShare, RefundShare, BonusShare float64
 	// Currency of every amount. Default "USD".
@@ -81,7 +83,7 @@ func (c *SimConfig) defaults() {
 
 // SimReport counts what a simulation produced.
 type SimReport struct {
-	Partners, Users, Referred, Kworks, Orders, Refunds, Events int
+	Partners, Users, Referred, Kworks, Orders, Refunds, PartialRefunds, Events int
 	// MainTotal is the sum of amount_main over all orders, in minor units.
 	MainTotal int64
 	Elapsed   time.Duration
@@ -165,10 +167,20 @@ func Simulate(ctx context.Context, cfg SimConfig) (SimReport, error) {
 			}
 		}
 		rep.MainTotal += main
-		at(t, func(c *SimCore) { c.Order(id, buyer, seller, main, bonus, cfg.Currency, t) })
+		// The buyer paid up to two weeks before the money reached the seller.
+		paid := t.Add(-time.Duration(rnd.Int64N(14*24)) * time.Hour)
+		o := OrderCompleted{OrderID: id, BuyerID: buyer, SellerID: seller, AmountMain: main, AmountBonus: bonus,
+			Currency: cfg.Currency, PaidAt: &paid}
+		at(t, func(c *SimCore) { c.OrderWith(o, t) })
 		if rnd.Float64() < cfg.RefundShare {
 			rt := t.Add(time.Duration(1+rnd.Int64N(30*24)) * time.Hour)
-			at(rt, func(c *SimCore) { c.Refund(id, buyer, rt) })
+			if part := main * (1 + rnd.Int64N(9)) / 10; rnd.IntN(2) == 0 && part > 0 {
+				// Half the refunds give back part of the main-balance payment.
+				at(rt, func(c *SimCore) { c.RefundPart(id, buyer, part, rt) })
+				rep.PartialRefunds++
+			} else {
+				at(rt, func(c *SimCore) { c.Refund(id, buyer, rt) })
+			}
 			rep.Refunds++
 		}
 	}
@@ -179,7 +191,8 @@ func Simulate(ctx context.Context, cfg SimConfig) (SimReport, error) {
 	defer core.Close()
 	start := time.Now()
 	for _, pa := range partners {
-		core.Partner(pa.id, pa.user, simPartnerStatus(pa.n), cfg.Start)
+		core.PartnerWith(PartnerUpserted{PartnerID: pa.id, UserID: pa.user, Status: simPartnerStatus(pa.n),
+			EmailConfirmed: pa.n%20 != 4}, cfg.Start)
 	}
 	if err := core.Flush(ctx); err != nil {
 		return rep, err
@@ -213,7 +226,8 @@ func Simulate(ctx context.Context, cfg SimConfig) (SimReport, error) {
 	return rep, nil
 }
 
-// simPartnerStatus blocks one partner in ten.
+// simPartnerStatus blocks one partner in ten; another one in twenty has not confirmed
+// their email.
 func simPartnerStatus(i int) string {
 	if i%10 == 9 {
 		return "blocked"
@@ -234,12 +248,12 @@ func SimulateMain(args []string, getenv func(string) string, stdout, stderr io.W
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed; the same seed makes the same marketplace")
 	fs.StringVar(&cfg.IDPrefix, "prefix", "", "prefix of every id (default sim-<seed>-)")
 	fs.IntVar(&cfg.Days, "days", 400, "days of event time the marketplace lives")
-	fs.IntVar(&cfg.Partners, "partners", 20, "partners (one in ten blocked)")
+	fs.IntVar(&cfg.Partners, "partners", 20, "partners (one in ten blocked, one in twenty with the email not confirmed)")
 	fs.IntVar(&cfg.Users, "users", 2000, "users")
 	fs.IntVar(&cfg.Sellers, "sellers", 200, "sellers among the users")
 	fs.IntVar(&cfg.Orders, "orders", 20000, "orders")
 	fs.Float64Var(&cfg.ReferredShare, "referred", 0.6, "share of users who signed up after a partner's click")
-	fs.Float64Var(&cfg.RefundShare, "refunds", 0.02, "share of orders refunded")
+	fs.Float64Var(&cfg.RefundShare, "refunds", 0.02, "share of orders refunded (half of them in part)")
 	fs.StringVar(&cfg.Currency, "currency", "USD", "ISO 4217 currency of every amount")
 	fs.IntVar(&cfg.Rate, "rate", 0, "events per second of wall time; 0: as fast as possible")
 	lead := fs.Duration("partner-lead", 2*time.Second, "pause after producing the partners, so a running ledger knows them before signups name them")
@@ -275,8 +289,8 @@ func SimulateMain(args []string, getenv func(string) string, stdout, stderr io.W
 		fmt.Fprintf(stderr, "refedge simulate: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "simulated %d events in %s: %d partners, %d users (%d after a click), %d kworks, %d orders (main total %d %s), %d refunds\n",
+	fmt.Fprintf(stdout, "simulated %d events in %s: %d partners, %d users (%d after a click), %d kworks, %d orders (main total %d %s), %d refunds (%d partial)\n",
 		rep.Events, rep.Elapsed.Round(time.Millisecond), rep.Partners, rep.Users, rep.Referred, rep.Kworks, rep.Orders,
-		rep.MainTotal, cfg.Currency, rep.Refunds)
+		rep.MainTotal, cfg.Currency, rep.Refunds, rep.PartialRefunds)
 	return 0
 }
