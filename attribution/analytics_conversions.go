@@ -53,7 +53,8 @@ func (c convRow) signedAmount() int64 {
 	return 0
 }
 
-// statsConversions reads signups, activations and earnings per bucket.
+// statsConversions reads signups and earnings per bucket. Activations are not counted
+// from these events (statsActivations).
 func (a *Analytics) statsConversions(ctx context.Context, partner string, fp *anFamPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
 	return a.readConversions(ctx, partner, fp, func(c convRow) {
 		mu.Lock()
@@ -65,13 +66,36 @@ func (a *Analytics) statsConversions(ctx context.Context, partner string, fp *an
 			switch c.typ {
 			case convAttributed:
 				s.Signups += c.events
-			case convActivated:
-				s.Activations += c.events
 			case convAccrued, convReversed:
 				if c.currency != "" {
 					s.Earnings[c.currency] += c.signedAmount()
 				}
 			}
 		}
+	})
+}
+
+// statsActivations counts referrals by the bucket of their activation: the earliest
+// attribution.activated of each referral, from the referrals aggregate. Counting the
+// events would count twice a referral whose activation was superseded by an earlier
+// activation fact that arrived late (earliest fact wins: the ledger emits both), and in
+// the bucket of the superseded one too.
+func (a *Analytics) statsActivations(ctx context.Context, partner string, r AnalyticsRange, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
+	var q anSQL
+	q.add("SELECT "+r.Interval.sqlBucket("act")+" AS b, count() FROM (SELECT minMerge(activated) AS act FROM "+a.t("referrals")+
+		" WHERE partner_id = ? GROUP BY user_id) WHERE act >= ? AND act < ? GROUP BY b", partner, r.From, r.To)
+	return a.each(ctx, q, func(scan func(...any) error) error {
+		var b, n uint64
+		if err := scan(&b, &n); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range []*StatsCounts{point(b), &st.Totals.StatsCounts} {
+			if s != nil {
+				s.Activations += n
+			}
+		}
+		return nil
 	})
 }

@@ -62,10 +62,20 @@ const noTime = 4294967295
 
 // referralGroup is one row per referral of the partner (first ?) with its lifecycle,
 // from the referrals aggregate (min and max: duplicates cannot change them).
+//
+// The status follows from which events exist, never from their times or their order:
+// expired if it expired, else active if it ever activated, else detached if it detached,
+// else pending. A referral may hold an activation and a detachment: an activation fact
+// that arrives late supersedes a detachment already announced (earliest fact wins), and
+// the detachment, stamped with the deadline, is then the later event; it may also hold
+// two activations, of which the earliest is its activation. fin is when a detached or
+// expired referral ended (the largest DateTime otherwise); det says whether it also holds
+// a detachment, whose time then hides its expiry's in the aggregate's one end column.
 func (a *Analytics) referralGroup() string {
-	return `SELECT user_id, minMerge(registered) AS reg, minMerge(activated) AS act, minMerge(ended) AS fin,
-    multiIf(maxMerge(expired) = 1, 'expired', maxMerge(detached) = 1, 'detached',
-            toUInt32(act) != ` + itoa(noTime) + `, 'active', 'pending') AS status
+	return `SELECT user_id, minMerge(registered) AS reg, minMerge(activated) AS act, minMerge(ended) AS ends,
+    maxMerge(detached) AS det, maxMerge(expired) AS xp,
+    multiIf(xp = 1, 'expired', toUInt32(act) != ` + itoa(noTime) + `, 'active', det = 1, 'detached', 'pending') AS status,
+    if(status IN ('detached', 'expired'), ends, toDateTime(` + itoa(noTime) + `)) AS fin
 FROM ` + a.t("referrals") + ` WHERE partner_id = ? GROUP BY user_id`
 }
 
@@ -88,64 +98,79 @@ func (a *Analytics) Referrals(ctx context.Context, partner string, q ReferralsQu
 	}
 	group := a.referralGroup()
 	var page anSQL
-	page.add("SELECT user_id, reg, act, fin, status FROM ("+group+")", partner)
+	page.add("SELECT user_id, reg, act, fin, status, det FROM ("+group+")", partner)
 	if q.Status != "" {
 		page.add(" WHERE status = ?", q.Status)
 	}
 	// Newest registration first; referrals with no registration event last.
 	page.add(" ORDER BY toUInt32(reg) = "+itoa(noTime)+", reg DESC, user_id LIMIT ? OFFSET ?", q.Limit, q.Offset)
 
+	// Referrals whose end the aggregate cannot tell: expired, but holding a detachment too.
+	var reexpired []string
+	var counts anSQL
+	counts.add("SELECT status, count() FROM ("+group+") GROUP BY status", partner)
 	err := anParallel(ctx,
 		func(ctx context.Context) error {
 			return a.each(ctx, page, func(scan func(...any) error) error {
 				var r Referral
 				var reg, act, end time.Time
-				if err := scan(&r.UserID, &reg, &act, &end, &r.Status); err != nil {
+				var det uint8
+				if err := scan(&r.UserID, &reg, &act, &end, &r.Status, &det); err != nil {
 					return err
 				}
 				r.RegisteredAt, r.ActivatedAt, r.EndedAt = optTime(reg), optTime(act), optTime(end)
 				r.Earned = map[string]int64{}
 				out.Referrals = append(out.Referrals, r)
+				if r.Status == "expired" && det == 1 {
+					reexpired = append(reexpired, r.UserID)
+				}
 				return nil
 			})
 		},
 		func(ctx context.Context) error {
-			// Totals from the seal-checked conversion aggregates over all time: each
-			// lifecycle event happens once per referral (the ledger attributes a user once,
-			// detaches only referrals that never activated, expires only active ones), so
-			// counting events counts referrals by status.
+			// Referrals by status, counted from the same rows as the list: one per
+			// referral, however many lifecycle events it has.
+			return a.each(ctx, counts, func(scan func(...any) error) error {
+				var status string
+				var n uint64
+				if err := scan(&status, &n); err != nil {
+					return err
+				}
+				out.Totals.ByStatus[status] += n
+				out.Totals.Referrals += n
+				return nil
+			})
+		},
+		func(ctx context.Context) error {
+			// Earned from the seal-checked conversion aggregates over all time.
 			r := a.allTime()
 			plan, err := a.plan(ctx, partner, r, anReq{famConversions, true})
 			if err != nil {
 				return err
 			}
-			n := map[string]uint64{}
-			err = a.readConversions(ctx, partner, plan.get(famConversions, true), func(c convRow) {
-				n[c.typ] += c.events
+			return a.readConversions(ctx, partner, plan.get(famConversions, true), func(c convRow) {
 				if v := c.signedAmount(); c.currency != "" && (c.typ == convAccrued || c.typ == convReversed) {
 					out.Totals.Earned[c.currency] += v
 				}
 			})
-			t := &out.Totals
-			t.Referrals = n[convAttributed]
-			t.ByStatus["expired"] = n[convExpired]
-			t.ByStatus["detached"] = n[convDetached]
-			t.ByStatus["active"] = sub(n[convActivated], n[convExpired])
-			t.ByStatus["pending"] = sub(n[convAttributed], n[convActivated]+n[convDetached])
-			return err
 		},
 	)
 	if err != nil || len(out.Referrals) == 0 {
 		return out, err
 	}
-
-	// The page's commissions: a set per referral, so each commission counts once.
 	byUser := make(map[string]*Referral, len(out.Referrals))
 	ids := make([]string, 0, len(out.Referrals))
 	for i := range out.Referrals {
 		byUser[out.Referrals[i].UserID] = &out.Referrals[i]
 		ids = append(ids, out.Referrals[i].UserID)
 	}
+	if len(reexpired) > 0 {
+		if err := a.expiries(ctx, partner, reexpired, byUser); err != nil {
+			return out, err
+		}
+	}
+
+	// The page's commissions: a set per referral, so each commission counts once.
 	var per anSQL
 	per.add("SELECT user_id, c.1, c.3, c.4, c.5 FROM (SELECT user_id, groupUniqArrayMerge(commissions) AS cs FROM "+a.t("referral_commissions")+
 		" WHERE partner_id = ?", partner)
@@ -182,18 +207,34 @@ func (a *Analytics) Referrals(ctx context.Context, partner string, q ReferralsQu
 	return out, err
 }
 
+// expiries sets EndedAt of the page's expired referrals that also hold a detachment (a
+// late activation superseded it): the aggregate keeps one end, the earlier of the two,
+// so their expiry is read from the raw events. Such referrals are rare (an activation
+// fact late past the deadline, then the whole attachment period), and min ignores
+// duplicated rows.
+func (a *Analytics) expiries(ctx context.Context, partner string, users []string, byUser map[string]*Referral) error {
+	var q anSQL
+	q.add("SELECT user_id, min(ts) FROM "+a.t("conversions")+" WHERE partner_id = ? AND type = ?", partner, convExpired)
+	if len(users) <= maxReferralIDs {
+		q.add(" AND user_id IN ?", groupSet(users))
+	}
+	q.add(" GROUP BY user_id")
+	return a.each(ctx, q, func(scan func(...any) error) error {
+		var user string
+		var ts time.Time
+		if err := scan(&user, &ts); err != nil {
+			return err
+		}
+		if r := byUser[user]; r != nil && r.Status == "expired" {
+			r.EndedAt = optTime(ts)
+		}
+		return nil
+	})
+}
+
 // maxReferralIDs bounds the user ids a page's commissions query names; a longer page (a
 // CSV export) reads every referral's commissions instead.
 const maxReferralIDs = 1000
-
-// sub is a - b, or 0 when b is larger (events of referrals attributed before the
-// mirror's first row).
-func sub(a, b uint64) uint64 {
-	if b > a {
-		return 0
-	}
-	return a - b
-}
 
 // optTime maps ClickHouse's zero DateTime and the referrals table's "no such event" to
 // nil.

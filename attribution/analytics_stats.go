@@ -36,7 +36,8 @@ type StatsCounts struct {
 	// Impressions (0 without impressions).
 	EmbedClicks uint64  `json:"embed_clicks"`
 	CTR         float64 `json:"ctr"`
-	// Signups counts referrals attributed; Activations referrals that became active.
+	// Signups counts referrals attributed; Activations referrals that became active,
+	// each once, in the bucket of its (earliest) activation.
 	Signups     uint64 `json:"signups"`
 	Activations uint64 `json:"activations"`
 	// Earnings is commission accrued minus reversed, per currency, in minor units.
@@ -167,6 +168,9 @@ func (a *Analytics) Stats(ctx context.Context, partner string, q StatsQuery) (*S
 		},
 		func(ctx context.Context) error {
 			return a.statsConversions(ctx, partner, plan.get(famConversions, series), &mu, st, point)
+		},
+		func(ctx context.Context) error {
+			return a.statsActivations(ctx, partner, r, &mu, st, point)
 		},
 	)
 	if err != nil {

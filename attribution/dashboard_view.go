@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/refedge/refedge/internal/currency"
 )
 
 var dashFuncs = template.FuncMap{}
@@ -81,7 +83,8 @@ type dashChart struct {
 type dashMoneySerie struct {
 	Currency string  `json:"currency"`
 	Values   []int64 `json:"values"`
-	// Exp is the currency's minor-unit exponent (2 for cents).
+	// Exp is the currency's minor-unit exponent (currency.Exponent), so that
+	// dashboard.js formats with the server's table and keeps none of its own.
 	Exp int `json:"exp"`
 }
 
@@ -138,7 +141,7 @@ func (v *dashView) fill(r AnalyticsRange, get func(string) string, st *Stats, re
 	ch.Interval = r.Interval.String()
 	curs := sortedKeys(t.Earnings)
 	for _, c := range curs {
-		ch.Earnings = append(ch.Earnings, dashMoneySerie{Currency: c, Exp: currencyExp(c)})
+		ch.Earnings = append(ch.Earnings, dashMoneySerie{Currency: c, Exp: currency.Exponent(c)})
 	}
 	for _, p := range st.Series {
 		ch.Labels = append(ch.Labels, bucketLabel(p.T, r.Interval))
@@ -249,26 +252,16 @@ func fmtPercent(f float64) string {
 	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
 }
 
-// currencyExp is the ISO 4217 minor-unit exponent of the common currencies that do not
-// use cents; everything else has 2.
-func currencyExp(cur string) int {
-	switch cur {
-	case "JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG":
-		return 0
-	case "BHD", "KWD", "OMR", "JOD", "TND", "IQD", "LYD":
-		return 3
-	}
-	return 2
-}
-
-// fmtMoney writes minor units as a decimal amount: (-123456, "RUB") -> "-1,234.56 RUB".
+// fmtMoney writes minor units as a decimal amount with the currency's ISO 4217
+// exponent (currency.Exponent): (-123456, "RUB") -> "-1,234.56 RUB", (1000, "JPY") ->
+// "1,000 JPY", (1000, "BHD") -> "1.000 BHD".
 func fmtMoney(v int64, cur string) string {
 	neg := v < 0
 	u := uint64(v)
 	if neg {
 		u = uint64(-v)
 	}
-	exp := currencyExp(cur)
+	exp := currency.Exponent(cur)
 	div := uint64(1)
 	for range exp {
 		div *= 10

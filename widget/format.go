@@ -2,6 +2,8 @@ package widget
 
 import (
 	"strconv"
+
+	"github.com/refedge/refedge/internal/currency"
 )
 
 // texts are the frame's and builder's own words per language.
@@ -21,25 +23,14 @@ func textsFor(lang string) texts {
 	return langTexts["en"]
 }
 
-// minorDigits is the number of minor-unit digits of an ISO 4217 currency (2 unless
-// listed).
-func minorDigits(cur string) int {
-	switch cur {
-	case "JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG", "RWF", "KMF", "GNF", "DJF", "VUV", "XPF":
-		return 0
-	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
-		return 3
-	}
-	return 2
-}
-
 var currencySymbols = map[string]string{"USD": "$", "EUR": "€", "GBP": "£", "RUB": "₽", "UAH": "₴", "KZT": "₸", "JPY": "¥"}
 
-// formatPrice renders minor units of cur for lang: "$1,500", "$15.50", "1 500 ₽",
-// "15,50 $". Whole amounts drop the fraction.
+// formatPrice renders minor units of cur for lang, with the fraction digits
+// currency.Exponent gives: "$1,500", "$15.50", "1 500 ₽", "15,50 $", "¥1,000",
+// "1.500 BHD". Whole amounts drop the fraction ("1 BHD" for 1000 minor units).
 func formatPrice(minor int64, cur, lang string) string {
 	var b [48]byte
-	out := appendAmount(b[:0], minor, minorDigits(cur), lang)
+	out := appendAmount(b[:0], minor, currency.Exponent(cur), lang)
 	sym, ok := currencySymbols[cur]
 	if !ok {
 		sym = cur

@@ -52,3 +52,40 @@ func TestDisplayTitle(t *testing.T) {
 	f(long[:202], long[:198]+"…")
 	f(long, long[:198]+"…")
 }
+
+// Prices use the product's ISO 4217 table (internal/currency): the same numerals as the
+// dashboard writes for the same minor units (attribution/dashboard_money_test.go checks
+// the same list), 1000 minor units of JPY are ¥1,000 and of RWF 1,000 RWF.
+func TestFormatPriceUsesISO4217(t *testing.T) {
+	for _, x := range []struct {
+		minor   int64
+		cur     string
+		numeral string
+	}{
+		{1000, "JPY", "1,000"}, {1500, "BHD", "1.500"}, {1234, "USD", "12.34"},
+		{1000, "RWF", "1,000"}, {1000, "KMF", "1,000"}, {1000, "GNF", "1,000"}, {1000, "DJF", "1,000"},
+		{1000, "VUV", "1,000"}, {1000, "XPF", "1,000"}, {1000, "BIF", "1,000"}, {1000, "UYI", "1,000"},
+		{1234, "KWD", "1.234"}, {1234, "OMR", "1.234"}, {1234, "JOD", "1.234"}, {1234, "IQD", "1.234"},
+		{1234, "LYD", "1.234"}, {1234, "TND", "1.234"},
+		{1234, "CLF", "0.1234"}, {12345, "UYW", "1.2345"},
+	} {
+		want := x.numeral + "\u00a0" + x.cur
+		switch x.cur {
+		case "JPY":
+			want = "¥" + x.numeral
+		case "USD":
+			want = "$" + x.numeral
+		}
+		if got := formatPrice(x.minor, x.cur, "en"); got != want {
+			t.Errorf("formatPrice(%d, %s, en) = %q, want %q", x.minor, x.cur, got, want)
+		}
+	}
+	// A whole amount drops its fraction in every currency, as "$1,500" does: 1000 minor
+	// units of BHD are one dinar, where the dashboard writes "1.000 BHD".
+	if got := formatPrice(1000, "BHD", "en"); got != "1\u00a0BHD" {
+		t.Errorf("formatPrice(1000, BHD, en) = %q, want one dinar", got)
+	}
+	if got := formatPrice(1000, "RWF", "ru"); got != "1\u00a0000\u00a0RWF" {
+		t.Errorf("formatPrice(1000, RWF, ru) = %q, want 1 000 RWF", got)
+	}
+}
