@@ -55,12 +55,18 @@ end
 -- transitions applies what the passage of event time t implies: a pending referral past
 -- its activation deadline detaches, an active one past its attachment expires. Each is
 -- stamped with the deadline itself, not with t, so the event is the same whenever seen.
-local function transitions(t)
-  if rec.reg ~= '1' or rec.p == '' then return end
+-- see raises the referral's high-water mark: the latest event time known for the user,
+-- parked events included, which the registration applies once it is known.
+local function see(t)
   if not rec.hw or num(rec.hw) < t then
     rec.hw = str(t)
     redis.call('HSET', rec_k, 'hw', rec.hw)
   end
+end
+
+local function transitions(t)
+  if rec.reg ~= '1' or rec.p == '' then return end
+  see(t)
   if not rec.a then
     if t > num(rec.ad) and rec.st == 'pending' then
       rec.st = 'detached'
@@ -302,6 +308,8 @@ local function settle(L)
   -- same event's time would otherwise announce
   transitions(num(L.t))
   if res == 'park' then
+    see(num(L.t))
+    redis.call('EXPIRE', rec_k, ctx.pttl) -- a stub until the registration arrives
     redis.call('HSET', cand_k, L.key, cjson.encode(L))
     redis.call('EXPIRE', cand_k, ctx.pttl)
     return res .. ':' .. why
@@ -462,6 +470,7 @@ if op == 'fact' then
     redis.call('HSET', rec_k, 'm', arg.t, 'mk', arg.kwork)
   end
   if rec.reg ~= '1' then
+    see(t)
     redis.call('EXPIRE', rec_k, ctx.pttl) -- a stub until the registration arrives
     return finish('park:unregistered')
   end

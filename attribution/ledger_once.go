@@ -121,13 +121,9 @@ func (l *ledger) produceOnce(ctx context.Context, pending *[]outEntry) ([]outEnt
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(ends)
-	if err != nil {
-		return nil, err
-	}
 	mark := NewEventID(time.Now())
-	if err := l.rdb.Set(ctx, l.k.sending(mark), b, l.parkTTL).Err(); err != nil {
-		return nil, fmt.Errorf("cannot record the output ends: %w", err)
+	if err := l.recordEnds(ctx, mark, ends); err != nil {
+		return nil, err
 	}
 	until := time.Now().Add(l.lease)
 	claimed, prev, err := l.claim(ctx, entries, mark, until)
@@ -137,8 +133,15 @@ func (l *ledger) produceOnce(ctx context.Context, pending *[]outEntry) ([]outEnt
 	*pending = claimed
 	send := claimed
 	if len(prev) > 0 {
-		seen, err := l.alreadyProduced(ctx, prev, ends)
+		seen, from, err := l.alreadyProduced(ctx, prev, ends)
 		if err != nil {
+			return nil, err
+		}
+		// This attempt now answers for what the earlier ones may have produced: a
+		// later attempt must scan from where the earliest of them began, not from here
+		// (a retry that produced nothing new would otherwise hide what the first try
+		// produced from the retry after it).
+		if err := l.recordEnds(ctx, mark, earliest(from, ends)); err != nil {
 			return nil, err
 		}
 		send = make([]outEntry, 0, len(claimed))
@@ -162,6 +165,36 @@ func (l *ledger) produceOnce(ctx context.Context, pending *[]outEntry) ([]outEnt
 		return nil, err
 	}
 	return claimed, nil
+}
+
+// recordEnds records where the output partitions ended when the attempt mark began.
+func (l *ledger) recordEnds(ctx context.Context, mark string, ends map[string]map[int]int64) error {
+	b, err := json.Marshal(ends)
+	if err != nil {
+		return err
+	}
+	if err := l.rdb.Set(ctx, l.k.sending(mark), b, l.parkTTL).Err(); err != nil {
+		return fmt.Errorf("cannot record the output ends: %w", err)
+	}
+	return nil
+}
+
+// earliest returns, per topic and partition, the smaller offset of a and b.
+func earliest(a, b map[string]map[int]int64) map[string]map[int]int64 {
+	out := map[string]map[int]int64{}
+	for _, m := range []map[string]map[int]int64{a, b} {
+		for topic, parts := range m {
+			if out[topic] == nil {
+				out[topic] = map[int]int64{}
+			}
+			for p, off := range parts {
+				if cur, ok := out[topic][p]; !ok || off < cur {
+					out[topic][p] = off
+				}
+			}
+		}
+	}
+	return out
 }
 
 // claim claims entries, and the older events of their referrals, for the attempt mark
@@ -243,9 +276,9 @@ func (l *ledger) claim(ctx context.Context, entries []outEntry, mark string, unt
 }
 
 // alreadyProduced returns the ids of the events on the output topics between the
-// earliest of marks and to. A mark that has expired is ignored: its entries are produced
-// again (at least once beats never).
-func (l *ledger) alreadyProduced(ctx context.Context, marks map[string]bool, to map[string]map[int]int64) (map[string]bool, error) {
+// earliest of marks and to, and that earliest start. A mark that has expired is ignored:
+// its entries are produced again (at least once beats never).
+func (l *ledger) alreadyProduced(ctx context.Context, marks map[string]bool, to map[string]map[int]int64) (map[string]bool, map[string]map[int]int64, error) {
 	pipe := l.rdb.Pipeline()
 	var cmds []*redis.StringCmd
 	for m := range marks {
@@ -262,16 +295,7 @@ func (l *ledger) alreadyProduced(ctx context.Context, marks map[string]bool, to 
 		if json.Unmarshal(b, &ends) != nil {
 			continue
 		}
-		for topic, parts := range ends {
-			if from[topic] == nil {
-				from[topic] = map[int]int64{}
-			}
-			for p, off := range parts {
-				if cur, ok := from[topic][p]; !ok || off < cur {
-					from[topic][p] = off
-				}
-			}
-		}
+		from = earliest(from, ends)
 	}
 	seen := map[string]bool{}
 	for topic, parts := range from {
@@ -286,11 +310,11 @@ func (l *ledger) alreadyProduced(ctx context.Context, marks map[string]bool, to 
 				return nil
 			})
 			if err != nil {
-				return nil, fmt.Errorf("cannot check what an earlier attempt produced: %w", err)
+				return nil, nil, fmt.Errorf("cannot check what an earlier attempt produced: %w", err)
 			}
 		}
 	}
-	return seen, nil
+	return seen, from, nil
 }
 
 // outputEnds caches the output topics' partitions and lists their ends.
