@@ -24,7 +24,10 @@ func TestRevenueShareAtFollowsEventTime(t *testing.T) {
 	}
 	f("2025-12-31T23:59:59Z", 300, 200, "old")
 	f("2026-01-01T00:00:00Z", 350, 250, "new")
-	if lines := r.OrderLines(&OrderCompleted{OrderID: "o", AmountBonus: 500, Currency: "EUR"}, time.Now()); lines != nil {
-		t.Errorf("a bonus-only order has lines: %+v", lines)
+	// A bonus-only order has lines of base 0, earning nothing, for the ledger to record
+	// as decided "bonus_only".
+	lines := r.OrderLines(&OrderCompleted{OrderID: "o", AmountBonus: 500, Currency: "EUR"}, time.Now())
+	if len(lines) != 2 || lines[0].Base != 0 || lines[0].Amount != 0 || lines[1].Base != 0 || lines[1].Amount != 0 {
+		t.Errorf("a bonus-only order's lines: %+v", lines)
 	}
 }
