@@ -11,17 +11,18 @@ import "strings"
 // export neutralises spreadsheet formulas.
 
 var verdictTexts = map[string]string{
-	"valid":           "Counted: a person followed your link.",
-	"bot":             "A bot or automated program, not a person.",
-	"hidden_frame":    "Loaded invisibly (in a hidden frame, or as an image or script) instead of being clicked.",
-	"auto_redirect":   "Arrived through an automatic redirect instead of a click.",
-	"popunder":        "Opened in a pop-under or click-under window the visitor did not ask for.",
-	"context_ad":      "Came from a contextual ad (Google Ads, AdSense, Yandex.Direct and similar); the program does not count ad traffic.",
-	"duplicate":       "A repeat click by the same visitor; the first one already counted.",
-	"rate_limited":    "One of too many clicks from the same source in a short time.",
-	"unknown_partner": "The referral ID in the link does not belong to a registered partner.",
-	"blocked_partner": "The partner account was blocked at the time of the click.",
-	"self_referral":   "The click came from the partner's own account or device.",
+	"valid":               "Counted: a person followed your link.",
+	"bot":                 "A bot or automated program, not a person.",
+	"hidden_frame":        "Loaded invisibly (in a hidden frame, or as an image or script) instead of being clicked.",
+	"auto_redirect":       "Arrived through an automatic redirect instead of a click.",
+	"popunder":            "Opened in a pop-under or click-under window the visitor did not ask for.",
+	"context_ad":          "Came from a contextual ad (Google Ads, AdSense, Yandex.Direct and similar); the program does not count ad traffic.",
+	"duplicate":           "A repeat click by the same visitor; the first one already counted.",
+	"rate_limited":        "One of too many clicks from the same source in a short time.",
+	"unknown_partner":     "The referral ID in the link does not belong to a registered partner.",
+	"blocked_partner":     "The partner account was blocked at the time of the click.",
+	"self_referral":       "The click came from the partner's own account or device.",
+	"unconfirmed_partner": "The partner account's email address was not confirmed at the time of the click; clicks after the confirmation count.",
 }
 
 // VerdictText explains a verdict in a sentence; an unknown verdict reads as itself.
@@ -37,6 +38,7 @@ var reasonTexts = map[string]string{
 	"partner:unknown":          "The referral ID in the link does not belong to a registered partner.",
 	"partner:malformed-id":     "The referral ID in the link is not a valid partner ID.",
 	"partner:blocked":          "The partner account was blocked at the time of the click.",
+	"partner:unconfirmed":      "The partner account's email address was not confirmed at the time of the click; clicks after the confirmation count.",
 	"self:partner-visitor":     "The click came from a browser the partner used to sign in to this dashboard.",
 	"self:partner":             "The click came from the partner's own account.",
 	"ua:crawler":               "The browser identified itself as a search engine crawler, link preview or another bot.",

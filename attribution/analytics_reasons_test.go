@@ -25,6 +25,7 @@ func TestReasonText(t *testing.T) {
 	f("fetch:dest=iframe", "frame")
 	f("ad:gclid", "Google Ads")
 	f("partner:unknown", "registered partner")
+	f("partner:unconfirmed", "email address was not confirmed")
 	f("degraded:redis", "fewer checks")
 	// Unknown details of a known family keep the family's sentence.
 	f("fetch:dest=audio", "(dest=audio)")
@@ -106,6 +107,46 @@ func TestDashboardTemplateEscapes(t *testing.T) {
 	}
 	if !strings.Contains(out, `nonce="n0nce"`) {
 		t.Error("script elements carry no nonce")
+	}
+}
+
+// The traffic-quality tables explain unconfirmed_partner and its reason in sentences of
+// their own, not as an unrecognised code or the partner family's generic text.
+func TestDashboardExplainsUnconfirmedPartner(t *testing.T) {
+	d, err := NewDashboard(DashboardConfig{Analytics: &Analytics{}, Auth: mustTestAuth(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dims := map[string][]BreakdownRow{"reason": {{Key: "partner:unconfirmed", Text: ReasonText("partner:unconfirmed"), Clicks: 3, Flagged: 3}}}
+	st := &Stats{Breakdowns: buildBreakdowns(dims, nil, map[string]uint64{"valid": 1, "unconfirmed_partner": 3}, 10)}
+	st.Totals.Clicks = 4
+	st.Totals.Earnings = map[string]int64{}
+	refs := &Referrals{Totals: ReferralTotals{ByStatus: map[string]uint64{}}}
+	v := &dashView{Nonce: "n", Partner: "p", Script: "/s.js", Style: "/s.css"}
+	v.fill(AnalyticsRange{From: time.Unix(0, 0), To: time.Unix(3600, 0), Interval: AnalyticsHour}, func(string) string { return "" }, st, refs)
+	var buf bytes.Buffer
+	if err := d.page.Execute(&buf, v); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	table := func(id string) string {
+		i := strings.Index(out, `<table id="`+id+`">`)
+		if i < 0 {
+			t.Fatalf("no table %s", id)
+		}
+		j := strings.Index(out[i:], "</table>")
+		return out[i : i+j]
+	}
+	// html/template escapes the apostrophe.
+	sentence := "email address was not confirmed at the time of the click; clicks after the confirmation count."
+	for id, key := range map[string]string{"table-verdict": "unconfirmed_partner", "table-reason": "partner:unconfirmed"} {
+		tab := table(id)
+		if !strings.Contains(tab, `data-key="`+key+`"`) || !strings.Contains(tab, sentence) {
+			t.Errorf("%s does not explain %s:\n%s", id, key, tab)
+		}
+		if strings.Contains(tab, "Unrecognised reason") || strings.Contains(tab, "could not be used") {
+			t.Errorf("%s explains %s generically:\n%s", id, key, tab)
+		}
 	}
 }
 

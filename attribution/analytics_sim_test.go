@@ -46,7 +46,7 @@ var simReasons = map[string][]string{
 	"bot": {"ua:crawler"}, "hidden_frame": {"fetch:dest=iframe"}, "auto_redirect": {"fetch:no-user-activation"},
 	"popunder": {"beacon:opener", "beacon:behind"}, "context_ad": {"ad:gclid"}, "duplicate": {"dup:visitor-partner"},
 	"rate_limited": {"rate:ip"}, "unknown_partner": {"partner:unknown"}, "blocked_partner": {"partner:blocked"},
-	"self_referral": {"self:partner-visitor"},
+	"self_referral": {"self:partner-visitor"}, "unconfirmed_partner": {"partner:unconfirmed"},
 }
 
 // simHostileReason is a reason code carrying markup, as a request header could inject.

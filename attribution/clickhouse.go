@@ -104,7 +104,7 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, log *slog.Logger)
 		}
 		start := time.Now()
 		for i, stmt := range m.Statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := conn.Exec(ctx, stmt); err != nil && !chschema.AlreadyDone(stmt, err) {
 				return fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
 			}
 		}

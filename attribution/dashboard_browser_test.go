@@ -90,7 +90,7 @@ func TestDashboardInChromium(t *testing.T) {
 	browser := testenv.Chromium(t)
 
 	// The marketplace asks the admin API for a login link.
-	if err := e.reg.Upsert(t.Context(), partners.Partner{ID: "partnerA", Status: partners.Active}); err != nil {
+	if err := e.reg.Upsert(t.Context(), partners.Partner{ID: "partnerA", Status: partners.Active, EmailConfirmed: true}); err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()

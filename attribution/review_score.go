@@ -37,7 +37,8 @@ const (
 // reviewVerdictRisk weighs each verdict by how much it suggests the partner's own doing.
 // Hidden loads, pop-unders, automatic redirects and self-referral are deliberate; bots and
 // ads break the rules but may be a third party's; rate limits and duplicates are mostly
-// enthusiasm; blocked_partner is already the marketplace's decision.
+// enthusiasm; blocked_partner and unconfirmed_partner are the marketplace's own state of
+// the account (weight 0, like valid).
 var reviewVerdictRisk = map[string]float64{
 	"hidden_frame":  1,
 	"popunder":      1,

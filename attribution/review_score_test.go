@@ -42,6 +42,7 @@ func TestReviewScore(t *testing.T) {
 	f("few bots", mix(map[string]uint64{"bot": 3}, nil), 0, 3.5, "100% of 3 clicks flagged: bot 100%")
 	f("duplicates are mild", mix(map[string]uint64{"duplicate": 500, "valid": 500}, nil), 0, 2, "50% of 1,000 clicks flagged: duplicate 50%")
 	f("blocked is no score", mix(map[string]uint64{"blocked_partner": 500}, nil), 0, 0, "blocked_partner 100%")
+	f("unconfirmed is no score", mix(map[string]uint64{"unconfirmed_partner": 500}, nil), 0, 0, "unconfirmed_partner 100%")
 
 	fast := newReviewData()
 	fast.signups["p"] = &signupStats{attributed: 100, matched: 100, fast: 100, median: 4}

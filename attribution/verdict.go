@@ -16,21 +16,26 @@ const (
 	UnknownPartner
 	BlockedPartner
 	SelfReferral
+	// UnconfirmedPartner: the partner is registered and not blocked, but has not
+	// confirmed their email address (program rule 1). New verdicts are appended, so
+	// stored values keep their meaning.
+	UnconfirmedPartner
 	numVerdicts
 )
 
 var verdictNames = [numVerdicts]string{
-	Valid:          "valid",
-	Bot:            "bot",
-	HiddenFrame:    "hidden_frame",
-	AutoRedirect:   "auto_redirect",
-	Popunder:       "popunder",
-	ContextAd:      "context_ad",
-	Duplicate:      "duplicate",
-	RateLimited:    "rate_limited",
-	UnknownPartner: "unknown_partner",
-	BlockedPartner: "blocked_partner",
-	SelfReferral:   "self_referral",
+	Valid:              "valid",
+	Bot:                "bot",
+	HiddenFrame:        "hidden_frame",
+	AutoRedirect:       "auto_redirect",
+	Popunder:           "popunder",
+	ContextAd:          "context_ad",
+	Duplicate:          "duplicate",
+	RateLimited:        "rate_limited",
+	UnknownPartner:     "unknown_partner",
+	BlockedPartner:     "blocked_partner",
+	SelfReferral:       "self_referral",
+	UnconfirmedPartner: "unconfirmed_partner",
 }
 
 // String returns the verdict's stored name.

@@ -121,7 +121,7 @@ func newBrowserStack(t *testing.T) *browserStack {
 	ctx := context.Background()
 	reg := &partners.Registry{R: rdb}
 	for _, c := range browserCases {
-		if err := reg.Upsert(ctx, partners.Partner{ID: c.name, Status: partners.Active}); err != nil {
+		if err := reg.Upsert(ctx, partners.Partner{ID: c.name, Status: partners.Active, EmailConfirmed: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

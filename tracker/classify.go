@@ -32,6 +32,7 @@ type Decision struct {
 var precedence = [...]attribution.Verdict{
 	attribution.UnknownPartner,
 	attribution.BlockedPartner,
+	attribution.UnconfirmedPartner,
 	attribution.SelfReferral,
 	attribution.Bot,
 	attribution.HiddenFrame,
@@ -110,7 +111,8 @@ func (cl *Classifier) Classify(s *Signals, c *attribution.Click, d *Decision) at
 	return cl.Finish(s, d)
 }
 
-// stepPartner applies program rule 1: only registered partners in good standing.
+// stepPartner applies program rule 1: only registered partners in good standing with a
+// confirmed email address.
 func stepPartner(s *Signals, d *Decision) {
 	switch {
 	case !s.PartnerValid:
@@ -123,5 +125,7 @@ func stepPartner(s *Signals, d *Decision) {
 		d.Flag(attribution.UnknownPartner, "partner:unknown")
 	case s.State.Partner == PartnerBlocked:
 		d.Flag(attribution.BlockedPartner, "partner:blocked")
+	case s.State.Partner == PartnerUnconfirmed:
+		d.Flag(attribution.UnconfirmedPartner, "partner:unconfirmed")
 	}
 }

@@ -71,6 +71,44 @@ func TestClassifyHeaders(t *testing.T) {
 	f(attribution.Bot, "fetch:dest=iframe", "User-Agent", "Mozilla/5.0 (compatible; bingbot/2.0)", "Sec-Fetch-Dest", "iframe")
 }
 
+// A partner whose email is not confirmed gets unconfirmed_partner: after unknown and
+// blocked, before every fact about the client or the click.
+func TestClassifyUnconfirmedPartner(t *testing.T) {
+	f := func(uri string, want attribution.Verdict, reasons []string, hdr ...string) {
+		t.Helper()
+		v, got := classify(t, uri, hdr...)
+		if v != want || !slices.Equal(got, reasons) {
+			t.Errorf("%s %q: %s %v, want %s %v", uri, hdr, v, got, want, reasons)
+		}
+	}
+	f("http://r.example/k?ref=777", attribution.UnconfirmedPartner, []string{"partner:unconfirmed"})
+	f("http://r.example/k?ref=777&gclid=1", attribution.UnconfirmedPartner, []string{"ad:gclid", "partner:unconfirmed"})
+	f("http://r.example/k?ref=777", attribution.UnconfirmedPartner, []string{"ua:crawler", "partner:unconfirmed"},
+		"User-Agent", "curl/8.5.0")
+	f("http://r.example/k?ref=666", attribution.BlockedPartner, []string{"partner:blocked"})
+
+	// The verdict's rank: below unknown and blocked, above self_referral and bot.
+	for _, w := range []attribution.Verdict{attribution.UnknownPartner, attribution.BlockedPartner} {
+		if rank[w] >= rank[attribution.UnconfirmedPartner] {
+			t.Errorf("%s does not outrank unconfirmed_partner", w)
+		}
+	}
+	for _, w := range []attribution.Verdict{attribution.SelfReferral, attribution.Bot, attribution.Valid} {
+		if rank[w] <= rank[attribution.UnconfirmedPartner] {
+			t.Errorf("unconfirmed_partner does not outrank %s", w)
+		}
+	}
+}
+
+// Every verdict has a place in the precedence list.
+func TestPrecedenceCoversVerdicts(t *testing.T) {
+	for _, v := range attribution.Verdicts() {
+		if !slices.Contains(precedence[:], v) {
+			t.Errorf("verdict %s is missing from precedence", v)
+		}
+	}
+}
+
 // TestContextAds is acceptance 3 of issue #3: every listed parameter and referrer flags
 // context_ad; organic markers do not.
 func TestContextAds(t *testing.T) {

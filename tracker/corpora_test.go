@@ -90,7 +90,7 @@ func TestCorporaThroughClickPath(t *testing.T) {
 	// the public handler on a loopback listener.
 	rdb := testenv.Redis(t)
 	ctx := context.Background()
-	if err := (&partners.Registry{R: rdb}).Upsert(ctx, partners.Partner{ID: corpusPartner, Status: partners.Active}); err != nil {
+	if err := (&partners.Registry{R: rdb}).Upsert(ctx, partners.Partner{ID: corpusPartner, Status: partners.Active, EmailConfirmed: true}); err != nil {
 		t.Fatal(err)
 	}
 	st := &tracker.RedisState{R: rdb}

@@ -58,6 +58,7 @@ func memState() *MemoryState {
 	st := &MemoryState{}
 	st.SetPartner("12345", PartnerActive)
 	st.SetPartner("666", PartnerBlocked)
+	st.SetPartner("777", PartnerUnconfirmed)
 	return st
 }
 
@@ -159,6 +160,7 @@ func TestInvalidPartnersGetNoAttribution(t *testing.T) {
 	}
 	f("999", attribution.UnknownPartner)
 	f("666", attribution.BlockedPartner)
+	f("777", attribution.UnconfirmedPartner)
 	f("", attribution.UnknownPartner)
 	f("bad%20id", attribution.UnknownPartner)
 	f(strings.Repeat("a", 65), attribution.UnknownPartner)

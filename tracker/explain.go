@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/refedge/refedge/attribution"
@@ -67,10 +68,8 @@ func (e *Edge) Explain(ctx context.Context, req ClassifyRequest, reg *partners.R
 		case errors.Is(err, partners.ErrNotFound):
 		case err != nil:
 			s.State.Degraded = true
-		case p.Status == partners.Active:
-			s.State.Partner = PartnerActive
-		case p.Status == partners.Blocked:
-			s.State.Partner = PartnerBlocked
+		default:
+			s.State.Partner = standing(string(p.Status), strconv.FormatBool(p.EmailConfirmed))
 		}
 	}
 	s.State.Duplicate, s.State.IPLimited = req.Duplicate, req.RateLimited

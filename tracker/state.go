@@ -22,6 +22,9 @@ const (
 	PartnerUnknown PartnerState = iota
 	PartnerActive
 	PartnerBlocked
+	// PartnerUnconfirmed: registered and not blocked, but the partner's email address
+	// is not confirmed; such a partner's clicks are refused like a blocked one's.
+	PartnerUnconfirmed
 )
 
 // State is everything a click needs from shared storage, read in one round trip.
@@ -56,18 +59,19 @@ type StateStore interface {
 }
 
 // RedisState reads and updates click state in Redis with plain single-key commands, so
-// it works on Redis Cluster unchanged: the partner's standing (HGET, skipped when the
-// in-process cache knows it), the own-visitor check (SISMEMBER), the duplicate window
-// (SET NX PX) and the rate limiters (sliding-window counters: INCR and EXPIRE NX of
-// this window's counter, GET of the previous one). Plain commands cost Redis a fraction
-// of a Lua script call. Concurrent clicks share round trips: their commands go out
-// together in one pipeline (redisx.Coalescer), so under load a burst of clicks costs one
-// write and one read.
+// it works on Redis Cluster unchanged: the partner's standing (HMGET of the registry's
+// status and email_confirmed fields, skipped when the in-process cache knows it), the
+// own-visitor check (SISMEMBER), the duplicate window (SET NX PX) and the rate limiters
+// (sliding-window counters: INCR and EXPIRE NX of this window's counter, GET of the
+// previous one). Plain commands cost Redis a fraction of a Lua script call. Concurrent
+// clicks share round trips: their commands go out together in one pipeline
+// (redisx.Coalescer), so under load a burst of clicks costs one write and one read.
 type RedisState struct {
 	R redis.UniversalClient
 	Q Quality
 	// PartnerTTL is how long a partner's standing is remembered in process; 0 means
-	// 5 seconds, negative disables the cache. A block takes effect within it.
+	// 5 seconds, negative disables the cache. A block, an unblock and an email
+	// confirmation take effect within it.
 	PartnerTTL time.Duration
 
 	cache partnerCache
@@ -81,8 +85,8 @@ type lookupCall struct {
 	q      *StateQuery
 	out    *State
 	err    error
-	cached bool // the standing came from the cache; hget is unused
-	hget   *redis.StringCmd
+	cached bool // the standing came from the cache; hmget is unused
+	hmget  *redis.SliceCmd
 	own    *redis.BoolCmd
 	dup    *redis.BoolCmd
 	vis    slidingWindow
@@ -176,7 +180,10 @@ func (r *RedisState) queue(ctx context.Context, pipe redis.Pipeliner, c *lookupC
 	pid := string(q.Partner)
 	base := partners.Key(pid)
 	if !c.cached {
-		c.hget = pipe.HGet(ctx, base, partners.FieldStatus)
+		// The two fields the standing derives from, read as stored: no derived copy
+		// can go stale, and entries written before email confirmation counted need no
+		// migration (the registry has always stored both).
+		c.hmget = pipe.HMGet(ctx, base, partners.FieldStatus, partners.FieldEmailConfirmed)
 	}
 	if !q.Windows {
 		return
@@ -200,11 +207,16 @@ func burstSpan(rate, burst int) time.Duration {
 func (r *RedisState) read(c *lookupCall) error {
 	q, out := c.q, c.out
 	if !c.cached {
-		status, err := c.hget.Result()
+		vals, err := c.hmget.Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		out.Partner = standing(status)
+		var status, confirmed string
+		if len(vals) == 2 {
+			status, _ = vals[0].(string)
+			confirmed, _ = vals[1].(string)
+		}
+		out.Partner = standing(status, confirmed)
 		ttl := r.PartnerTTL
 		if ttl == 0 {
 			ttl = 5 * time.Second
@@ -237,12 +249,18 @@ func (r *RedisState) read(c *lookupCall) error {
 	return nil
 }
 
-func standing(status string) PartnerState {
+// standing derives a partner's state from the registry's status and email_confirmed
+// fields as stored: a block wins over an unconfirmed address, and an entry without a
+// status is no partner at all.
+func standing(status, emailConfirmed string) PartnerState {
 	switch status {
-	case string(partners.Active):
-		return PartnerActive
 	case string(partners.Blocked):
 		return PartnerBlocked
+	case string(partners.Active):
+		if !partners.ConfirmedValue(emailConfirmed) {
+			return PartnerUnconfirmed
+		}
+		return PartnerActive
 	}
 	return PartnerUnknown
 }

@@ -3,6 +3,7 @@ package tracker
 import (
 	"context"
 	"net"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/refedge/refedge/attribution"
 	"github.com/refedge/refedge/internal/partners"
+	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -21,7 +23,7 @@ func redisEdge(t *testing.T, q Quality) (*Edge, *memQueue, *partners.Registry) {
 	reg := &partners.Registry{R: rdb}
 	ctx := context.Background()
 	for id, st := range map[string]partners.Status{"12345": partners.Active, "666": partners.Blocked} {
-		if err := reg.Upsert(ctx, partners.Partner{ID: id, Status: st}); err != nil {
+		if err := reg.Upsert(ctx, partners.Partner{ID: id, Status: st, EmailConfirmed: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -161,5 +163,119 @@ func TestSelfReferral(t *testing.T) {
 	doFrom(e, net.IPv4(198, 51, 100, 4), "http://r.example/?ref=12345", "Cookie", "rfe_vid=DDDDDDDDDDDDDDDDDDDDDD")
 	if q.clicks[0].Verdict != attribution.SelfReferral {
 		t.Fatalf("partner's own browser: %s %v", q.clicks[0].Verdict, q.clicks[0].Reasons())
+	}
+}
+
+// doResp is doFrom returning the response.
+func doResp(e *Edge, ip net.IP, uri string, hdr ...string) *fasthttp.Response {
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	req.SetRequestURI(uri)
+	req.Header.SetMethod("GET")
+	for _, list := range [][]string{browserHeaders, hdr} {
+		for i := 0; i+1 < len(list); i += 2 {
+			req.Header.Set(list[i], list[i+1])
+		}
+	}
+	ctx.Init(&req, &net.TCPAddr{IP: ip, Port: 1234}, nil)
+	e.Handler(Routes{})(&ctx)
+	resp := &fasthttp.Response{}
+	ctx.Response.CopyTo(resp)
+	return resp
+}
+
+// Program rule 1: a registered, unblocked partner whose email is not confirmed gets no
+// attribution; once confirmed, the partner's clicks count after the standing cache's TTL.
+func TestUnconfirmedPartner(t *testing.T) {
+	e, q, reg := redisEdge(t, Quality{})
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	now := t0
+	e.Now = func() time.Time { return now }
+	if err := reg.Upsert(ctx, partners.Partner{ID: "777", Status: partners.Active, EmailConfirmed: false, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	click := func(want attribution.Verdict) {
+		t.Helper()
+		n := len(q.clicks)
+		// A new visitor each time: no click is another's duplicate.
+		vid := "AAAAAAAAAAAAAAAAAAAAA" + string(rune('a'+n))
+		resp := doResp(e, net.IPv4(198, 51, 100, 7), "http://r.example/x?ref=777", "Cookie", "rfe_vid="+vid)
+		if len(q.clicks) != n+1 {
+			t.Fatalf("%d clicks queued, want %d", len(q.clicks), n+1)
+		}
+		c := q.clicks[n]
+		ref := cookie(resp, refcookie.Name)
+		if c.Verdict != want || resp.StatusCode() != 302 {
+			t.Fatalf("at +%s: verdict %s reasons %v status %d, want %s", now.Sub(t0), c.Verdict, c.Reasons(), resp.StatusCode(), want)
+		}
+		if want == attribution.Valid {
+			if ref == "" || len(c.Reasons()) != 0 {
+				t.Fatalf("at +%s: valid click with rfe_ref %q, reasons %v", now.Sub(t0), ref, c.Reasons())
+			}
+			return
+		}
+		if ref != "" || !slices.Equal(c.Reasons(), []string{"partner:unconfirmed"}) {
+			t.Fatalf("at +%s: refused click with rfe_ref %q, reasons %v", now.Sub(t0), ref, c.Reasons())
+		}
+	}
+
+	click(attribution.UnconfirmedPartner)
+
+	// The partner confirms; the edge's cached standing still says unconfirmed until the
+	// TTL (5 s by default) has passed, then the next click reads the registry again.
+	if err := reg.Upsert(ctx, partners.Partner{ID: "777", Status: partners.Active, EmailConfirmed: true, UpdatedAt: t0.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(4 * time.Second)
+	click(attribution.UnconfirmedPartner)
+	now = t0.Add(5 * time.Second)
+	click(attribution.Valid)
+
+	// Unconfirmed again (the core can withdraw a confirmation): refused after the TTL.
+	if err := reg.Upsert(ctx, partners.Partner{ID: "777", Status: partners.Active, EmailConfirmed: false, UpdatedAt: t0.Add(6 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(11 * time.Second)
+	click(attribution.UnconfirmedPartner)
+}
+
+// The standing derives from the fields as stored, so entries written before email
+// confirmation counted, or by hand, need no migration: a block wins over an unconfirmed
+// address, and a missing email_confirmed is not confirmed.
+func TestStandingFromStoredFields(t *testing.T) {
+	rdb := testenv.Redis(t)
+	ctx := context.Background()
+	st := &RedisState{R: rdb, PartnerTTL: -1}
+	cases := []struct {
+		id     string
+		fields []string
+		want   PartnerState
+	}{
+		{"legacy-ok", []string{"status", "active", "user_id", "u1", "email_confirmed", "true", "updated_ms", "1"}, PartnerActive},
+		{"legacy-no", []string{"status", "active", "user_id", "u2", "email_confirmed", "false", "updated_ms", "1"}, PartnerUnconfirmed},
+		{"by-hand", []string{"status", "active"}, PartnerUnconfirmed},
+		{"blocked-unconfirmed", []string{"status", "blocked", "email_confirmed", "false"}, PartnerBlocked},
+		{"blocked-confirmed", []string{"status", "blocked", "email_confirmed", "true"}, PartnerBlocked},
+		{"no-status", []string{"email_confirmed", "true"}, PartnerUnknown},
+		{"absent", nil, PartnerUnknown},
+	}
+	for _, c := range cases {
+		if c.fields != nil {
+			if err := rdb.HSet(ctx, partners.Key(c.id), c.fields).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, windows := range []bool{false, true} {
+			var out State
+			q := StateQuery{Partner: []byte(c.id), Visitor: []byte("v:BBBBBBBBBBBBBBBBBBBBBB"), IP: netip.MustParseAddr("198.51.100.9"),
+				Now: time.Now(), Windows: windows}
+			if err := st.Lookup(ctx, &q, &out); err != nil {
+				t.Fatal(err)
+			}
+			if out.Partner != c.want {
+				t.Errorf("%s (windows %v): standing %d, want %d", c.id, windows, out.Partner, c.want)
+			}
+		}
 	}
 }

@@ -93,7 +93,7 @@ func quietLog() *slog.Logger {
 
 func (f *fixture) partner(t testing.TB, id string, st partners.Status) {
 	t.Helper()
-	if err := f.reg.Upsert(context.Background(), partners.Partner{ID: id, Status: st, UpdatedAt: time.Now()}); err != nil {
+	if err := f.reg.Upsert(context.Background(), partners.Partner{ID: id, Status: st, EmailConfirmed: true, UpdatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -93,7 +93,7 @@ if want wrk; then
   done
   admin=http://127.0.0.1:18081
   curl -fsS -X PUT -d '{"status":"active","user_id":"u-bench-partner","email_confirmed":true}' "$admin/admin/v1/partners/bench" >/dev/null
-  for i in $(seq 0 999); do echo "HSET rfe:partner:{bench-$i} status active"; done | redis-cli -p "$redis_port" >/dev/null
+  for i in $(seq 0 999); do echo "HSET rfe:partner:{bench-$i} status active email_confirmed true"; done | redis-cli -p "$redis_port" >/dev/null
 
   # A creative uploaded as an operator would (deploy/bench/master draws it), its 300x250
   # rendered once and then served from the cache; the bare baseline serves the same bytes.

@@ -1,13 +1,16 @@
 // Package clickhouse embeds refedge's ClickHouse schema so the binary can migrate itself.
 //
 // Migrations are numbered files under migrations/, applied in order. Each statement is
-// idempotent (IF NOT EXISTS); {db} is replaced with the target database.
+// idempotent (IF NOT EXISTS), or, for ADD COLUMN, which ClickHouse 18.16 cannot make
+// conditional, taken as done when the column exists (AlreadyDone); {db} is replaced with
+// the target database.
 package clickhouse
 
 import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,4 +74,50 @@ func splitStatements(s string) []string {
 		out = append(out, strings.TrimSpace(cur.String()))
 	}
 	return out
+}
+
+// addColumn matches an ALTER TABLE that starts by adding a column (with or without ON
+// CLUSTER) and captures the column's name.
+var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+(?:\s+ON\s+CLUSTER\s+\S+)?\s+ADD\s+COLUMN\s+` + "`?" + `(\w+)` + "`?")
+
+// AlreadyDone reports whether err, returned by running stmt, only says that stmt's effect
+// is already there: stmt is an ALTER TABLE whose one action adds a column, and the column
+// exists. ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, so a migration cut short and
+// run again meets its own column; the error reads the same on 18.16 (code 44) and current
+// releases (DUPLICATE_COLUMN), and through ON CLUSTER. An ALTER with several actions is
+// never taken as done: the server refuses all of them when one fails.
+func AlreadyDone(stmt string, err error) bool {
+	if err == nil {
+		return false
+	}
+	m := addColumn.FindStringSubmatchIndex(stmt)
+	if m == nil || topLevelComma(stmt[m[1]:]) {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "column with this name already exists") && strings.Contains(msg, stmt[m[2]:m[3]])
+}
+
+// topLevelComma reports whether s has a comma outside parentheses and quotes.
+func topLevelComma(s string) bool {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\'', '`', '"':
+			for i++; i < len(s) && s[i] != c; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }

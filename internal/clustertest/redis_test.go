@@ -81,7 +81,7 @@ func TestRedisClusterClickState(t *testing.T) {
 
 	reg := &partners.Registry{R: rdb}
 	t0 := time.Now()
-	if err := reg.Upsert(ctx, partners.Partner{ID: pid, Status: partners.Active, UpdatedAt: t0}); err != nil {
+	if err := reg.Upsert(ctx, partners.Partner{ID: pid, Status: partners.Active, EmailConfirmed: true, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	// No in-process standing cache: the test changes the partner's standing.
@@ -118,7 +118,7 @@ func TestRedisClusterClickState(t *testing.T) {
 	if s := lookup(pid, "v:"+own); !s.OwnVisitor {
 		t.Errorf("partner's own browser: %+v, want OwnVisitor", s)
 	}
-	if err := reg.Upsert(ctx, partners.Partner{ID: pid, Status: partners.Blocked, UpdatedAt: t0.Add(time.Second)}); err != nil {
+	if err := reg.Upsert(ctx, partners.Partner{ID: pid, Status: partners.Blocked, EmailConfirmed: true, UpdatedAt: t0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	if s := lookup(pid, "v:"+randomHex(8)); s.Partner != tracker.PartnerBlocked {
@@ -148,11 +148,11 @@ func TestRedisClusterPartnersAndTokens(t *testing.T) {
 	t.Cleanup(func() { cc.Del(context.Background(), partners.Key(pid)) })
 	reg := &partners.Registry{R: rdb}
 	t0 := time.Now().Truncate(time.Millisecond)
-	if err := reg.Upsert(ctx, partners.Partner{ID: pid, UserID: "u1", Status: partners.Active, UpdatedAt: t0}); err != nil {
+	if err := reg.Upsert(ctx, partners.Partner{ID: pid, UserID: "u1", Status: partners.Active, EmailConfirmed: true, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	// An older event arriving late changes nothing.
-	if err := reg.Upsert(ctx, partners.Partner{ID: pid, UserID: "u1", Status: partners.Blocked, UpdatedAt: t0.Add(-time.Minute)}); err != nil {
+	if err := reg.Upsert(ctx, partners.Partner{ID: pid, UserID: "u1", Status: partners.Blocked, EmailConfirmed: true, UpdatedAt: t0.Add(-time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := reg.Get(ctx, pid)

@@ -50,8 +50,17 @@ func AppendKey(dst, id []byte) []byte {
 	return append(dst, '}')
 }
 
-// FieldStatus is the hash field the tracker reads.
-const FieldStatus = "status"
+// The hash fields the tracker reads on a click. A partner's standing derives from them:
+// blocked if the status is blocked, else unconfirmed unless FieldEmailConfirmed holds
+// "true" (program rule 1), else active.
+const (
+	FieldStatus         = "status"
+	FieldEmailConfirmed = "email_confirmed"
+)
+
+// ConfirmedValue reports whether a stored FieldEmailConfirmed value means confirmed; a
+// missing field (the empty string) does not.
+func ConfirmedValue(v string) bool { return v == "true" }
 
 // Validate checks a partner before it is stored.
 func (p *Partner) Validate() error {
@@ -75,25 +84,45 @@ type Registry struct {
 
 // Upsert stores p unless the stored entry is newer (events may arrive out of order).
 func (r *Registry) Upsert(ctx context.Context, p Partner) error {
+	_, err := r.upsert(ctx, p, strconv.FormatBool(p.EmailConfirmed))
+	return err
+}
+
+// upsert stores p with email_confirmed set to email ("true" or "false"), or, when email
+// is empty, to the stored value — "true" for a partner not stored yet, "false" for an
+// entry without the field. It returns the email_confirmed value now stored (the stored
+// entry's when it is newer than p).
+func (r *Registry) upsert(ctx context.Context, p Partner, email string) (bool, error) {
 	if err := p.Validate(); err != nil {
-		return err
+		return false, err
 	}
 	if p.UpdatedAt.IsZero() {
 		p.UpdatedAt = time.Now()
 	}
-	err := upsertScript.Run(ctx, r.R, []string{Key(p.ID)},
-		string(p.Status), p.UserID, strconv.FormatBool(p.EmailConfirmed), p.UpdatedAt.UnixMilli()).Err()
+	v, err := upsertScript.Run(ctx, r.R, []string{Key(p.ID)},
+		string(p.Status), p.UserID, email, p.UpdatedAt.UnixMilli()).Text()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("cannot store partner %s: %w", p.ID, err)
+		return false, fmt.Errorf("cannot store partner %s: %w", p.ID, err)
 	}
-	return nil
+	return ConfirmedValue(v), nil
 }
 
+// upsertScript: KEYS[1] the partner's hash; ARGV status, user_id, email_confirmed
+// ("" keeps the stored value), updated_ms. Returns the email_confirmed value stored.
 var upsertScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'updated_ms')
-if cur and tonumber(cur) > tonumber(ARGV[4]) then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'user_id', ARGV[2], 'email_confirmed', ARGV[3], 'updated_ms', ARGV[4])
-return 1`)
+if cur and tonumber(cur) > tonumber(ARGV[4]) then
+  return redis.call('HGET', KEYS[1], 'email_confirmed') or ''
+end
+local email = ARGV[3]
+if email == '' then
+  email = redis.call('HGET', KEYS[1], 'email_confirmed')
+  if not email then
+    if redis.call('EXISTS', KEYS[1]) == 1 then email = 'false' else email = 'true' end
+  end
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'user_id', ARGV[2], 'email_confirmed', email, 'updated_ms', ARGV[4])
+return email`)
 
 // Get returns partner id or ErrNotFound.
 func (r *Registry) Get(ctx context.Context, id string) (Partner, error) {
@@ -107,7 +136,7 @@ func (r *Registry) Get(ctx context.Context, id string) (Partner, error) {
 	ms, _ := strconv.ParseInt(m["updated_ms"], 10, 64)
 	return Partner{
 		ID: id, UserID: m["user_id"], Status: Status(m["status"]),
-		EmailConfirmed: m["email_confirmed"] == "true", UpdatedAt: time.UnixMilli(ms).UTC(),
+		EmailConfirmed: ConfirmedValue(m[FieldEmailConfirmed]), UpdatedAt: time.UnixMilli(ms).UTC(),
 	}, nil
 }
 

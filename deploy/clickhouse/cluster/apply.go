@@ -284,8 +284,10 @@ func contains(xs []int, x int) bool {
 	return false
 }
 
+// exec runs q on server i; an ADD COLUMN of a column the server has is done already
+// (chschema.AlreadyDone).
 func (a *applier) exec(ctx context.Context, i int, q string) error {
-	if err := a.conns[i].Exec(ctx, q); err != nil {
+	if err := a.conns[i].Exec(ctx, q); err != nil && !chschema.AlreadyDone(q, err) {
 		return fmt.Errorf("%s: %w", a.hosts[i].Addr, err)
 	}
 	return nil
