@@ -235,34 +235,30 @@ func (s *LedgerService) Referral(ctx context.Context, user string) (ReferralView
 // RegisterAdmin adds the ledger's read-only operator routes to the admin listener:
 // GET /admin/v1/orders/{id}/decisions and GET /admin/v1/referrals/{id}.
 func (s *LedgerService) RegisterAdmin(srv *admin.Server) {
-	answer := func(w http.ResponseWriter, v any, err error) {
-		switch {
-		case errors.Is(err, errNoRecord):
-			admin.Error(w, http.StatusNotFound, err.Error())
-		case err != nil:
-			s.log.Error("ledger admin read failed", "err", err)
-			admin.Error(w, http.StatusServiceUnavailable, "cannot read the ledger")
-		default:
-			admin.WriteJSON(w, http.StatusOK, v)
-		}
+	route := func(pattern, what string, read func(ctx context.Context, id string) (any, error)) {
+		srv.Handle(pattern, func(w http.ResponseWriter, r *http.Request) {
+			id := r.PathValue("id")
+			if !validEntityID(id) {
+				admin.Error(w, http.StatusBadRequest, what+" id must be 1-64 of [0-9A-Za-z_.:@-]")
+				return
+			}
+			v, err := read(r.Context(), id)
+			switch {
+			case errors.Is(err, errNoRecord):
+				admin.Error(w, http.StatusNotFound, err.Error())
+			case err != nil:
+				s.log.Error("ledger admin read failed", "err", err)
+				admin.Error(w, http.StatusServiceUnavailable, "cannot read the ledger")
+			default:
+				admin.WriteJSON(w, http.StatusOK, v)
+			}
+		})
 	}
-	srv.Handle("GET /admin/v1/orders/{id}/decisions", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if !validEntityID(id) {
-			admin.Error(w, http.StatusBadRequest, "order id must be 1-64 of [0-9A-Za-z_.:@-]")
-			return
-		}
-		v, err := s.OrderDecisions(r.Context(), id)
-		answer(w, v, err)
+	route("GET /admin/v1/orders/{id}/decisions", "order", func(ctx context.Context, id string) (any, error) {
+		return s.OrderDecisions(ctx, id)
 	})
-	srv.Handle("GET /admin/v1/referrals/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if !validEntityID(id) {
-			admin.Error(w, http.StatusBadRequest, "user id must be 1-64 of [0-9A-Za-z_.:@-]")
-			return
-		}
-		v, err := s.Referral(r.Context(), id)
-		answer(w, v, err)
+	route("GET /admin/v1/referrals/{id}", "user", func(ctx context.Context, id string) (any, error) {
+		return s.Referral(ctx, id)
 	})
 }
 
