@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Regenerates the second-round evaluation corpora of tracker/crawlers
+# (tracker/crawlers/testdata/): bot User-Agents split into a tuning part and a held-out
+# part, and in-app browser User-Agents from published test fixtures.
+#
+#   bots-tune.tsv.gz, bots-heldout.tsv.gz
+#       bot UAs from the test fixtures of two npm packages, neither of them the embedded
+#       list (crawler-user-agents) nor CrawlerDetect (refresh-ua-corpora.sh):
+#         node-device-detector 1.1.2 (MIT; tests/fixtures/tests/bots.yml and
+#           feed_reader.yml, Matomo device-detector's fixtures): family = the fixture's
+#           bot category ("Search bot", "Crawler", "Site Monitor", ...), or
+#           "Feed Reader"; 1.1.2 is the last version whose tarball has the fixtures
+#         express-useragent 1.0.15 (MIT; test/bots.test.js): family "express-useragent"
+#       The split is fixed before any rule is written, by a seeded hash of the UA:
+#       held out when the first byte of SHA-256("refedge-heldout-1:" + UA) is below
+#       0x80, else tuning. TestBotCorporaSplit recomputes it.
+#   inapp-fixtures.tsv.gz
+#       in-app browser and WebView UAs (people) from ua-parser-js 1.0.2
+#       (test/browser-test.json, the in-app, WebView and app-browser cases; MIT) and
+#       is-ua-webview 1.1.2 (test/data/webview.js; ISC).
+#
+# Line format: source<TAB>family<TAB>User-Agent, UTF-8, gzip, sorted.
+# Usage: deploy/scripts/refresh-bot-corpora.sh
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dest=$root/tracker/crawlers/testdata
+
+for tool in npm node gzip; do
+	command -v "$tool" >/dev/null || { echo "refresh-bot-corpora: $tool is required" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# fetch <spec> <dir>: npm pack a package spec and unpack it into <dir>.
+fetch() {
+	local spec=$1 dir=$2
+	mkdir -p "$dir"
+	(cd "$dir" && npm pack --silent "$spec" >/dev/null 2>&1)
+	tar -xzf "$dir"/*.tgz -C "$dir"
+}
+
+fetch node-device-detector@1.1.2 "$tmp/ndd"
+fetch express-useragent@1.0.15 "$tmp/eua"
+fetch ua-parser-js@1.0.2 "$tmp/uap"
+fetch is-ua-webview@1.1.2 "$tmp/wv"
+
+node - "$dest" "$tmp" <<'JS'
+const fs = require('fs'), zlib = require('zlib'), crypto = require('crypto'), path = require('path');
+const [dest, tmp] = process.argv.slice(2);
+const read = (...p) => fs.readFileSync(path.join(tmp, ...p), 'utf8');
+const ok = s => s && !/[\x00-\x1f\t]/.test(s);
+
+// A YAML scalar as the fixtures write it: plain, 'single' or "double" quoted.
+const scalar = v => {
+  v = v.trim();
+  if (v.startsWith("'")) return v.slice(1, -1).replace(/''/g, "'");
+  if (v.startsWith('"')) return JSON.parse(v);
+  return v;
+};
+// device-detector fixtures: "- " starts an item; "user_agent:" and "category:" in it.
+const fixtureItems = (text, defaultFamily) => {
+  const out = [];
+  let cur = null;
+  for (const line of text.split(/\r?\n/)) {
+    if (/^-/.test(line)) { if (cur) out.push(cur); cur = { family: defaultFamily }; continue; }
+    let m;
+    if (cur && (m = line.match(/^  user_agent: (.*)$/))) cur.ua = scalar(m[1]);
+    if (cur && defaultFamily === null && (m = line.match(/^    category: (.*)$/))) cur.family = scalar(m[1]) || 'uncategorised';
+  }
+  if (cur) out.push(cur);
+  return out.filter(x => ok(x.ua));
+};
+
+const bots = [];
+const fx = ['ndd', 'package', 'tests', 'fixtures', 'tests'];
+for (const x of fixtureItems(read(...fx, 'bots.yml'), null)) bots.push(['device-detector', (x.family || 'uncategorised').toLowerCase() === 'crawler' ? 'Crawler' : (x.family || 'uncategorised'), x.ua]);
+for (const x of fixtureItems(read(...fx, 'feed_reader.yml'), 'Feed Reader')) bots.push(['device-detector', x.family, x.ua]);
+for (const m of read('eua', 'package', 'test', 'bots.test.js').matchAll(/var source = '((?:[^'\\]|\\.)*)'/g)) {
+  const ua = m[1].replace(/\\(.)/g, '$1');
+  if (ok(ua)) bots.push(['express-useragent', 'express-useragent', ua]);
+}
+
+const inapp = [];
+const inappCase = /in-App|LINE|WeChat|QQ on|baidu app|GSA|WebView/;
+for (const c of JSON.parse(read('uap', 'package', 'test', 'browser-test.json'))) {
+  if (inappCase.test(c.desc) && ok(c.ua)) inapp.push(['ua-parser-js', c.desc, c.ua]);
+}
+for (const m of read('wv', 'package', 'test', 'data', 'webview.js').matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
+  if (ok(m[1])) inapp.push(['is-ua-webview', 'WebView', m[1]]);
+}
+
+const uniq = rows => { const seen = new Set(); return rows.filter(r => !seen.has(r[2]) && seen.add(r[2])); };
+const heldOut = ua => crypto.createHash('sha256').update('refedge-heldout-1:' + ua).digest()[0] < 0x80;
+const write = (name, rows) => {
+  rows = rows.map(r => r.join('\t')).sort();
+  fs.writeFileSync(path.join(dest, name), zlib.gzipSync(Buffer.from(rows.join('\n') + '\n'), { level: 9, mtime: 0 }));
+  console.log(`refresh-bot-corpora: ${name}: ${rows.length} UAs`);
+};
+const all = uniq(bots);
+write('bots-tune.tsv.gz', all.filter(r => !heldOut(r[2])));
+write('bots-heldout.tsv.gz', all.filter(r => heldOut(r[2])));
+write('inapp-fixtures.tsv.gz', uniq(inapp));
+JS
+
+cp "$tmp/eua/package/LICENSE" "$dest/LICENSE.express-useragent"
+cp "$tmp/uap/package/license.md" "$dest/LICENSE.ua-parser-js"
+cp "$tmp/wv/package/LICENSE" "$dest/LICENSE.is-ua-webview"
+# node-device-detector 1.1.2 ships no licence file; its package.json says MIT.
+node -e 'const p=require(process.argv[1]); console.log(`${p.name} ${p.version}: licence "${p.license}" (package.json; the tarball has no licence file).\nAuthor: ${typeof p.author === "string" ? p.author : (p.author||{}).name}\nThe fixtures are those of Matomo device-detector (LGPL-3.0-or-later), as the package ships them.`)' "$tmp/ndd/package/package.json" >"$dest/LICENSE.node-device-detector"
+echo "refresh-bot-corpora: wrote $dest"
