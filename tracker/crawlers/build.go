@@ -124,7 +124,7 @@ func (b *builder) add(name, pattern string, src ruleSource, g guard) error {
 		return errors.New("matches every User-Agent")
 	}
 	sre := parsed.Simplify()
-	r := rule{name: name, src: src, guard: g}
+	r := rule{name: name, reason: ReasonCrawler, src: src, guard: g}
 	switch {
 	case isPlainLiteral(sre):
 		r.kind, r.lit = kindLiteral, []byte(string(sre.Rune))
@@ -161,22 +161,30 @@ func (b *builder) withHeuristics() *Matcher {
 	hb := builder{rules: slices.Clone(b.rules), keys: slices.Clone(b.keys), always: b.always}
 	for _, t := range heuristicTokens {
 		id := int32(len(hb.rules))
-		hb.rules = append(hb.rules, rule{name: tokenRulePrefix + t.lit, kind: kindHit, src: srcHeuristic, guard: t.guard})
+		hb.rules = append(hb.rules, rule{name: tokenRulePrefix + t.lit, reason: ReasonCrawler, weak: true, kind: kindHit, src: srcHeuristic, guard: t.guard})
 		hb.keys = append(hb.keys, acKey{lit: t.lit, rule: id})
+	}
+	for _, f := range ruleFamilies {
+		for _, t := range f.tokens {
+			id := int32(len(hb.rules))
+			hb.rules = append(hb.rules, rule{name: "heuristic:" + f.name + ":" + t.lit, reason: "ua:" + f.name, kind: kindHit, src: srcHeuristic, guard: t.guard})
+			hb.keys = append(hb.keys, acKey{lit: t.lit, rule: id})
+		}
 	}
 	for _, mk := range markers {
 		id := int32(len(hb.rules))
 		hb.rules = append(hb.rules, rule{name: "marker:" + mk.lit, kind: kindMarker, src: srcHeuristic, mark: mk.mark})
 		hb.keys = append(hb.keys, acKey{lit: mk.lit, rule: id})
 	}
-	named := func(name string) int32 {
-		hb.rules = append(hb.rules, rule{name: name, kind: kindNone, src: srcHeuristic})
+	named := func(name, reason string) int32 {
+		hb.rules = append(hb.rules, rule{name: name, reason: reason, kind: kindNone, src: srcHeuristic})
 		return int32(len(hb.rules) - 1)
 	}
-	empty, noBrowser, compat := named(ruleEmpty), named(ruleNoBrowserToken), named(ruleCompatible)
+	empty, noBrowser := named(ruleEmpty, ReasonCrawler), named(ruleNoBrowserToken, ReasonCrawler)
+	compat, lower := named(ruleCompatible, ReasonCrawler), named(ruleLowercase, ReasonLowercase)
 	m := hb.matcher()
 	m.heuristics = true
-	m.ruleEmpty, m.ruleNoBrowser, m.ruleCompat = empty, noBrowser, compat
+	m.ruleEmpty, m.ruleNoBrowser, m.ruleCompat, m.ruleLower = empty, noBrowser, compat, lower
 	return m
 }
 
@@ -188,7 +196,7 @@ func (b *builder) matcher() *Matcher {
 		keyLen:    make([]int32, len(b.keys)),
 		keyRule:   make([]int32, len(b.keys)),
 		always:    b.always,
-		ruleEmpty: noRule, ruleNoBrowser: noRule, ruleCompat: noRule,
+		ruleEmpty: noRule, ruleNoBrowser: noRule, ruleCompat: noRule, ruleLower: noRule,
 	}
 	for i, k := range b.keys {
 		m.keyLen[i] = int32(len(k.lit))

@@ -38,8 +38,9 @@ var extraAgents = []extraAgent{
 	agent(`LinkedInBot`, "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)"),
 	// Skype and Teams previews
 	agent(`SkypeUriPreview`, "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5"),
-	// Viber link preview
-	agent(`Viber`, "Viber"),
+	// Viber link preview: a User-Agent that starts with "Viber". Viber's in-app browser
+	// adds "Viber/11.9.5.8" after a full browser User-Agent and is a person (inapp.go).
+	agent(`^Viber`, "Viber"),
 	// VK share preview
 	agent(`vkShare`, "Mozilla/5.0 (compatible; vkShare; +http://vk.com/dev/Share)"),
 	// Reddit previews

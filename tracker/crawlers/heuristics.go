@@ -131,6 +131,7 @@ const (
 	ruleEmpty          = "heuristic:empty"
 	ruleNoBrowserToken = "heuristic:no-browser-token"
 	ruleCompatible     = "heuristic:compatible-not-ie"
+	ruleLowercase      = "heuristic:lowercase"
 	tokenRulePrefix    = "heuristic:token:"
 )
 

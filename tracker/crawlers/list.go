@@ -52,6 +52,14 @@ var listOverrides = map[string]override{
 	// Fluid is a site-specific browser for macOS driven by a person (the entry's own
 	// description says so), not an automated client.
 	`Fluid`: {"", "Fluid site-specific browser users"},
+	// "MetaIAB Facebook" ends the User-Agent of Facebook's in-app browser, which
+	// opens a link a person tapped in the app (inapp.go); the list calls it a preview
+	// fetcher, but its one instance is a full Android WebView User-Agent. Facebook's
+	// preview fetchers are facebookexternalhit and Facebot.
+	`MetaIAB Facebook`: {"", "Facebook in-app browser users"},
+	// Viber's preview fetcher says just "Viber"; its in-app browser adds "Viber/11.9.5.8"
+	// after a full browser User-Agent (inapp.go).
+	`Viber`: {`^Viber`, "Viber in-app browser users"},
 }
 
 // errUnsupported marks a JavaScript regexp feature RE2 does not have.

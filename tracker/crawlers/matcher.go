@@ -43,8 +43,8 @@ type Matcher struct {
 	cache   *cache
 	stats   Stats
 
-	heuristics                           bool
-	ruleEmpty, ruleNoBrowser, ruleCompat int32
+	heuristics                                      bool
+	ruleEmpty, ruleNoBrowser, ruleCompat, ruleLower int32
 }
 
 // Stats describes a compiled Matcher.
@@ -88,13 +88,15 @@ const (
 )
 
 type rule struct {
-	name  string
-	kind  ruleKind
-	src   ruleSource
-	guard guard
-	mark  uint8
-	lit   []byte
-	re    *regexp.Regexp
+	name   string
+	reason string // the reason code the tracker records: ReasonCrawler or a general rule's
+	weak   bool   // a generic heuristic word, which an in-app browser overrides (inapp.go)
+	kind   ruleKind
+	src    ruleSource
+	guard  guard
+	mark   uint8
+	lit    []byte
+	re     *regexp.Regexp
 }
 
 const noRule = -1
@@ -125,6 +127,14 @@ func (m *Matcher) Stats() Stats { return m.stats }
 // crawler, bot or link-preview fetcher; "" and false for a browser. It does not
 // allocate and does not keep ua.
 func (m *Matcher) Match(ua []byte) (rule string, ok bool) {
+	rule, _, ok = m.Verdict(ua)
+	return rule, ok
+}
+
+// Verdict is Match with the reason code of the rule that matched: ReasonCrawler for the
+// list, the built-in agents, Options.Extra and the generic heuristics, or the reason of
+// a general rule (ReasonMonitor, ReasonPayload, ...). It does not allocate.
+func (m *Matcher) Verdict(ua []byte) (rule, reason string, ok bool) {
 	var r int32
 	if m.cache != nil {
 		h1, h2 := m.cache.hash(ua)
@@ -137,14 +147,16 @@ func (m *Matcher) Match(ua []byte) (rule string, ok bool) {
 		r = m.match(ua)
 	}
 	if r == noRule {
-		return "", false
+		return "", "", false
 	}
-	return m.rules[r].name, true
+	return m.rules[r].name, m.rules[r].reason, true
 }
 
 // match runs the automaton once over ua. A list, built-in or Extra rule confirmed at an
 // occurrence ends the scan; a heuristic word is remembered and returned only if no
-// named rule matches, so named agents are reported by name.
+// named rule matches, so named agents are reported by name. Among heuristic words, a
+// general rule's (rules.go) comes before a generic one, and a generic one does not
+// refuse an in-app browser (inapp.go).
 func (m *Matcher) match(ua []byte) int32 {
 	if len(bytes.TrimSpace(ua)) == 0 {
 		if m.heuristics {
@@ -156,7 +168,7 @@ func (m *Matcher) match(ua []byte) int32 {
 	var tried [8]int32 // regexp rules already run on ua
 	nTried := 0
 	var marks uint8
-	fallback := int32(noRule)
+	strong, weak := int32(noRule), int32(noRule)
 	row := uint32(0)
 	for i := 0; i < len(ua); i++ {
 		v := a.delta[row+uint32(a.class[ua[i]])]
@@ -174,8 +186,12 @@ func (m *Matcher) match(ua []byte) int32 {
 				marks |= r.mark
 				continue
 			case kindHit:
-				if fallback == noRule && passes(ua, start, end, r.guard) {
-					fallback = ri
+				if r.weak {
+					if weak == noRule && passes(ua, start, end, r.guard) {
+						weak = ri
+					}
+				} else if strong == noRule && passes(ua, start, end, r.guard) {
+					strong = ri
 				}
 				continue
 			case kindLiteral:
@@ -211,10 +227,17 @@ func (m *Matcher) match(ua []byte) int32 {
 		}
 	}
 	switch {
-	case fallback != noRule:
-		return fallback
+	case strong != noRule:
+		return strong
 	case !m.heuristics:
 		return noRule
+	case isLowercased(ua, marks):
+		return m.ruleLower
+	case weak != noRule:
+		if _, in := InApp(ua); in {
+			return noRule
+		}
+		return weak
 	case marks&markEngine == 0:
 		return m.ruleNoBrowser
 	case marks&markCompatible != 0 && marks&markCompatibleOK == 0:
