@@ -86,6 +86,86 @@ func TestCorporaThroughClickPath(t *testing.T) {
 		cases = append(cases, corpusCase{ua: ua, group: group, hdr: hdr})
 	}
 
+	got, elapsed := runClickPath(t, cases)
+	t.Logf("%d requests (%d crawler, %d browser UAs) in %v over loopback, %d workers",
+		len(cases), len(crawlers), len(browsers), elapsed.Round(time.Millisecond), corpusWorkers)
+
+	// Figures.
+	type tally struct {
+		n, flagged int
+		verdicts   map[attribution.Verdict]int
+		reasons    map[string]int
+		groups     map[string][2]int // group -> {n, flagged}
+		listed     []string          // false negatives (crawlers) or false positives (browsers)
+	}
+	newTally := func() *tally {
+		return &tally{verdicts: map[attribution.Verdict]int{}, reasons: map[string]int{}, groups: map[string][2]int{}}
+	}
+	crawl, brow := newTally(), newTally()
+	for i := range cases {
+		c := &cases[i]
+		r, ok := got[strconv.Itoa(i)]
+		if !ok {
+			t.Fatalf("no click queued for case %d (%q)", i, c.ua)
+		}
+		if c.gotRef != (r.verdict == attribution.Valid) {
+			t.Errorf("case %d (%q): verdict %s but rfe_ref set: %v", i, c.ua, r.verdict, c.gotRef)
+		}
+		tl := brow
+		if c.crawler {
+			tl = crawl
+		}
+		tl.n++
+		tl.verdicts[r.verdict]++
+		for _, reason := range r.reasons {
+			tl.reasons[reason]++
+		}
+		g := tl.groups[c.group]
+		g[0]++
+		if r.verdict != attribution.Valid {
+			tl.flagged++
+			g[1]++
+		}
+		tl.groups[c.group] = g
+		if c.crawler == (r.verdict == attribution.Valid) { // a miss either way
+			tl.listed = append(tl.listed, fmt.Sprintf("%-14s %-40s %s", r.verdict, strings.Join(r.reasons, ","), c.ua))
+		}
+	}
+	recall := float64(crawl.flagged) / float64(crawl.n)
+	fpRate := float64(brow.flagged) / float64(brow.n)
+	t.Logf("crawler UAs (es6-crawler-detect 3.3.0 fixture): %d/%d non-valid = %.2f%% recall (need >= %.0f%%)",
+		crawl.flagged, crawl.n, 100*recall, 100*corpusMinCrawlerRecall)
+	t.Logf("browser UAs (npm user-agents samples): %d/%d non-valid = %.3f%% false positives (allowed <= %.1f%%)",
+		brow.flagged, brow.n, 100*fpRate, 100*corpusMaxBrowserFPRate)
+	for _, x := range []struct {
+		name string
+		tl   *tally
+		miss string
+	}{{"crawler", crawl, "false negative (valid)"}, {"browser", brow, "false positive"}} {
+		t.Logf("%s verdicts: %s", x.name, histogram(x.tl.verdicts, func(v attribution.Verdict) string { return v.String() }))
+		t.Logf("%s reasons: %s", x.name, histogram(x.tl.reasons, func(s string) string { return s }))
+		t.Logf("%s header profiles (profile: flagged/n): %s", x.name, groupLine(x.tl.groups))
+		for i, line := range x.tl.listed {
+			if i == corpusListMax {
+				t.Logf("  ... %d more", len(x.tl.listed)-i)
+				break
+			}
+			t.Logf("  %s: %s", x.miss, line)
+		}
+	}
+	if recall < corpusMinCrawlerRecall {
+		t.Errorf("crawler recall %.2f%% < %.0f%%", 100*recall, 100*corpusMinCrawlerRecall)
+	}
+	if fpRate > corpusMaxBrowserFPRate {
+		t.Errorf("browser false-positive rate %.3f%% > %.1f%%", 100*fpRate, 100*corpusMaxBrowserFPRate)
+	}
+}
+
+// runClickPath sends every case through the real click path — RedisState on a leased
+// database, a registered active partner, the public handler on a loopback listener —
+// and returns each case's queued verdict by its index, and the time the requests took.
+func runClickPath(t *testing.T, cases []corpusCase) (map[string]corpusResult, time.Duration) {
+	t.Helper()
 	// The real click path: RedisState on a leased database, a registered active partner,
 	// the public handler on a loopback listener.
 	rdb := testenv.Redis(t)
@@ -160,78 +240,7 @@ func TestCorporaThroughClickPath(t *testing.T) {
 	if len(got) != len(cases) {
 		t.Fatalf("%d clicks queued for %d requests", len(got), len(cases))
 	}
-	t.Logf("%d requests (%d crawler, %d browser UAs) in %v over loopback, %d workers",
-		len(cases), len(crawlers), len(browsers), elapsed.Round(time.Millisecond), corpusWorkers)
-
-	// Figures.
-	type tally struct {
-		n, flagged int
-		verdicts   map[attribution.Verdict]int
-		reasons    map[string]int
-		groups     map[string][2]int // group -> {n, flagged}
-		listed     []string          // false negatives (crawlers) or false positives (browsers)
-	}
-	newTally := func() *tally {
-		return &tally{verdicts: map[attribution.Verdict]int{}, reasons: map[string]int{}, groups: map[string][2]int{}}
-	}
-	crawl, brow := newTally(), newTally()
-	for i := range cases {
-		c := &cases[i]
-		r, ok := got[strconv.Itoa(i)]
-		if !ok {
-			t.Fatalf("no click queued for case %d (%q)", i, c.ua)
-		}
-		if c.gotRef != (r.verdict == attribution.Valid) {
-			t.Errorf("case %d (%q): verdict %s but rfe_ref set: %v", i, c.ua, r.verdict, c.gotRef)
-		}
-		tl := brow
-		if c.crawler {
-			tl = crawl
-		}
-		tl.n++
-		tl.verdicts[r.verdict]++
-		for _, reason := range r.reasons {
-			tl.reasons[reason]++
-		}
-		g := tl.groups[c.group]
-		g[0]++
-		if r.verdict != attribution.Valid {
-			tl.flagged++
-			g[1]++
-		}
-		tl.groups[c.group] = g
-		if c.crawler == (r.verdict == attribution.Valid) { // a miss either way
-			tl.listed = append(tl.listed, fmt.Sprintf("%-14s %-40s %s", r.verdict, strings.Join(r.reasons, ","), c.ua))
-		}
-	}
-	recall := float64(crawl.flagged) / float64(crawl.n)
-	fpRate := float64(brow.flagged) / float64(brow.n)
-	t.Logf("crawler UAs (es6-crawler-detect 3.3.0 fixture): %d/%d non-valid = %.2f%% recall (need >= %.0f%%)",
-		crawl.flagged, crawl.n, 100*recall, 100*corpusMinCrawlerRecall)
-	t.Logf("browser UAs (npm user-agents samples): %d/%d non-valid = %.3f%% false positives (allowed <= %.1f%%)",
-		brow.flagged, brow.n, 100*fpRate, 100*corpusMaxBrowserFPRate)
-	for _, x := range []struct {
-		name string
-		tl   *tally
-		miss string
-	}{{"crawler", crawl, "false negative (valid)"}, {"browser", brow, "false positive"}} {
-		t.Logf("%s verdicts: %s", x.name, histogram(x.tl.verdicts, func(v attribution.Verdict) string { return v.String() }))
-		t.Logf("%s reasons: %s", x.name, histogram(x.tl.reasons, func(s string) string { return s }))
-		t.Logf("%s header profiles (profile: flagged/n): %s", x.name, groupLine(x.tl.groups))
-		for i, line := range x.tl.listed {
-			if i == corpusListMax {
-				t.Logf("  ... %d more", len(x.tl.listed)-i)
-				break
-			}
-			t.Logf("  %s: %s", x.miss, line)
-		}
-	}
-	if recall < corpusMinCrawlerRecall {
-		t.Errorf("crawler recall %.2f%% < %.0f%%", 100*recall, 100*corpusMinCrawlerRecall)
-	}
-	if fpRate > corpusMaxBrowserFPRate {
-		t.Errorf("browser false-positive rate %.3f%% > %.1f%%", 100*fpRate, 100*corpusMaxBrowserFPRate)
-	}
+	return got, elapsed
 }
 
 // sendCorpusClick sends case i and checks the answer: a redirect to the origin, with

@@ -53,8 +53,11 @@ func botStep(m *crawlers.Matcher) func(*Signals, *Decision) {
 			d.Flag(attribution.Bot, "ua:empty")
 			return
 		}
-		if _, ok := m.Match(ua); ok {
-			d.Flag(attribution.Bot, "ua:crawler")
+		// The reason names the rule family: "ua:crawler" for named agents and generic
+		// words, or a general rule's ("ua:monitor", "ua:payload", ...). In-app browsers
+		// are people: the matcher does not refuse them (crawlers/inapp.go).
+		if _, reason, ok := m.Verdict(ua); ok {
+			d.Flag(attribution.Bot, reason)
 		}
 		if bytes.Contains(ua, []byte("HeadlessChrome")) || bytes.Contains(s.SecCHUA, []byte("HeadlessChrome")) {
 			d.Flag(attribution.Bot, "ua:headless")
