@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
@@ -78,7 +79,7 @@ func newAnEnvOn(t *testing.T, now func() time.Time, conn driver.Conn, db string)
 		t.Fatal(err)
 	}
 	reg := &partners.Registry{R: rdb}
-	adm := admin.New(log)
+	adm := admintest.New(log)
 	auth.RegisterAdmin(adm, reg)
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		// The same split tracker.Routes makes on the public listener.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -94,7 +95,7 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	e.admin.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/admin/v1/partners/partnerA/login-links", nil))
+	e.admin.ServeHTTP(rec, admintest.Request(http.MethodPost, "/admin/v1/partners/partnerA/login-links", nil))
 	var link struct{ URL string }
 	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &link) != nil || link.URL == "" {
 		t.Fatalf("login link: %d %s", rec.Code, rec.Body)

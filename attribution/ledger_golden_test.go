@@ -12,7 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/refcookie"
 )
 
@@ -676,7 +676,7 @@ func TestLedgerGolden(t *testing.T) {
 // the operators' admin route.
 func checkDecisions(t *testing.T, svc *LedgerService, scens []*scen) {
 	t.Helper()
-	srv := admin.New(testLog(t))
+	srv := admintest.New(testLog(t))
 	svc.RegisterAdmin(srv)
 	byName := map[string]*scen{}
 	for i, gc := range goldenCases {
@@ -684,7 +684,7 @@ func checkDecisions(t *testing.T, svc *LedgerService, scens []*scen) {
 	}
 	get := func(path string, v any) int {
 		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		srv.ServeHTTP(rec, admintest.AsViewer(httptest.NewRequest("GET", path, nil)))
 		if rec.Code == http.StatusOK {
 			if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
 				t.Fatalf("GET %s: %v: %s", path, err, rec.Body)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -53,8 +54,10 @@ func TestReviewPageInChromium(t *testing.T) {
 	console := testenv.CollectConsole(t, browser)
 	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(e.base+"/admin/review"),
-		chromedp.WaitVisible("#ranking")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, append(admintest.SignIn(e.base, admintest.ViewerSecret, "/admin/review"), chromedp.WaitVisible("#ranking"))...); err != nil {
 		t.Fatalf("open the review page: %v", err)
 	}
 	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](reviewRankingJS))

@@ -14,7 +14,7 @@ import (
 
 	"github.com/refedge/refedge/attribution"
 	chcluster "github.com/refedge/refedge/deploy/clickhouse/cluster"
-	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/clustertest"
 )
 
@@ -42,12 +42,12 @@ func TestReviewOnClickHouseCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm := admin.New(log)
+	adm := admintest.New(log)
 	r.RegisterAdmin(adm)
 	get := func(path string, v any) {
 		t.Helper()
 		rec := httptest.NewRecorder()
-		adm.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		adm.ServeHTTP(rec, admintest.AsViewer(httptest.NewRequest(http.MethodGet, path, nil)))
 		if rec.Code != http.StatusOK {
 			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
 		}

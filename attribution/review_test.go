@@ -17,7 +17,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -236,7 +236,7 @@ func newReviewEnv(t *testing.T) *reviewEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm := admin.New(log)
+	adm := admintest.New(log)
 	r.RegisterAdmin(adm)
 	srv := httptest.NewServer(adm)
 	t.Cleanup(srv.Close)
@@ -251,6 +251,9 @@ func (e *reviewEnv) get(path string, hdr ...string) (int, http.Header, string) {
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	if req.Header.Get("Authorization") == "" {
+		admintest.AsViewer(req)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -20,16 +20,17 @@ import (
 	"testing"
 
 	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/admin/admintest"
 )
 
 func adminFor(s *Service) *admin.Server {
-	a := admin.New(slog.New(slog.DiscardHandler))
+	a := admintest.New(slog.New(slog.DiscardHandler))
 	s.RegisterAdmin(a)
 	return a
 }
 
 func put(a http.Handler, uri string, body io.Reader, length int64) *httptest.ResponseRecorder {
-	req := httptest.NewRequest("PUT", uri, body)
+	req := admintest.Request("PUT", uri, body)
 	req.ContentLength = length
 	rec := httptest.NewRecorder()
 	a.ServeHTTP(rec, req)
@@ -252,7 +253,7 @@ func TestUploadLifecycle(t *testing.T) {
 	del := func(id string, want int) {
 		t.Helper()
 		rec := httptest.NewRecorder()
-		a.ServeHTTP(rec, httptest.NewRequest("DELETE", "/admin/v1/creatives/"+id, nil))
+		a.ServeHTTP(rec, admintest.Request("DELETE", "/admin/v1/creatives/"+id, nil))
 		if rec.Code != want {
 			t.Fatalf("DELETE %s: %d, want %d: %s", id, rec.Code, want, rec.Body)
 		}
@@ -266,7 +267,7 @@ func TestUploadLifecycle(t *testing.T) {
 
 	// List.
 	lr := httptest.NewRecorder()
-	a.ServeHTTP(lr, httptest.NewRequest("GET", "/admin/v1/creatives", nil))
+	a.ServeHTTP(lr, admintest.Request("GET", "/admin/v1/creatives", nil))
 	if lr.Code != 200 || !strings.Contains(lr.Body.String(), `"id": "spring"`) {
 		t.Fatalf("list: %d %s", lr.Code, lr.Body)
 	}
@@ -290,7 +291,7 @@ func TestUploadLifecycle(t *testing.T) {
 		t.Fatalf("after restart %d banners were rendered again", got)
 	}
 	del2 := httptest.NewRecorder()
-	adminFor(s2).ServeHTTP(del2, httptest.NewRequest("DELETE", "/admin/v1/creatives/spring", nil))
+	adminFor(s2).ServeHTTP(del2, admintest.Request("DELETE", "/admin/v1/creatives/spring", nil))
 	if del2.Code != 204 || request(s2, "GET", "/b/spring/300x250.jpg").StatusCode() != 404 {
 		t.Fatalf("delete after restart: %d", del2.Code)
 	}
@@ -309,7 +310,7 @@ func TestUploadRacingDelete(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := httptest.NewRequest("DELETE", "/admin/v1/creatives/race", nil)
+			req := admintest.Request("DELETE", "/admin/v1/creatives/race", nil)
 			a.ServeHTTP(httptest.NewRecorder(), req)
 		}()
 		rec := put(a, "/admin/v1/creatives/race", bytes.NewReader(master), int64(len(master)))

@@ -83,6 +83,7 @@ func TestHeldOutCorporaThroughClickPath(t *testing.T) {
 	set = append(set, readLabelledCorpus(t, "bots-held-out", "bots-heldout.tsv.gz")...)
 	set = append(set, readLabelledCorpus(t, "in-app", "inapp-fixtures.tsv.gz")...)
 	set = append(set, readLabelledCorpus(t, "in-app", "inapp-handwritten.tsv")...)
+	set = append(set, readLabelledCorpus(t, "browsers", "browsers-top.tsv.gz")...)
 	for _, ua := range readUACorpus(t, "browsers-user-agents.txt.gz") {
 		set = append(set, labelledUA{"browsers", "npm user-agents", "all", ua})
 	}

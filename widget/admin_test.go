@@ -18,13 +18,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/admin/admintest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
 func adminServer(t *testing.T, f *fixture) *httptest.Server {
-	a := admin.New(quietLog())
+	a := admintest.New(quietLog())
 	f.svc.RegisterAdmin(a)
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
@@ -37,7 +37,7 @@ func adminDo(t *testing.T, srv *httptest.Server, method, path, ctype string, bod
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(admintest.AsAdmin(req))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/refcookie"
@@ -95,6 +96,9 @@ func launchEnv(t *testing.T, cfg stackConfig) []string {
 		"REFEDGE_BANNERS_CACHE_DIR="+t.TempDir(),
 		"REFEDGE_LOG_FORMAT=json",
 		"REFEDGE_DEV=0",
+		"REFEDGE_ADMIN_TOKENS="+admintest.EnvValue,
+		// The hostile suite presents thousands of wrong credentials from one address.
+		"REFEDGE_ADMIN_AUTH_FAILURES=1000000000",
 	)
 }
 
@@ -177,7 +181,7 @@ func (s *stack) stop() {
 func (s *stack) putPartner(id, status string) {
 	s.t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, s.admin+"/admin/v1/partners/"+id, strings.NewReader(`{"status":"`+status+`"}`))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(admintest.AsAdmin(req))
 	if err != nil {
 		s.t.Fatal(err)
 	}

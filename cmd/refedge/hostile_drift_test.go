@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -158,6 +159,13 @@ func packageRegistrations(t *testing.T, fset *token.FileSet, dir string) map[str
 			}
 			sel, ok := call.Fun.(*ast.SelectorExpr)
 			if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") || len(call.Args) < 2 {
+				// A helper that registers its first argument (route("GET /admin/v1/...", ...)):
+				// a constant "METHOD /path" pattern passed to any call counts too.
+				if len(call.Args) > 0 {
+					if p, ok := str(call.Args[0]); ok && methodPattern.MatchString(p) {
+						out["admin "+p] = true
+					}
+				}
 				return true
 			}
 			if m, ok := call.Args[0].(*ast.SelectorExpr); ok && len(call.Args) == 3 && strings.HasPrefix(m.Sel.Name, "Method") {
@@ -174,6 +182,9 @@ func packageRegistrations(t *testing.T, fset *token.FileSet, dir string) map[str
 	}
 	return out
 }
+
+// methodPattern is an admin mux pattern with a method.
+var methodPattern = regexp.MustCompile(`^(GET|HEAD|POST|PUT|PATCH|DELETE) /[^ ]*$`)
 
 // parseDir parses the non-test Go files of one directory.
 func parseDir(t *testing.T, fset *token.FileSet, dir string) []*ast.File {

@@ -37,6 +37,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -235,6 +236,9 @@ func (e *jsEnv) get(t *testing.T, base, path string, hdr map[string]string) (int
 
 func (e *jsEnv) send(t *testing.T, method, base, path, body string, hdr map[string]string) (int, http.Header, string) {
 	t.Helper()
+	if base == e.s.admin && hdr == nil {
+		hdr = map[string]string{"Authorization": admintest.Bearer(admintest.AdminSecret)}
+	}
 	resp := sendNoRedirect(t, method, base+path, body, hdr)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

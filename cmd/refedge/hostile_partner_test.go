@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/refedge/refedge/internal/admin/admintest"
 )
 
 // fxGet is one request of the post-sweep checks: method, path, body and extra headers
@@ -20,6 +22,7 @@ func (fx *hfixture) exchange(t *testing.T, g fxGet) *rawResponse {
 	addr := fx.public
 	if g.admin {
 		addr = fx.admin
+		g.hdr = append([]kv{{"Authorization", admintest.Bearer(admintest.AdminSecret)}}, g.hdr...)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", g.method, fx.subst(g.path), addr)

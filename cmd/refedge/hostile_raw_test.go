@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/admin/admintest"
 )
 
 // rawCase is one malformed HTTP exchange over raw TCP.
@@ -192,7 +193,7 @@ func hostileSlowloris(t *testing.T, fx *hfixture) {
 		{"public body", fx.public, "POST /v HTTP/1.1\r\nHost: x\r\nContent-Length: 400\r\n\r\n", strings.Repeat("b", 400), 10 * time.Second},
 		{"public idle", fx.public, "", "", 10 * time.Second},
 		{"admin headers", fx.admin, "GET /healthz HTTP/1.1\r\nHost: x\r\n", "X-Slow: " + strings.Repeat("a", 200), 5 * time.Second},
-		{"admin body", fx.admin, "PUT /admin/v1/partners/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 400\r\n\r\n", strings.Repeat("b", 400), admin.DefaultBodyTimeout},
+		{"admin body", fx.admin, "PUT /admin/v1/partners/slow HTTP/1.1\r\nHost: x\r\nAuthorization: " + admintest.Bearer(admintest.AdminSecret) + "\r\nContent-Length: 400\r\n\r\n", strings.Repeat("b", 400), admin.DefaultBodyTimeout},
 		{"admin idle", fx.admin, "", "", 10 * time.Second},
 	}
 	var wg sync.WaitGroup

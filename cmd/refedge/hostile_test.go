@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/refedge/refedge/internal/admin/admintest"
 )
 
 // hostileWorkers is how many exchanges run at once: enough to finish in seconds, few
@@ -262,6 +264,7 @@ func newHostileFixture(t *testing.T, s *stack) *hfixture {
 	v["kw"], v["kwput"] = "hxk1", "hxk2"
 	v["vid"] = "AAAAAAAAAAAAAAAAAAAAAA"
 	v["png"] = string(testPNG(t, 240, 160))
+	v["vsecret"] = admintest.ViewerSecret
 
 	for _, p := range []string{v["A"], v["B"], v["pput"]} {
 		s.putPartner(p, "active")
@@ -389,7 +392,7 @@ func sendNoRedirect(t *testing.T, method, url, body string, hdr map[string]strin
 // accepts any 2xx.
 func (fx *hfixture) adminJSON(t *testing.T, method, path, body string, want int) map[string]any {
 	t.Helper()
-	resp := fx.send(t, "http://"+fx.admin, method, path, body, nil)
+	resp := fx.send(t, "http://"+fx.admin, method, path, body, map[string]string{"Authorization": admintest.Bearer(admintest.AdminSecret)})
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)
 	if resp.StatusCode != want && (want != 0 || resp.StatusCode/100 != 2) {

@@ -87,6 +87,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 	}
 	cfg, err := config.Load(getenv)
+	if err == nil && cmd == "serve" {
+		err = cfg.ServeRules()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "refedge: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		return 2

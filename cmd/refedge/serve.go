@@ -159,6 +159,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 
 	adm := admin.New(log)
+	adm.SetCredentials(cfg.AdminCredentials)
+	adm.SetFailLimit(cfg.AdminAuthFailures, admin.DefaultFailWindow)
+	if len(cfg.AdminCredentials) == 0 {
+		// Only reachable with REFEDGE_DEV=1 (config.ServeRules).
+		adm.AllowAnonymous()
+		log.Warn("no REFEDGE_ADMIN_TOKENS: every admin route is open to anyone who reaches the admin listener (development only)")
+	} else {
+		names := make([]string, len(cfg.AdminCredentials))
+		for i, c := range cfg.AdminCredentials {
+			names[i] = c.Name + ":" + c.Role.String()
+		}
+		log.Info("admin listener requires operator credentials", "operators", names)
+	}
 	// Dependencies are reported by /readyz but do not fail it: the edge serves through
 	// their outages (degraded verdicts, the spool). What does fail it is the edge's own
 	// state: a full spool, or shutting down.

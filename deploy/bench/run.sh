@@ -59,6 +59,8 @@ go build -o "$state/master" ./deploy/bench/master
 
 pids=()
 trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+# The operator credential the bench edge is started with and the admin calls send.
+bench_admin=$(head -c 24 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=")
 
 # cpu_ticks pid: the process's user+system CPU so far, in clock ticks (1/100 s).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -84,6 +86,7 @@ if want wrk; then
   REFEDGE_KAFKA_BROKERS=127.0.0.1:19093 \
   REFEDGE_SPOOL_DIR="$state/spool" REFEDGE_LOG_FORMAT=json \
   REFEDGE_BANNERS_DIR="$state/creatives" REFEDGE_BANNERS_CACHE_DIR="$state/banner-cache" \
+  REFEDGE_ADMIN_TOKENS="bench:admin:$bench_admin" \
     "$state/refedge" serve 2>"$state/refedge.log" & edge_pid=$!; pids+=($!)
 
   deadline=$((SECONDS + 60))
@@ -92,15 +95,16 @@ if want wrk; then
     sleep 0.2
   done
   admin=http://127.0.0.1:18081
-  curl -fsS -X PUT -d '{"status":"active","user_id":"u-bench-partner","email_confirmed":true}' "$admin/admin/v1/partners/bench" >/dev/null
+  auth=(-H "Authorization: Bearer $bench_admin")
+  curl -fsS "${auth[@]}" -X PUT -d '{"status":"active","user_id":"u-bench-partner","email_confirmed":true}' "$admin/admin/v1/partners/bench" >/dev/null
   for i in $(seq 0 999); do echo "HSET rfe:partner:{bench-$i} status active email_confirmed true"; done | redis-cli -p "$redis_port" >/dev/null
 
   # A creative uploaded as an operator would (deploy/bench/master draws it), its 300x250
   # rendered once and then served from the cache; the bare baseline serves the same bytes.
   "$state/master" -o "$state/master.jpg"
-  curl -fsS -X PUT -H 'Content-Type: image/jpeg' --data-binary @"$state/master.jpg" \
+  curl -fsS "${auth[@]}" -X PUT -H 'Content-Type: image/jpeg' --data-binary @"$state/master.jpg" \
     "$admin/admin/v1/creatives/bench-promo?alt=Bench" >/dev/null
-  banner_path=$(curl -fsS "$admin/admin/v1/creatives" | grep -o '/b/bench-promo/300x250\.jpg?v=[^"\\]*' | head -1)
+  banner_path=$(curl -fsS "${auth[@]}" "$admin/admin/v1/creatives" | grep -o '/b/bench-promo/300x250\.jpg?v=[^"\\]*' | head -1)
   [ -n "$banner_path" ] || { echo "no 300x250 banner for creative bench-promo"; exit 1; }
   curl -fsS -o "$state/banner-300x250.jpg" "http://127.0.0.1:18080$banner_path"
   "$state/bare302" -addr 127.0.0.1:18091 -body "$state/banner-300x250.jpg" 2>"$state/bare-jpeg.log" & jpeg_pid=$!; pids+=($!)
@@ -108,10 +112,10 @@ if want wrk; then
   # A widget as deploy/dev/seed.sh makes one: kworks in a topic, a partner token, the
   # partner API. 6 cards on 728x90 from 200 design kworks (the issue's benchmark shape).
   for i in $(seq 1 200); do
-    curl -fsS -X PUT -H 'Content-Type: application/json' "$admin/admin/v1/kworks/bench-k$i" \
+    curl -fsS "${auth[@]}" -X PUT -H 'Content-Type: application/json' "$admin/admin/v1/kworks/bench-k$i" \
       -d "{\"title\":\"Логотип и фирменный стиль № $i\",\"category\":\"design\",\"price\":150000,\"currency\":\"RUB\",\"url\":\"https://market.example/kwork/bench-k$i\",\"seller_id\":\"s-$i\",\"rating\":4.8,\"status\":\"active\"}" >/dev/null
   done
-  token=$(curl -fsS -X POST "$admin/admin/v1/partners/bench/tokens" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+  token=$(curl -fsS "${auth[@]}" -X POST "$admin/admin/v1/partners/bench/tokens" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
   widget=$(curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"category":"design","size":"728x90","cards":6}' http://127.0.0.1:18080/api/v1/widgets |
     sed -n 's/.*"id": *"\([^"]*\)".*/\1/p')

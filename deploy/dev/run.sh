@@ -30,6 +30,21 @@ export REFEDGE_SPOOL_DIR="${REFEDGE_SPOOL_DIR:-$state/spool}"
 export REFEDGE_BANNERS_DIR="${REFEDGE_BANNERS_DIR:-$state/creatives}"
 export REFEDGE_BANNERS_CACHE_DIR="${REFEDGE_BANNERS_CACHE_DIR:-$state/banner-cache}"
 
+# Operator credentials: an admin (seed.sh uses it) and a viewer (the review console),
+# generated once and kept in $state/admin-tokens so a browser session survives a restart.
+if [ -z "${REFEDGE_ADMIN_TOKENS:-}" ]; then
+  if [ ! -s "$state/admin-tokens" ]; then
+    gen() { head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; }
+    (umask 077; printf 'dev-admin:admin:%s,dev-viewer:viewer:%s\n' "$(gen)" "$(gen)" >"$state/admin-tokens")
+  fi
+  REFEDGE_ADMIN_TOKENS=$(cat "$state/admin-tokens")
+fi
+export REFEDGE_ADMIN_TOKENS
+# The first admin entry's secret, for seed.sh and the examples below.
+RFE_ADMIN_SECRET=$(tr ',' '\n' <<<"$REFEDGE_ADMIN_TOKENS" | awk -F: '$2 == "admin" {sub(/^[^:]*:[^:]*:/, ""); print; exit}')
+RFE_VIEWER_SECRET=$(tr ',' '\n' <<<"$REFEDGE_ADMIN_TOKENS" | awk -F: '$2 == "viewer" {sub(/^[^:]*:[^:]*:/, ""); print; exit}')
+export RFE_ADMIN_SECRET
+
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -67,7 +82,11 @@ refedge is running. Try:
   Banners and embed codes:  $pub/b/materials?ref=demo
   Widget builder and dashboard: open the login link below, then $pub/w/builder and $pub/partner
   Link builder:             $pub/partner/links
-  Operator review:          $admin/admin/review
+  Operator console (sign in with the viewer's secret below):  $admin/admin/
+    viewer secret:  ${RFE_VIEWER_SECRET:-(none in REFEDGE_ADMIN_TOKENS)}
+    admin secret:   $RFE_ADMIN_SECRET   (kept in $state/admin-tokens)
+  The admin API, as the admin:
+    curl -H 'Authorization: Bearer $RFE_ADMIN_SECRET' $admin/admin/v1/partners/demo
   Readiness and metrics:    $admin/readyz   $admin/metrics
   The clicks in ClickHouse:
     clickhouse-client --port ${RFE_CH_PORT:-19000} -q 'SELECT ts, partner_id, verdict, reasons FROM refedge.clicks ORDER BY ts DESC LIMIT 10'

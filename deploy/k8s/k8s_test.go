@@ -189,7 +189,7 @@ func TestManifestsMatchRefedge(t *testing.T) {
 			}
 		}
 	}
-	for _, secret := range []string{"REFEDGE_SECRET", "REFEDGE_CLICKHOUSE_DSN"} {
+	for _, secret := range []string{"REFEDGE_SECRET", "REFEDGE_CLICKHOUSE_DSN", "REFEDGE_ADMIN_TOKENS"} {
 		if _, inCM := get(cm, "data").(map[string]any)[secret]; inCM {
 			t.Errorf("%s belongs in the Secret", secret)
 		}
@@ -200,6 +200,9 @@ func TestManifestsMatchRefedge(t *testing.T) {
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("refedge rejects the ConfigMap and Secret: %v", err)
+	}
+	if err := cfg.ServeRules(); err != nil {
+		t.Fatalf("refedge serve would refuse the ConfigMap and Secret: %v", err)
 	}
 
 	pod := get(sts, "spec", "template")

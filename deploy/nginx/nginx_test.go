@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/testenv"
@@ -79,6 +80,7 @@ func TestNginxRoutesToTwoEdges(t *testing.T) {
 		"REFEDGE_MARKET_ORIGIN=http://" + front, "REFEDGE_PUBLIC_URL=http://" + front,
 		"REFEDGE_SECRET=nginx-test-secret-0123456789", "REFEDGE_REDIS_URL=" + seeds,
 		"REFEDGE_KAFKA_BROKERS=" + brokers, "REFEDGE_LOG_FORMAT=json",
+		"REFEDGE_ADMIN_TOKENS=" + admintest.EnvValue,
 	}
 	// The one-shot jobs of a deployment: topics, then the cluster schema.
 	run := func(env []string, args ...string) {
@@ -135,7 +137,7 @@ func putPartner(t *testing.T, admin, id string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, "http://"+admin+"/admin/v1/partners/"+id, strings.NewReader(`{"status":"active"}`))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(admintest.AsAdmin(req))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,10 @@
 #       in-app browser and WebView UAs (people) from ua-parser-js 1.0.2
 #       (test/browser-test.json, the in-app, WebView and app-browser cases; MIT) and
 #       is-ua-webview 1.1.2 (test/data/webview.js; ISC).
+#   browsers-top.tsv.gz
+#       the current desktop and mobile browser UAs of top-user-agents (src/desktop.json,
+#       src/mobile.json; MIT, refreshed by its authors from real traffic), for false
+#       refusals of current browsers; TOP_VERSION picks the version (default latest).
 #
 # Line format: source<TAB>family<TAB>User-Agent, UTF-8, gzip, sorted.
 # Usage: deploy/scripts/refresh-bot-corpora.sh
@@ -45,6 +49,9 @@ fetch node-device-detector@1.1.2 "$tmp/ndd"
 fetch express-useragent@1.0.15 "$tmp/eua"
 fetch ua-parser-js@1.0.2 "$tmp/uap"
 fetch is-ua-webview@1.1.2 "$tmp/wv"
+fetch "top-user-agents@${TOP_VERSION:-latest}" "$tmp/top"
+top_version=$(node -e 'process.stdout.write(require(process.argv[1]).version)' "$tmp/top/package/package.json")
+echo "refresh-bot-corpora: top-user-agents $top_version"
 
 node - "$dest" "$tmp" <<'JS'
 const fs = require('fs'), zlib = require('zlib'), crypto = require('crypto'), path = require('path');
@@ -102,11 +109,18 @@ const all = uniq(bots);
 write('bots-tune.tsv.gz', all.filter(r => !heldOut(r[2])));
 write('bots-heldout.tsv.gz', all.filter(r => heldOut(r[2])));
 write('inapp-fixtures.tsv.gz', uniq(inapp));
+
+const top = [];
+for (const kind of ['desktop', 'mobile']) {
+  for (const ua of JSON.parse(read('top', 'package', 'src', kind + '.json'))) if (ok(ua)) top.push(['top-user-agents', kind, ua]);
+}
+write('browsers-top.tsv.gz', uniq(top));
 JS
 
 cp "$tmp/eua/package/LICENSE" "$dest/LICENSE.express-useragent"
 cp "$tmp/uap/package/license.md" "$dest/LICENSE.ua-parser-js"
 cp "$tmp/wv/package/LICENSE" "$dest/LICENSE.is-ua-webview"
+cp "$tmp/top/package/LICENSE.md" "$dest/LICENSE.top-user-agents"
 # node-device-detector 1.1.2 ships no licence file; its package.json says MIT.
 node -e 'const p=require(process.argv[1]); console.log(`${p.name} ${p.version}: licence "${p.license}" (package.json; the tarball has no licence file).\nAuthor: ${typeof p.author === "string" ? p.author : (p.author||{}).name}\nThe fixtures are those of Matomo device-detector (LGPL-3.0-or-later), as the package ships them.`)' "$tmp/ndd/package/package.json" >"$dest/LICENSE.node-device-detector"
 echo "refresh-bot-corpora: wrote $dest"

@@ -2,6 +2,11 @@
 // checks, and each dependency reported), /metrics, pprof, and the admin JSON API that
 // other packages register.
 // It uses net/http: nothing here is on the visitor's path.
+//
+// Every route has a role in one table (roles.go): open (probes, Prometheus, the
+// sign-in page), viewer (reads) or admin (changes, partner credentials, pprof).
+// Callers present an operator credential (auth.go); every call that is not a read is
+// recorded in the audit trail (audit.go).
 package admin
 
 import (
@@ -38,6 +43,8 @@ type Server struct {
 	deps     map[string]Check
 	draining atomic.Bool
 	log      *slog.Logger
+	auth     auth
+	audit    AuditSink
 }
 
 // DefaultBodyTimeout is BodyTimeout's default: the largest admin body (a banner
@@ -47,17 +54,26 @@ const DefaultBodyTimeout = 20 * time.Second
 // New returns a server with health, readiness, metrics and pprof registered.
 func New(log *slog.Logger) *Server {
 	s := &Server{mux: http.NewServeMux(), checks: map[string]Check{}, deps: map[string]Check{}, log: log}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	s.auth = auth{failLimit: DefaultFailLimit, failWindow: DefaultFailWindow, sessionTTL: DefaultSessionTTL,
+		now: time.Now, failures: map[string]*failCount{}}
+	s.Handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.Handler())
-	s.mux.HandleFunc("/debug/pprof/", pprof.Index)
-	s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	s.mux.HandleFunc("/debug/pprof/profile", oneAtATime("CPU profile", pprof.Profile))
-	s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	s.mux.HandleFunc("/debug/pprof/trace", oneAtATime("execution trace", pprof.Trace))
+	s.Handle("GET /readyz", s.readyz)
+	s.Handle("GET /metrics", promhttp.Handler().ServeHTTP)
+	s.Handle("/debug/pprof/", pprof.Index)
+	s.Handle("/debug/pprof/cmdline", pprof.Cmdline)
+	s.Handle("/debug/pprof/profile", oneAtATime("CPU profile", pprof.Profile))
+	s.Handle("/debug/pprof/symbol", pprof.Symbol)
+	s.Handle("/debug/pprof/trace", oneAtATime("execution trace", pprof.Trace))
+	s.Handle("GET "+SignInPath, s.handleSignInPage)
+	s.Handle("POST "+SignInPath, s.handleSignIn)
+	s.Handle("POST "+SignOutPath, s.handleSignOut)
+	s.Handle("GET /admin/v1/whoami", func(w http.ResponseWriter, r *http.Request) {
+		op, _ := OperatorOf(r)
+		WriteJSON(w, http.StatusOK, map[string]string{"name": op.Name, "role": op.Role.String(), "via": op.Via})
+	})
 	return s
 }
 
@@ -99,15 +115,55 @@ func (s *Server) AddDependency(name string, c Check) {
 // load balancers should stop sending it requests.
 func (s *Server) SetDraining() { s.draining.Store(true) }
 
-// Handle registers an admin API handler (Go 1.22 ServeMux pattern).
-func (s *Server) Handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+// Handle registers an admin API handler (Go 1.22 ServeMux pattern). The pattern must
+// have a role in the route table (roles.go); Handle panics otherwise, so a route
+// nobody gave a role never serves.
+func (s *Server) Handle(pattern string, h http.HandlerFunc) {
+	if _, ok := routeRoles[pattern]; !ok {
+		panic(fmt.Sprintf("admin: %q has no role in internal/admin's route table (roles.go): add it there", pattern))
+	}
+	s.mux.HandleFunc(pattern, h)
+}
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler: it finds the route, checks the caller's
+// credential against the route's role, and records calls that are not reads.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		s.boundBody(w, r)
 	}
-	s.mux.ServeHTTP(w, r)
+	_, pattern := s.mux.Handler(r)
+	role, ok := routeRoles[pattern]
+	if !ok {
+		// Not found, wrong method, or a redirect: say so only to a caller who may read.
+		role = RoleViewer
+	}
+	// The mux serves the request itself, not h: ServeMux.ServeHTTP is what sets the
+	// request's pattern and path values.
+	if role == RoleOpen {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	op, res := s.auth.authenticate(r)
+	switch {
+	case res == authLimited:
+		refuse(w, r, http.StatusTooManyRequests)
+		return
+	case res != authOK:
+		refuse(w, r, http.StatusUnauthorized)
+		return
+	case op.Role < role:
+		refuse(w, r, http.StatusForbidden)
+		return
+	}
+	ctx := withOperator(r.Context(), op)
+	if !audited(r.Method) || pattern == "" {
+		s.mux.ServeHTTP(w, r.WithContext(ctx))
+		return
+	}
+	rec := &auditRecord{}
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() { s.record(r, op, pattern, rec, sw.status) }()
+	s.mux.ServeHTTP(sw, r.WithContext(withAudit(ctx, rec)))
 }
 
 // boundBody sets a read deadline for r's body and clears it once the body has been

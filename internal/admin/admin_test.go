@@ -16,6 +16,12 @@ import (
 	"time"
 )
 
+// Test-only routes: open, so the body tests exercise bodies, not credentials.
+func init() {
+	routeRoles["PUT /x"] = RoleOpen
+	routeRoles["PUT /slow"] = RoleOpen
+}
+
 func newTestServer(t *testing.T, s *Server) *httptest.Server {
 	t.Helper()
 	// ReadHeaderTimeout as in serve.go; no ReadTimeout, so bodies are bounded only by
@@ -30,9 +36,12 @@ func newTestServer(t *testing.T, s *Server) *httptest.Server {
 // TestProfilerOneAtATime: a second CPU profile or trace while one runs is refused with
 // 409, not net/http/pprof's 500, and the next one after it works.
 func TestProfilerOneAtATime(t *testing.T) {
-	ts := newTestServer(t, New(slog.Default()))
+	s := New(slog.Default())
+	s.SetCredentials(testCreds)
+	ts := newTestServer(t, s)
 	get := func(ctx context.Context, path string) (int, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+testCreds[0].Secret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return 0, err

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/signing"
 )
 
@@ -25,6 +26,12 @@ type Config struct {
 	HTTPAddr string
 	// AdminAddr is the internal listener (health, metrics, pprof, admin API).
 	AdminAddr string
+	// AdminCredentials are the operators the admin listener accepts
+	// (REFEDGE_ADMIN_TOKENS); serve refuses to start without one outside dev mode.
+	AdminCredentials []admin.Credential
+	// AdminAuthFailures is how many wrong credentials one client address may present
+	// per minute before the admin listener answers it 429.
+	AdminAuthFailures int
 	// MarketOrigin is the only redirect target: scheme://host[:port], no path.
 	MarketOrigin *url.URL
 	// PublicURL is refedge's own base URL, used in embed codes.
@@ -84,6 +91,15 @@ var Vars = []Var{
 		c.AdminAddr = v
 		return checkAddr(v)
 	}},
+	{"REFEDGE_ADMIN_TOKENS", "", "operator credentials of the admin listener, comma-separated name:role:secret (role viewer or admin, secret of 24+ characters; list several to rotate); required unless REFEDGE_DEV=1", func(c *Config, v string) (err error) {
+		c.AdminCredentials, err = admin.ParseCredentials(v)
+		if err != nil {
+			// ParseCredentials' messages name entries by position and name, never a secret.
+			return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+		return nil
+	}},
+	{"REFEDGE_ADMIN_AUTH_FAILURES", "10", "wrong operator credentials one client address may present per minute before the admin listener answers it 429", intSetter(func(c *Config) *int { return &c.AdminAuthFailures }, 1, math.MaxInt, "want a positive number")},
 	{"REFEDGE_MARKET_ORIGIN", "", "the marketplace origin, the only redirect target (required), e.g. https://market.example", func(c *Config, v string) (err error) {
 		c.MarketOrigin, err = parseOrigin(v)
 		return err
@@ -275,6 +291,15 @@ func (c *Config) rules() []error {
 		}
 	}
 	return errs
+}
+
+// ServeRules are the rules only serve needs: outside development the admin listener
+// must have an operator credential.
+func (c *Config) ServeRules() error {
+	if len(c.AdminCredentials) == 0 && !c.Dev {
+		return errors.New("REFEDGE_ADMIN_TOKENS: is required (at least one name:admin:secret entry; REFEDGE_DEV=1 runs without, every admin route open)")
+	}
+	return nil
 }
 
 // EmbeddedKafka reports whether the in-process broker is to be started.

@@ -72,6 +72,30 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 	f("REFEDGE_SHUTDOWN_TIMEOUT", "-1s")
 	f("REFEDGE_LOG_FORMAT", "xml")
 	f("REFEDGE_COOKIE_DOMAIN", "bad domain;")
+	f("REFEDGE_ADMIN_TOKENS", "ops:admin:too-short-secret")
+	f("REFEDGE_ADMIN_TOKENS", "ops:root:a-long-enough-secret-0123456789")
+	f("REFEDGE_ADMIN_TOKENS", "ops:admin:a-long-enough-secret-0123456789,ops:viewer:another-long-secret-0123456789")
+	f("REFEDGE_ADMIN_TOKENS", "ops-admin-a-long-enough-secret-0123456789")
+}
+
+// TestServeNeedsAdminCredential: outside development serve refuses to start without an
+// operator credential, naming the variable; with one, or in development, it may.
+func TestServeNeedsAdminCredential(t *testing.T) {
+	c, err := Load(env(good...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ServeRules(); err == nil || !strings.Contains(err.Error(), "REFEDGE_ADMIN_TOKENS") {
+		t.Fatalf("no credential: %v", err)
+	}
+	c, err = Load(env(append(append([]string(nil), good...), "REFEDGE_ADMIN_TOKENS", "ops:admin:a-long-enough-secret-0123456789, fraud:viewer:another-long-secret-012345")...))
+	if err != nil || c.ServeRules() != nil || len(c.AdminCredentials) != 2 || c.AdminCredentials[1].Name != "fraud" {
+		t.Fatalf("%v %+v", err, c.AdminCredentials)
+	}
+	c, err = Load(env(append(append([]string(nil), good...), "REFEDGE_DEV", "1")...))
+	if err != nil || c.ServeRules() != nil {
+		t.Fatalf("dev: %v", err)
+	}
 }
 
 func TestLoadCollectsEveryError(t *testing.T) {

@@ -10,19 +10,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
 func adminFixture(t *testing.T) (*Registry, func(method, id, body string) (int, Partner)) {
 	t.Helper()
 	reg := &Registry{R: testenv.Redis(t)}
-	s := admin.New(slog.New(slog.DiscardHandler))
+	s := admintest.New(slog.New(slog.DiscardHandler))
 	reg.RegisterAdmin(s)
 	return reg, func(method, id, body string) (int, Partner) {
 		t.Helper()
 		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, httptest.NewRequest(method, "/admin/v1/partners/"+id, strings.NewReader(body)))
+		s.ServeHTTP(rec, admintest.Request(method, "/admin/v1/partners/"+id, strings.NewReader(body)))
 		var p Partner
 		if rec.Code == http.StatusOK {
 			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {

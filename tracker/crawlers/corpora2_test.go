@@ -97,10 +97,18 @@ func TestBotCorpora(t *testing.T) {
 		}
 		t.Logf("%s: %d/%d refused by the matcher alone", name, n, len(set))
 	}
-	for _, name := range []string{"inapp-fixtures.tsv.gz", "inapp-handwritten.tsv"} {
+	// In-app browsers: none may be refused. The top-user-agents sample holds a truncated
+	// "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.0.0" that no Chrome sends
+	// and the engine-token heuristic refuses; its share is bounded with the other
+	// browsers' in tracker's TestHeldOutCorporaThroughClickPath.
+	for _, name := range []string{"inapp-fixtures.tsv.gz", "inapp-handwritten.tsv", "browsers-top.tsv.gz"} {
 		for _, x := range readLabelled(t, "testdata", name) {
-			if rule, ok := m.Match([]byte(x.ua)); ok {
+			rule, ok := m.Match([]byte(x.ua))
+			switch {
+			case ok && strings.HasPrefix(name, "inapp"):
 				t.Errorf("in-app browser (%s, %s) refused by %q: %s", name, x.family, rule, x.ua)
+			case ok:
+				t.Logf("browser (%s, %s) refused by %q: %s", name, x.family, rule, x.ua)
 			}
 		}
 	}
