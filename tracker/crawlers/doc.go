@@ -7,8 +7,12 @@
 // regexps for RE2 (skipping and counting what RE2 cannot express) and narrows the few
 // patterns that also match real browsers (listOverrides). It adds the built-in agents
 // (extra.go: link-preview fetchers, headless browsers, HTTP libraries, monitors) that
-// the list does not already cover and the heuristics (heuristics.go: automation words,
-// contact details, User-Agents without any browser engine token). From every pattern
+// the list does not already cover, the heuristics (heuristics.go: automation words,
+// contact details, User-Agents without any browser engine token) and the general rules
+// (rules.go: monitors, transcoders, lower-cased User-Agents, names in the engine
+// comment, automation frameworks, payloads, tool tokens), each with its own reason code
+// (Verdict). The in-app browser rule (inapp.go) keeps the generic heuristic words from
+// refusing the browsers of social and messenger apps, which are people. From every pattern
 // it extracts the literals a match must contain and compiles them into one
 // Aho–Corasick automaton over ASCII-lowercased bytes. Match runs that automaton once
 // over the User-Agent; a literal occurrence is confirmed by a case-sensitive byte
@@ -20,5 +24,6 @@
 //
 // The list and the heuristics are measured by TestCorpora against corpora that are
 // independent of the list (testdata/SOURCES.md): CrawlerDetect's crawler fixture for
-// recall, and real-traffic browser User-Agents for false positives.
+// recall, and real-traffic browser User-Agents for false positives; TestBotCorpora
+// measures bot corpora split into a tuning and a held-out part, and in-app browsers.
 package crawlers
