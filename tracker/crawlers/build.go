@@ -161,13 +161,13 @@ func (b *builder) withHeuristics() *Matcher {
 	hb := builder{rules: slices.Clone(b.rules), keys: slices.Clone(b.keys), always: b.always}
 	for _, t := range heuristicTokens {
 		id := int32(len(hb.rules))
-		hb.rules = append(hb.rules, rule{name: tokenRulePrefix + t.lit, reason: ReasonCrawler, weak: true, kind: kindHit, src: srcHeuristic, guard: t.guard})
+		hb.rules = append(hb.rules, rule{name: tokenRulePrefix + t.lit, reason: ReasonCrawler, weak: inAppOverridable[t.lit], kind: kindHit, src: srcHeuristic, guard: t.guard})
 		hb.keys = append(hb.keys, acKey{lit: t.lit, rule: id})
 	}
 	for _, f := range ruleFamilies {
 		for _, t := range f.tokens {
 			id := int32(len(hb.rules))
-			hb.rules = append(hb.rules, rule{name: "heuristic:" + f.name + ":" + t.lit, reason: "ua:" + f.name, kind: kindHit, src: srcHeuristic, guard: t.guard})
+			hb.rules = append(hb.rules, rule{name: "heuristic:" + f.name + ":" + t.lit, reason: "ua:" + f.name, general: true, kind: kindHit, src: srcHeuristic, guard: t.guard})
 			hb.keys = append(hb.keys, acKey{lit: t.lit, rule: id})
 		}
 	}

@@ -12,12 +12,25 @@ import "bytes"
 // shape; they stay bots, by name in the list and the built-in agents.
 //
 // So the rule is: a User-Agent with the shape of a mobile or desktop WebKit browser and
-// an in-app marker is a person, and the generic heuristic words ("scan" in CamScanner,
-// "monitor", "preview", ...) do not refuse it. A named agent (the list, the built-in
+// an in-app marker is a person, and the generic heuristic words an app may carry
+// ("scan" in CamScanner, "monitor", "preview", ...; inAppOverridable) do not refuse it. A named agent (the list, the built-in
 // agents, Options.Extra) and the general rules of rules.go still do: an automation
 // framework or a payload in an in-app User-Agent is still a bot. WhatsApp has no in-app
 // browser (links open in the system browser); its "WhatsApp/" User-Agent is the preview
 // fetcher.
+
+// inAppOverridable are the generic heuristic words (heuristics.go) an in-app browser's
+// User-Agent may carry for an honest reason: an app's name or what it does
+// ("CamScanner", "Monitor", "Preview", "FeedReader", "SEO tools", an e-mail address
+// or a home page). The words that only automated clients use (bot, crawl, spider,
+// scrap, slurp, headless, HTTP library and language names) still refuse it.
+var inAppOverridable = map[string]bool{
+	"scan": true, "monitor": true, "preview": true, "fetch": true, "capture": true,
+	"feed": true, "rss": true, "analyz": true, "audit": true, "probe": true, "checker": true,
+	"validator": true, "linkcheck": true, "archiv": true, "screenshot": true, "thumbnail": true,
+	"favicon": true, "webmaster": true, "sitemap": true, "seo": true, "indexer": true,
+	"http://": true, "https://": true, "www.": true, "@": true,
+}
 
 // inAppMarker is a token an in-app browser adds to its User-Agent, matched
 // case-sensitively, and the app it names.

@@ -88,15 +88,16 @@ const (
 )
 
 type rule struct {
-	name   string
-	reason string // the reason code the tracker records: ReasonCrawler or a general rule's
-	weak   bool   // a generic heuristic word, which an in-app browser overrides (inapp.go)
-	kind   ruleKind
-	src    ruleSource
-	guard  guard
-	mark   uint8
-	lit    []byte
-	re     *regexp.Regexp
+	name    string
+	reason  string // the reason code the tracker records: ReasonCrawler or a general rule's
+	general bool   // a general rule's word (rules.go)
+	weak    bool   // a generic heuristic word an in-app browser overrides (inAppOverridable)
+	kind    ruleKind
+	src     ruleSource
+	guard   guard
+	mark    uint8
+	lit     []byte
+	re      *regexp.Regexp
 }
 
 const noRule = -1
@@ -154,9 +155,10 @@ func (m *Matcher) Verdict(ua []byte) (rule, reason string, ok bool) {
 
 // match runs the automaton once over ua. A list, built-in or Extra rule confirmed at an
 // occurrence ends the scan; a heuristic word is remembered and returned only if no
-// named rule matches, so named agents are reported by name. Among heuristic words, a
-// general rule's (rules.go) comes before a generic one, and a generic one does not
-// refuse an in-app browser (inapp.go).
+// named rule matches, so named agents are reported by name. Then, in this order: a
+// general rule's word (rules.go), a lower-cased User-Agent, a generic word only
+// automated clients use, any other generic word unless ua is an in-app browser
+// (inapp.go), and the shape checks.
 func (m *Matcher) match(ua []byte) int32 {
 	if len(bytes.TrimSpace(ua)) == 0 {
 		if m.heuristics {
@@ -168,7 +170,7 @@ func (m *Matcher) match(ua []byte) int32 {
 	var tried [8]int32 // regexp rules already run on ua
 	nTried := 0
 	var marks uint8
-	strong, weak := int32(noRule), int32(noRule)
+	general, strong, weak := int32(noRule), int32(noRule), int32(noRule)
 	row := uint32(0)
 	for i := 0; i < len(ua); i++ {
 		v := a.delta[row+uint32(a.class[ua[i]])]
@@ -186,12 +188,15 @@ func (m *Matcher) match(ua []byte) int32 {
 				marks |= r.mark
 				continue
 			case kindHit:
-				if r.weak {
-					if weak == noRule && passes(ua, start, end, r.guard) {
-						weak = ri
-					}
-				} else if strong == noRule && passes(ua, start, end, r.guard) {
-					strong = ri
+				slot := &strong
+				switch {
+				case r.general:
+					slot = &general
+				case r.weak:
+					slot = &weak
+				}
+				if *slot == noRule && passes(ua, start, end, r.guard) {
+					*slot = ri
 				}
 				continue
 			case kindLiteral:
@@ -227,12 +232,14 @@ func (m *Matcher) match(ua []byte) int32 {
 		}
 	}
 	switch {
-	case strong != noRule:
-		return strong
+	case general != noRule:
+		return general
 	case !m.heuristics:
 		return noRule
 	case isLowercased(ua, marks):
 		return m.ruleLower
+	case strong != noRule:
+		return strong
 	case weak != noRule:
 		if _, in := InApp(ua); in {
 			return noRule

@@ -116,6 +116,9 @@ func TestInApp(t *testing.T) {
 	// In-app markers do not shield an automation framework or a payload.
 	bot("Mozilla/5.0 (Linux; Android 13; SM-A525F Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.147 Mobile Safari/537.36 Puppeteer [FB_IAB/FB4A;FBAV/468.1.0.56.78;]")
 	bot("Mozilla/5.0 (Linux; Android 13; SM-A525F Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.147 Mobile Safari/537.36 ${jndi:ldap://x/a} Viber/11.9.5.8")
+	// Words only automated clients use still refuse an in-app User-Agent.
+	bot("Mozilla/5.0 (Linux; Android 13; SM-A525F Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.147 Mobile Safari/537.36 ExampleBot/1.0")
+	bot("Mozilla/5.0 (Linux; Android 13; SM-A525F Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/125.0.6422.147 Mobile Safari/537.36 SiteCrawler")
 	// Not the shape of a browser: no in-app exemption.
 	if _, ok := InApp([]byte("Viber/11.9.5.8")); ok {
 		t.Error("a bare Viber/ token passed for an in-app browser")
