@@ -40,8 +40,8 @@ var ruleFamilies = []ruleFamily{
 		{"check_http", 0}, {"datadog", 0}, {"newrelic", 0}, {"new relic", 0}, {"thousandeyes", 0},
 		{"dynatrace", 0}, {"ruxit", 0}, {"appdynamics", 0}, {"gtmetrix", 0}, {"site24x7", 0},
 		{"hetrix", 0}, {"freshping", 0}, {"checkly", 0}, {"benchmark", 0}, {"loadtest", 0},
-		{"load-test", 0}, {"load test", 0}, {"jmeter", 0}, {"gatling", 0}, {"locust", guardWordStart},
-		{"apachebench", 0}, {"siege/", guardWordStart}, {"k6/", guardWordStart}, {"speedcurve", 0},
+		{"load-test", 0}, {"load test", 0}, {"jmeter", 0}, {"gatling", 0}, {"locust", guardWordStart | guardModel},
+		{"apachebench", 0}, {"siege/", guardWordStart | guardModel}, {"k6/", guardWordStart | guardModel}, {"speedcurve", 0},
 		{"webpagetest", 0}, {"pagespeed", 0}, {"page speed", 0}, {"lighthouse", 0},
 	}},
 	// Transcoders and lite proxies fetch the page themselves and serve their own copy;
