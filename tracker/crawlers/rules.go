@@ -100,19 +100,15 @@ var ruleFamilies = []ruleFamily{
 // found in ua-parser-js's fixtures: WeChat's Windows client lower-cases its built-in
 // browser's User-Agent ("... micromessenger/7.0.20.1781(0x6700143b) windowswechat").
 func isLowercased(ua []byte, marks uint8) bool {
-	if bytes.Contains(ua, []byte("windowswechat")) {
-		return false
-	}
-	if bytes.HasPrefix(ua, []byte("mozilla/")) {
-		return true
-	}
-	if marks&markEngine == 0 {
-		return false
-	}
-	for _, c := range ua {
-		if 'A' <= c && c <= 'Z' {
+	if !bytes.HasPrefix(ua, []byte("mozilla/")) {
+		if marks&markEngine == 0 {
 			return false
 		}
+		for _, c := range ua {
+			if 'A' <= c && c <= 'Z' {
+				return false
+			}
+		}
 	}
-	return true
+	return !bytes.Contains(ua, []byte("windowswechat"))
 }
