@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/refedge/refedge/internal/logx"
 )
 
 // BatchHandler handles a batch of messages in two steps. The handler applies the
@@ -48,6 +50,8 @@ type consumer struct {
 	rc     kafka.ReaderConfig
 	r      *kafka.Reader // created by start: a group reader joins its group at once
 	handle BatchHandler
+
+	warn logx.Throttle // repeated warnings: one line per cause per interval
 
 	committed atomic.Int64 // messages committed
 	failing   atomic.Bool  // the last step failed
@@ -121,7 +125,7 @@ func (c *consumer) run(fetchCtx, workCtx context.Context) {
 				c.err = wait()
 				return
 			}
-			c.cfg.Log.Warn("cannot fetch from Kafka; will retry", "consumer", c.cfg.Name, "err", err)
+			c.warn.Warn(c.cfg.Log, "fetch", "cannot fetch from Kafka; will retry", "consumer", c.cfg.Name, "err", err)
 			if !sleepCtx(fetchCtx, c.cfg.RetryMin) {
 				c.err = wait()
 				return
@@ -217,7 +221,7 @@ func (c *consumer) retry(fetchCtx, workCtx context.Context, n int, step func() e
 				"messages", n, "err", err)
 			return err
 		}
-		c.cfg.Log.Warn("batch failed; will retry", "consumer", c.cfg.Name, "messages", n,
+		c.warn.Warn(c.cfg.Log, "batch", "batch failed; will retry", "consumer", c.cfg.Name, "messages", n,
 			"attempt", attempt, "retry_in", backoff, "err", err)
 		if !sleepCtx(fetchCtx, backoff+rand.N(backoff/4+1)) {
 			return err

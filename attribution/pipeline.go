@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/refedge/refedge/internal/logx"
 )
 
 // Sink receives batches of events. Write must be safe to call again with the same batch
@@ -111,9 +113,10 @@ type sinkRunner[T any] struct {
 	in    chan *batch[T]
 	wg    sync.WaitGroup
 	spool *spool // nil without a spool
-	// pausedLogged is when "replay paused" was last logged: replay is tried every
-	// second during an outage, the log says so at most every pausedLogEvery.
-	pausedLogged time.Time
+	// warn throttles the sink's repeated warnings (retries, spooling) to one line per
+	// cause per interval; replayWarn the "replay paused" line, which a replay tried every
+	// second during an outage would otherwise repeat, to one every pausedLogEvery.
+	warn, replayWarn logx.Throttle
 }
 
 const pausedLogEvery = 30 * time.Second
@@ -150,7 +153,7 @@ func NewSpooledPipeline[T any](cfg PipelineConfig, sc SpoolConfig, codec SpoolCo
 	p.enqueued, p.queueFull = pipelineEnqueued.WithLabelValues(cfg.Name), pipelineQueueFull.WithLabelValues(cfg.Name)
 	pipelineCapacity.WithLabelValues(cfg.Name).Set(float64(cfg.MemoryBound()))
 	for _, s := range sinks {
-		r := &sinkRunner[T]{sink: s, in: make(chan *batch[T], cfg.SinkQueue)}
+		r := &sinkRunner[T]{sink: s, in: make(chan *batch[T], cfg.SinkQueue), replayWarn: logx.Throttle{Interval: pausedLogEvery}}
 		if sc.Dir != "" {
 			sp, err := openSpool(sc, filepath.Join(sc.Dir, s.Name()), cfg.Logger, cfg.Name, s.Name())
 			if err != nil {
@@ -330,14 +333,14 @@ func (p *Pipeline[T]) deliver(r *sinkRunner[T], b *batch[T]) {
 			if r.spool.full() {
 				p.cfg.Logger.Error("spool is full; holding the batch in memory", "pipeline", p.cfg.Name, "sink", name, "events", len(b.items))
 			} else if serr := appendBatch(r.spool, p.codec, b.items); serr == nil {
-				p.cfg.Logger.Warn("sink unavailable; batch spooled to disk", "pipeline", p.cfg.Name, "sink", name,
+				r.warn.Warn(p.cfg.Logger, "spooled", "sink unavailable; batch spooled to disk", "pipeline", p.cfg.Name, "sink", name,
 					"events", len(b.items), "err", err)
 				return
 			} else {
 				p.cfg.Logger.Error("cannot spool batch", "pipeline", p.cfg.Name, "sink", name, "err", serr)
 			}
 		}
-		p.cfg.Logger.Warn("sink write failed; will retry", "pipeline", p.cfg.Name, "sink", name,
+		r.warn.Warn(p.cfg.Logger, "retry", "sink write failed; will retry", "pipeline", p.cfg.Name, "sink", name,
 			"events", len(b.items), "attempt", attempt, "retry_in", backoff, "err", err)
 		select {
 		case <-time.After(backoff + rand.N(backoff/4+1)):
@@ -370,15 +373,12 @@ func (p *Pipeline[T]) replay(r *sinkRunner[T]) {
 			return nil
 		})
 		if err != nil {
-			if time.Since(r.pausedLogged) >= pausedLogEvery {
-				r.pausedLogged = time.Now()
-				p.cfg.Logger.Warn("spool replay paused; the sink is still unavailable", "pipeline", p.cfg.Name, "sink", name,
-					"spooled_bytes", r.spool.sizeLocked(), "next_log_in", pausedLogEvery, "err", err)
-			}
+			r.replayWarn.Warn(p.cfg.Logger, "paused", "spool replay paused; the sink is still unavailable", "pipeline", p.cfg.Name,
+				"sink", name, "spooled_bytes", r.spool.sizeLocked(), "next_log_in", pausedLogEvery, "err", err)
 			return
 		}
 	}
-	r.pausedLogged = time.Time{} // drained: the next outage logs at once
+	r.replayWarn.Reset("paused") // drained: the next outage logs at once
 }
 
 func (p *Pipeline[T]) finish(b *batch[T]) {

@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/logx"
 )
 
 // CatalogConsumer feeds the catalog from marketplace.kworks. It commits an offset only
@@ -22,6 +23,8 @@ type CatalogConsumer struct {
 	log     *slog.Logger
 	// RetryMin and RetryMax bound the backoff after a transient failure; 0 means 100ms and 5s.
 	RetryMin, RetryMax time.Duration
+	// warn throttles the warnings an outage repeats: one line per cause per interval.
+	warn logx.Throttle
 
 	once   sync.Once
 	cancel context.CancelFunc
@@ -90,7 +93,7 @@ func (c *CatalogConsumer) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			c.log.Warn("cannot fetch from marketplace.kworks", "err", err, "retry_in", backoff)
+			c.warn.Warn(c.log, "fetch", "cannot fetch from marketplace.kworks", "err", err, "retry_in", backoff)
 			if !sleep(ctx, backoff) {
 				return
 			}
@@ -109,7 +112,7 @@ func (c *CatalogConsumer) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			c.log.Warn("cannot commit marketplace.kworks offset", "partition", m.Partition, "offset", m.Offset, "err", err)
+			c.warn.Warn(c.log, "commit", "cannot commit marketplace.kworks offset", "partition", m.Partition, "offset", m.Offset, "err", err)
 			if !sleep(ctx, c.RetryMin) {
 				return
 			}
@@ -139,7 +142,7 @@ func (c *CatalogConsumer) apply(ctx context.Context, m kafka.Message) bool {
 			return true
 		}
 		catalogEvents.WithLabelValues("error").Inc()
-		c.log.Warn("cannot apply kwork event; will retry", "id", env.ID, "type", env.Type, "err", err, "retry_in", backoff)
+		c.warn.Warn(c.log, "apply", "cannot apply kwork event; will retry", "id", env.ID, "type", env.Type, "err", err, "retry_in", backoff)
 		if !sleep(ctx, backoff) {
 			return false
 		}
