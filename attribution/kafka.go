@@ -15,6 +15,7 @@ const (
 	TopicAttributions = "referral.attributions"
 	TopicCommissions  = "referral.commissions"
 	TopicDeadLetter   = "refedge.deadletter"
+	TopicAudit        = "refedge.audit"
 
 	TopicPartners = "marketplace.partners"
 	TopicUsers    = "marketplace.users"
@@ -23,7 +24,7 @@ const (
 )
 
 // AllTopics lists every topic refedge uses, for topic creation in dev and tests.
-var AllTopics = []string{TopicClicks, TopicAttributions, TopicCommissions, TopicDeadLetter,
+var AllTopics = []string{TopicClicks, TopicAttributions, TopicCommissions, TopicDeadLetter, TopicAudit,
 	TopicPartners, TopicUsers, TopicKworks, TopicOrders}
 
 // NewWriter returns a kafka-go writer for topic with refedge's explicit settings:

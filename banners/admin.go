@@ -57,7 +57,9 @@ func (s *Service) adminUpload(w http.ResponseWriter, r *http.Request, id, name s
 	uploadsVec.WithLabelValues("ok").Inc()
 	// The entry this upload installed: a concurrent DELETE may already have taken it
 	// out of the current snapshot.
-	admin.WriteJSON(w, status, s.describe(e))
+	after := s.describe(e)
+	admin.AuditChange(r, "creative:"+id, nil, after)
+	admin.WriteJSON(w, status, after)
 }
 
 // upload checks, stores and renders one master; it returns the entry it installed and
@@ -166,6 +168,7 @@ func (s *Service) adminDelete(w http.ResponseWriter, r *http.Request) {
 		admin.Error(w, http.StatusConflict, "built-in creatives are turned off with REFEDGE_BANNERS_BUILTIN=0, or replaced by uploading a creative with the same id")
 		return
 	}
+	admin.AuditChange(r, "creative:"+id, s.describe(e), nil)
 	if err := s.deleteDir(id); err != nil {
 		s.log.Error("cannot delete creative folder", "creative", id, "err", err)
 		admin.Error(w, http.StatusInternalServerError, "cannot delete the creative's masters")

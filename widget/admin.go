@@ -52,6 +52,11 @@ func (s *Service) adminPut(w http.ResponseWriter, r *http.Request) {
 		admin.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	var before any
+	if old, err := s.catalog.Get(r.Context(), k.ID); err == nil {
+		before = old
+	}
+	admin.AuditChange(r, "kwork:"+k.ID, before, k)
 	if _, err := s.catalog.Put(r.Context(), k); err != nil {
 		s.cfg.Log.Warn("admin: cannot store kwork", "kwork", k.ID, "err", err)
 		admin.Error(w, http.StatusServiceUnavailable, "cannot store kwork")
@@ -98,6 +103,7 @@ func (s *Service) adminImage(w http.ResponseWriter, r *http.Request) {
 		admin.Error(w, http.StatusInternalServerError, "cannot process image")
 		return
 	}
+	admin.AuditChange(r, "kwork:"+id, nil, map[string]any{"image": ver, "bytes": len(norm)})
 	if err := s.catalog.SetImage(r.Context(), id, norm, ver); err != nil {
 		if errors.Is(err, ErrKworkNotFound) {
 			admin.Error(w, http.StatusNotFound, "kwork not found; PUT the kwork first")

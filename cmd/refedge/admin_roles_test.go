@@ -1,14 +1,18 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/refedge/refedge/attribution"
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/admin/admintest"
+	"github.com/refedge/refedge/internal/kafkax"
 )
 
 // TestAdminRoleTable: every admin route the hostile suite exercises (which the drift
@@ -44,6 +48,11 @@ func TestAdminRoleTable(t *testing.T) {
 // answer everyone; others answer 401 without a credential, 403 to a viewer on an admin
 // route, and what the handler answers (never 401, 403 or a 5xx) to a role that may.
 // The lesser credentials go first, so a refused change would show in the admin's call.
+//
+// The audit trail then holds exactly one entry per call of the walk that was not a read
+// and reached a handler, under the caller's credential name, in ClickHouse and on
+// refedge.audit; and no entry anywhere holds a partner token, login link, session or
+// operator secret.
 func TestAdminRoles(t *testing.T) {
 	s := startStack(t)
 	fx := newHostileFixture(t, s)
@@ -56,9 +65,15 @@ func TestAdminRoles(t *testing.T) {
 		{"no credential", "", admin.RoleOpen},
 		{"a wrong credential", "Authorization: Bearer wrong-" + admintest.ViewerSecret + "\r\n", admin.RoleOpen},
 		{"the viewer", "Authorization: " + admintest.Bearer(admintest.ViewerSecret) + "\r\n", admin.RoleViewer},
-		{"the admin", adminLine, admin.RoleAdmin},
+		{"the admin", "Authorization: " + admintest.Bearer(admintest.OperatorSecret) + "\r\n", admin.RoleAdmin},
 	}
+	names := map[string]string{"the viewer": admintest.ViewerName, "the admin": admintest.OperatorName}
 	counts := map[string]int{}
+	audited := map[string]int{} // credential name: calls that should be in the trail
+	secrets := []string{admintest.AdminSecret, admintest.ViewerSecret, admintest.OperatorSecret}
+	for _, k := range []string{"tokA", "tokB", "tokrevToken", "sessA", "sessB", "login"} {
+		secrets = append(secrets, fx.vals[k])
+	}
 	for i := range hostileRoutes {
 		r := &hostileRoutes[i]
 		if !r.admin {
@@ -104,7 +119,108 @@ func TestAdminRoles(t *testing.T) {
 				t.Errorf("%s %s (%s role) as %s: %d, want %s: %s", c.method, r.path, role, who.name, code, want, clip(res.resps[0].body, 300))
 			}
 			counts[fmt.Sprintf("%s:%d", who.name, code)]++
+			if role != admin.RoleOpen && names[who.name] != "" && who.role >= role && c.method != "GET" && c.method != "HEAD" {
+				audited[names[who.name]]++
+				// What the call minted is a secret the trail must not hold.
+				var out map[string]any
+				if json.Unmarshal(res.resps[0].body, &out) == nil {
+					for _, k := range []string{"token", "url"} {
+						if v, ok := out[k].(string); ok && v != "" {
+							secrets = append(secrets, v)
+							if i := strings.Index(v, "t="); i >= 0 {
+								secrets = append(secrets, v[i+2:])
+							}
+						}
+					}
+				}
+			}
 		}
 	}
-	t.Logf("answers: %v", counts)
+	t.Logf("answers: %v; audited calls: %v", counts, audited)
+	if audited[admintest.OperatorName] < 8 {
+		t.Fatalf("the walk made only %d changes as an admin: it is not exercising the audit trail", audited[admintest.OperatorName])
+	}
+	checkAuditTrail(t, s, audited, secrets)
+}
+
+// checkAuditTrail waits until ClickHouse's admin_audit holds want[name] entries for each
+// credential name in want, checks refedge.audit holds the same, and searches every
+// stored entry (of any operator) for the secrets.
+func checkAuditTrail(t *testing.T, s *stack, want map[string]int, secrets []string) {
+	t.Helper()
+	ctx := t.Context()
+	conn, _, err := attribution.OpenClickHouse(ctx, s.cfg.chDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var got map[string]int
+	var texts []string
+	waitEvery(t, "the audit trail in ClickHouse", 30*time.Second, 100*time.Millisecond, func() bool {
+		rows, err := conn.Query(ctx, "SELECT operator, role, method, route, path, target, partner_id, status, state_before, state_after, client FROM "+s.db+".admin_audit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got, texts = map[string]int{}, nil
+		for rows.Next() {
+			var op, role, method, route, path, target, partner, before, after, client string
+			var status uint16
+			if err := rows.Scan(&op, &role, &method, &route, &path, &target, &partner, &status, &before, &after, &client); err != nil {
+				t.Fatal(err)
+			}
+			got[op]++
+			texts = append(texts, strings.Join([]string{op, role, method, route, path, target, partner, before, after, client}, "|"))
+		}
+		for name, n := range want {
+			if got[name] < n {
+				return false
+			}
+		}
+		return true
+	})
+	for name, n := range want {
+		if got[name] != n {
+			t.Errorf("ClickHouse holds %d audit entries of %s, want one per change: %d", got[name], name, n)
+		}
+	}
+	if got[""] > 0 {
+		t.Errorf("%d audit entries name no operator", got[""])
+	}
+	var kafkaGot map[string]int
+	waitEvery(t, "the audit trail on refedge.audit", 30*time.Second, 100*time.Millisecond, func() bool {
+		msgs, err := kafkax.ReadAll(ctx, s.brokers, attribution.TopicAudit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kafkaGot = map[string]int{}
+		for _, m := range msgs {
+			var env attribution.Envelope
+			var e admin.AuditEntry
+			if json.Unmarshal(m.Value, &env) != nil || json.Unmarshal(env.Payload, &e) != nil || env.Type != attribution.TypeAdminAudited {
+				t.Fatalf("not an audit envelope: %q", m.Value)
+			}
+			kafkaGot[e.Operator]++
+			texts = append(texts, string(m.Value))
+		}
+		for name, n := range want {
+			if kafkaGot[name] < n {
+				return false
+			}
+		}
+		return true
+	})
+	for name, n := range want {
+		if kafkaGot[name] != n {
+			t.Errorf("refedge.audit holds %d entries of %s, want %d", kafkaGot[name], name, n)
+		}
+	}
+	for _, txt := range texts {
+		for _, sec := range secrets {
+			if len(sec) >= 16 && strings.Contains(txt, sec) {
+				t.Errorf("an audit entry holds a secret (%s...): %s", sec[:8], clip([]byte(txt), 300))
+			}
+		}
+	}
+	t.Logf("audit trail: ClickHouse %v, Kafka %v, %d secrets searched for", got, kafkaGot, len(secrets))
 }

@@ -119,6 +119,7 @@ func runBenchIngest(ctx context.Context, cfg *config.Config, log *slog.Logger, o
 		return err
 	}
 	defer events.clickWriter.Close()
+	defer events.auditWriter.Close()
 	defer events.stopAll(log)
 	pc := events.clickCfg
 	fmt.Fprintf(out, "click pipeline: BatchSize %d, QueueSize %d, SinkQueue %d (0: the pipeline's default); Kafka writer: BatchSize %d, BatchBytes %d, %s\n",
@@ -220,7 +221,7 @@ func (p *eventPipelines) stopAll(log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for name, stop := range map[string]func(context.Context) error{
-		"clicks": p.clicks.Stop, "revocations": p.revocations.Stop, "impressions": p.impressions.Stop,
+		"clicks": p.clicks.Stop, "revocations": p.revocations.Stop, "impressions": p.impressions.Stop, "audit": p.audit.Stop,
 	} {
 		if err := stop(ctx); err != nil {
 			log.Error("cannot stop pipeline", "pipeline", name, "err", err)

@@ -72,10 +72,10 @@ func TestKafkaTopicsCommand(t *testing.T) {
 	if code, out := kt("--check", "--replication-factor", "1"); code != 1 || !strings.Contains(out, "referral.clicks          missing") {
 		t.Errorf("check before creation: exit %d\n%s", code, out)
 	}
-	if code, out := kt("--replication-factor", "1"); code != 0 || strings.Count(out, " created") != 8 {
+	if code, out := kt("--replication-factor", "1"); code != 0 || strings.Count(out, " created") != 9 {
 		t.Errorf("create: exit %d\n%s", code, out)
 	}
-	if code, out := kt("--check", "--replication-factor", "1"); code != 0 || strings.Count(out, " ok") != 8 {
+	if code, out := kt("--check", "--replication-factor", "1"); code != 0 || strings.Count(out, " ok") != 9 {
 		t.Errorf("check after creation: exit %d\n%s", code, out)
 	}
 	// The production spec asks for 3 replicas: on one broker that is drift, not a success.

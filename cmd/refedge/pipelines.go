@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/config"
 )
 
@@ -20,6 +21,10 @@ type eventPipelines struct {
 	clicks      *attribution.Pipeline[*attribution.Click]
 	revocations *attribution.Pipeline[*attribution.Revocation]
 	impressions *attribution.Pipeline[*attribution.Impression]
+	// audit carries the operators' audit trail (admin calls that are not reads) to
+	// ClickHouse and refedge.audit, through a writer of its own.
+	auditWriter *kafka.Writer
+	audit       *attribution.Pipeline[*admin.AuditEntry]
 }
 
 // pipelineOptions let bench-ingest vary what it measures; serve passes the zero value.
@@ -66,6 +71,15 @@ func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipel
 		eventPipelineConfig(cfg, "impressions", log), spoolIn("impressions"),
 		attribution.ImpressionCodec, attribution.ReleaseImpression,
 		sinks(keep, attribution.Sink[*attribution.Impression](&attribution.ClickHouseImpressions{Conn: d.ch, DB: d.chDB}))...)
+	if err != nil {
+		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
+	}
+	auditCfg := attribution.AuditPipelineConfig()
+	auditCfg.Logger = log
+	p.auditWriter = attribution.NewWriter(d.brokers, attribution.TopicAudit)
+	p.audit, err = attribution.NewSpooledPipeline(auditCfg, spoolIn("audit"), attribution.AuditCodec, nil,
+		sinks(keep, attribution.Sink[*admin.AuditEntry](&attribution.ClickHouseAudit{Conn: d.ch, DB: d.chDB}),
+			&attribution.KafkaAudit{W: p.auditWriter})...)
 	if err != nil {
 		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
 	}

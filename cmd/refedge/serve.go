@@ -161,6 +161,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	adm := admin.New(log)
 	adm.SetCredentials(cfg.AdminCredentials)
 	adm.SetFailLimit(cfg.AdminAuthFailures, admin.DefaultFailWindow)
+	adm.SetAuditSink(&attribution.AuditLog{P: events.audit, Queue: attribution.AuditPipelineConfig().QueueSize})
 	if len(cfg.AdminCredentials) == 0 {
 		// Only reachable with REFEDGE_DEV=1 (config.ServeRules).
 		adm.AllowAnonymous()
@@ -180,7 +181,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	adm.AddDependency("kafka", func(ctx context.Context) error { return kafkaReady(ctx, d.brokers) })
 	adm.AddCheck("spool", func(context.Context) error {
 		var full []string
-		for name, p := range map[string]interface{ FullSpools() []string }{"clicks": clicks, "revocations": revocations, "impressions": impressions} {
+		for name, p := range map[string]interface{ FullSpools() []string }{"clicks": clicks, "revocations": revocations, "impressions": impressions, "audit": events.audit} {
 			for _, sink := range p.FullSpools() {
 				full = append(full, name+"/"+sink)
 			}
@@ -360,6 +361,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	step(log, "flush revocation events", func() error { return revocations.Stop(sctx) })
 	step(log, "close Kafka click producer", events.clickWriter.Close)
 	step(log, "stop admin listener", func() error { return admSrv.Shutdown(sctx) })
+	step(log, "flush audit entries", func() error { return events.audit.Stop(sctx) })
+	step(log, "close Kafka audit producer", events.auditWriter.Close)
 	step(log, "stop analytics sealer", func() error { return analytics.Stop(sctx) })
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

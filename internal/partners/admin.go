@@ -34,12 +34,17 @@ func (r *Registry) RegisterAdmin(s *admin.Server) {
 		if body.EmailConfirmed != nil {
 			email = strconv.FormatBool(*body.EmailConfirmed)
 		}
+		var before any
+		if old, err := r.Get(req.Context(), p.ID); err == nil {
+			before = old
+		}
 		confirmed, err := r.upsert(req.Context(), p, email)
 		if err != nil {
 			admin.Error(w, http.StatusServiceUnavailable, "cannot store partner")
 			return
 		}
 		p.EmailConfirmed = confirmed
+		admin.AuditChange(req, "partner:"+p.ID, before, p)
 		admin.WriteJSON(w, http.StatusOK, p)
 	})
 	s.Handle("GET /admin/v1/partners/{id}", func(w http.ResponseWriter, req *http.Request) {

@@ -22,18 +22,23 @@ const (
 	AdminSecret  = "test-admin-secret-0123456789abcdef"
 	ViewerName   = "test-viewer"
 	ViewerSecret = "test-viewer-secret-0123456789abcdef"
+	// A second admin, whose calls a test can tell apart from its fixture's in the
+	// audit trail.
+	OperatorName   = "test-operator"
+	OperatorSecret = "test-operator-secret-0123456789abcdef"
 )
 
-// Credentials returns the admin and the viewer.
+// Credentials returns the admin, the viewer and the second admin.
 func Credentials() []admin.Credential {
 	return []admin.Credential{
 		{Name: AdminName, Role: admin.RoleAdmin, Secret: AdminSecret},
 		{Name: ViewerName, Role: admin.RoleViewer, Secret: ViewerSecret},
+		{Name: OperatorName, Role: admin.RoleAdmin, Secret: OperatorSecret},
 	}
 }
 
 // EnvValue is REFEDGE_ADMIN_TOKENS declaring Credentials.
-const EnvValue = AdminName + ":admin:" + AdminSecret + "," + ViewerName + ":viewer:" + ViewerSecret
+const EnvValue = AdminName + ":admin:" + AdminSecret + "," + ViewerName + ":viewer:" + ViewerSecret + "," + OperatorName + ":admin:" + OperatorSecret
 
 // New returns admin.New(log) accepting Credentials.
 func New(log *slog.Logger) *admin.Server {
