@@ -153,6 +153,7 @@ var hostileRoutes = []hroute{
 		json: []kv{{"status", `"active"`}, {"user_id", `"u1"`}, {"email_confirmed", "true"}}, bodyFuzz: true},
 	{admin: true, name: "admin-partner-get", method: "GET", path: "/admin/v1/partners/{A}", reg: "admin GET /admin/v1/partners/{id}"},
 	{admin: true, name: "admin-token-issue", method: "POST", path: "/admin/v1/partners/{pput}/tokens", reg: "admin POST /admin/v1/partners/{id}/tokens"},
+	{admin: true, name: "admin-token-list", method: "GET", path: "/admin/v1/partners/{A}/tokens", reg: "admin GET /admin/v1/partners/{id}/tokens"},
 	{admin: true, name: "admin-token-revoke", method: "DELETE", path: "/admin/v1/tokens/{tokrev}", reg: "admin DELETE /admin/v1/tokens/{token_id}"},
 	{admin: true, name: "admin-login-link", method: "POST", path: "/admin/v1/partners/{pput}/login-links", reg: "admin POST /admin/v1/partners/{id}/login-links"},
 	{admin: true, name: "admin-kwork-put", method: "PUT", path: "/admin/v1/kworks/{kwput}", reg: "admin PUT /admin/v1/kworks/{id}", ctype: "application/json",

@@ -54,6 +54,7 @@ var routeRoles = map[string]Role{
 
 	// internal/partnerapi: partner credentials
 	"POST /admin/v1/partners/{id}/tokens":      RoleAdmin,
+	"GET /admin/v1/partners/{id}/tokens":       RoleViewer,
 	"DELETE /admin/v1/tokens/{token_id}":       RoleAdmin,
 	"POST /admin/v1/partners/{id}/login-links": RoleAdmin,
 

@@ -54,7 +54,8 @@ type Config struct {
 type Auth struct {
 	cfg Config
 	// Now returns the current time; tests replace it.
-	Now func() time.Time
+	Now  func() time.Time
+	used lastUse
 }
 
 // NewAuth validates cfg.
@@ -141,6 +142,7 @@ func (a *Auth) Authenticate(ctx *fasthttp.RequestCtx) (Principal, error) {
 		if n > 0 {
 			return Principal{}, ErrUnauthenticated
 		}
+		a.touch(c.id, now)
 		return Principal{PartnerID: c.partner, TokenID: c.id}, nil
 	}
 	if v := ctx.Request.Header.Cookie(SessionCookie); len(v) > 0 {

@@ -1,6 +1,7 @@
 package partnerapi
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -121,5 +122,59 @@ func TestRouterCSRF(t *testing.T) {
 	f("anonymous", 401)
 	if called != 2 {
 		t.Fatalf("handler ran %d times, want 2", called)
+	}
+}
+
+// TestTokenListing: recorded tokens are listed by id, creation, expiry and last use,
+// newest first, never with their values; a use shows up as last use; a revoked token is
+// marked and refused from the next request on (no cache to wait for).
+func TestTokenListing(t *testing.T) {
+	a := newAuth(t)
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Second)
+	a.Now = func() time.Time { return now }
+	old := a.IssueToken("p1")
+	if err := a.RecordToken(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	tok := a.IssueToken("p1")
+	if err := a.RecordToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RecordToken(ctx, a.IssueToken("p2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(request("Authorization", "Bearer "+tok.Token)); err != nil {
+		t.Fatal(err)
+	}
+	list, err := a.ListTokens(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != tok.ID || list[1].ID != old.ID || list[0].LastUsed == nil || !list[0].LastUsed.Equal(now) ||
+		list[1].LastUsed != nil || !list[0].CreatedAt.Equal(now) || list[0].Revoked {
+		t.Fatalf("list %+v", list)
+	}
+	b, _ := json.Marshal(list)
+	if strings.Contains(string(b), tok.Token) || strings.Contains(string(b), old.Token) || strings.Contains(string(b), `"token"`) {
+		t.Fatalf("the listing holds a token value: %s", b)
+	}
+	if a.TokenPartner(ctx, old.ID) != "p1" {
+		t.Fatalf("partner of %s: %q", old.ID, a.TokenPartner(ctx, old.ID))
+	}
+	if err := a.Revoke(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(request("Authorization", "Bearer "+tok.Token)); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("revoked token: %v", err)
+	}
+	list, _ = a.ListTokens(ctx, "p1")
+	if !list[0].Revoked || list[1].Revoked {
+		t.Fatalf("after revoking %s: %+v", tok.ID, list)
+	}
+	now = now.Add(366 * 24 * time.Hour)
+	if list, _ = a.ListTokens(ctx, "p1"); len(list) != 0 {
+		t.Fatalf("expired tokens listed: %+v", list)
 	}
 }
