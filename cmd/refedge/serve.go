@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/segmentio/kafka-go"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/time/rate"
 
@@ -93,6 +92,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		log.Info("embedded Kafka broker started", "addrs", d.brokers)
 	} else {
 		d.brokers = cfg.KafkaBrokers
+		go logKafkaTopics(ctx, d.brokers, log)
 	}
 	if d.ch, d.chDB, err = attribution.OpenClickHouse(ctx, cfg.ClickHouseDSN); err != nil {
 		return d, err
@@ -379,25 +379,6 @@ func step(log *slog.Logger, name string, fn func() error) {
 		return
 	}
 	log.Info("shutdown step done", "step", name, "duration", time.Since(start))
-}
-
-// kafkaReady reports whether a broker answers a metadata request.
-func kafkaReady(ctx context.Context, brokers []string) error {
-	var last error
-	for _, b := range brokers {
-		conn, err := (&kafka.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", b)
-		if err != nil {
-			last = err
-			continue
-		}
-		_, err = conn.Brokers()
-		conn.Close()
-		if err == nil {
-			return nil
-		}
-		last = err
-	}
-	return fmt.Errorf("no broker answers: %w", last)
 }
 
 // fasthttpLogger takes fasthttp's messages (one per malformed request or failed
