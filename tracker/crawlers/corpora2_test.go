@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"crypto/sha256"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,17 +86,26 @@ func TestBotCorporaSplit(t *testing.T) {
 // TestHeldOutCorporaThroughClickPath. Misses are listed for the tuning part only.
 func TestBotCorpora(t *testing.T) {
 	m := newTestMatcher(t, Options{CacheSize: -1})
+	// Without the list: what the built-in agents, the heuristics and the general rules
+	// catch of bots they were not told about by name.
+	noList, err := newMatcher([]byte(`[{"pattern": "^no-such-agent$"}]`), Options{CacheSize: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"bots-tune.tsv.gz", "bots-heldout.tsv.gz"} {
 		set := readLabelled(t, "testdata", name)
-		n := 0
+		n, nl := 0, 0
 		for _, x := range set {
+			if _, ok := noList.Match([]byte(x.ua)); ok {
+				nl++
+			}
 			if _, ok := m.Match([]byte(x.ua)); ok {
 				n++
 			} else if name == "bots-tune.tsv.gz" {
 				t.Logf("  missed (tuning): %s / %s: %s", x.source, x.family, x.ua)
 			}
 		}
-		t.Logf("%s: %d/%d refused by the matcher alone", name, n, len(set))
+		t.Logf("%s: %d/%d refused by the matcher alone, %d without the embedded list", name, n, len(set), nl)
 	}
 	// In-app browsers: none may be refused. The top-user-agents sample holds a truncated
 	// "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.0.0" that no Chrome sends
