@@ -24,6 +24,9 @@
 #       refusals of current browsers; TOP_VERSION picks the version (default latest).
 #
 # Line format: source<TAB>family<TAB>User-Agent, UTF-8, gzip, sorted.
+# The section "Second round" of testdata/SOURCES.md describes these files and is kept by
+# hand (refresh-ua-corpora.sh preserves it): update its counts and versions after a
+# refresh. inapp-handwritten.tsv is not generated.
 # Usage: deploy/scripts/refresh-bot-corpora.sh
 set -euo pipefail
 

@@ -91,6 +91,9 @@ JS
 cp "$tmp/cd/package/LICENSE" "$dest/LICENSE.es6-crawler-detect"
 cp "$tmp/ua0/package/LICENSE" "$dest/LICENSE.user-agents"
 
+# The second-round corpora (refresh-bot-corpora.sh) are described in a section of their
+# own at the end of SOURCES.md; keep it.
+second_round=$(sed -n '/^## Second round/,$p' "$dest/SOURCES.md" 2>/dev/null || true)
 cat >"$dest/SOURCES.md" <<MD
 # Evaluation corpora of tracker/crawlers
 
@@ -110,4 +113,7 @@ published version holds only about 1,000 distinct UAs.
 
 Line format: one User-Agent per line, UTF-8, gzip.
 MD
+if [ -n "$second_round" ]; then
+	printf '\n%s\n' "$second_round" >>"$dest/SOURCES.md"
+fi
 echo "refresh-ua-corpora: wrote $dest"
