@@ -11,6 +11,8 @@
 #           bot category ("Search bot", "Crawler", "Site Monitor", ...), or
 #           "Feed Reader"; 1.1.2 is the last version whose tarball has the fixtures
 #         express-useragent 1.0.15 (MIT; test/bots.test.js): family "express-useragent"
+#         woothee 1.11.1 (Apache-2.0; woothee/testsets/crawler*.yaml, the cases of
+#           category "crawler"): family = the testset's name
 #       The split is fixed before any rule is written, by a seeded hash of the UA:
 #       held out when the first byte of SHA-256("refedge-heldout-1:" + UA) is below
 #       0x80, else tuning. TestBotCorporaSplit recomputes it.
@@ -52,6 +54,7 @@ fetch node-device-detector@1.1.2 "$tmp/ndd"
 fetch express-useragent@1.0.15 "$tmp/eua"
 fetch ua-parser-js@1.0.2 "$tmp/uap"
 fetch is-ua-webview@1.1.2 "$tmp/wv"
+fetch woothee@1.11.1 "$tmp/wt"
 fetch "top-user-agents@${TOP_VERSION:-latest}" "$tmp/top"
 top_version=$(node -e 'process.stdout.write(require(process.argv[1]).version)' "$tmp/top/package/package.json")
 echo "refresh-bot-corpora: top-user-agents $top_version"
@@ -92,6 +95,20 @@ for (const m of read('eua', 'package', 'test', 'bots.test.js').matchAll(/var sou
   if (ok(ua)) bots.push(['express-useragent', 'express-useragent', ua]);
 }
 
+// woothee testsets: "- target: '<UA>'" starts a case; "category:" follows.
+const wtDir = path.join(tmp, 'wt', 'package', 'woothee', 'testsets');
+for (const f of fs.readdirSync(wtDir).filter(f => /^crawler.*\.yaml$/.test(f)).sort()) {
+  let ua = null;
+  for (const line of fs.readFileSync(path.join(wtDir, f), 'utf8').split(/\r?\n/)) {
+    let m;
+    if ((m = line.match(/^- target: (.*)$/))) ua = scalar(m[1]);
+    else if (ua !== null && (m = line.match(/^  category: (.*)$/))) {
+      if (scalar(m[1]) === 'crawler' && ok(ua)) bots.push(['woothee', f.replace(/\.yaml$/, ''), ua]);
+      ua = null;
+    }
+  }
+}
+
 const inapp = [];
 const inappCase = /in-App|LINE|WeChat|QQ on|baidu app|GSA|WebView/;
 for (const c of JSON.parse(read('uap', 'package', 'test', 'browser-test.json'))) {
@@ -123,6 +140,7 @@ JS
 cp "$tmp/eua/package/LICENSE" "$dest/LICENSE.express-useragent"
 cp "$tmp/uap/package/license.md" "$dest/LICENSE.ua-parser-js"
 cp "$tmp/wv/package/LICENSE" "$dest/LICENSE.is-ua-webview"
+cp "$tmp/wt/package/LICENSE-Apache2" "$dest/LICENSE.woothee"
 cp "$tmp/top/package/LICENSE.md" "$dest/LICENSE.top-user-agents"
 # node-device-detector 1.1.2 ships no licence file; its package.json says MIT.
 node -e 'const p=require(process.argv[1]); console.log(`${p.name} ${p.version}: licence "${p.license}" (package.json; the tarball has no licence file).\nAuthor: ${typeof p.author === "string" ? p.author : (p.author||{}).name}\nThe fixtures are those of Matomo device-detector (LGPL-3.0-or-later), as the package ships them.`)' "$tmp/ndd/package/package.json" >"$dest/LICENSE.node-device-detector"
