@@ -22,6 +22,14 @@ func TestReasonText(t *testing.T) {
 	}
 	// The codes the brief and the tracker use read as sentences.
 	f("ua:crawler", "crawler")
+	// The User-Agent rules' reasons each have their own sentence.
+	f("ua:monitor", "monitoring")
+	f("ua:transcoder", "transcoder")
+	f("ua:lowercase", "lower case")
+	f("ua:khtml-comment", "crawler named itself")
+	f("ua:automation", "test-automation")
+	f("ua:payload", "attack payload")
+	f("ua:tool-token", "tool added its own name")
 	f("fetch:dest=iframe", "frame")
 	f("ad:gclid", "Google Ads")
 	f("partner:unknown", "registered partner")
