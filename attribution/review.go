@@ -119,6 +119,9 @@ type Review struct {
 	log   *slog.Logger
 	sem   chan struct{}
 	pages *reviewPages
+	// console, when set (NewConsole), adds the partner's referrals, orders and audit
+	// trail to its page.
+	console *Console
 }
 
 // NewReview validates cfg and parses the embedded pages.

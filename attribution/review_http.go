@@ -252,6 +252,21 @@ func writeReviewCSV(w http.ResponseWriter, rk *ReviewRanking) {
 	_, _ = w.Write(buf.Bytes())
 }
 
+// writeSamplesCSV writes the partner page's flagged clicks, one row per sample click
+// with its reasons.
+func writeSamplesCSV(w http.ResponseWriter, partner string, d *ReviewDetail) {
+	rows := [][]string{{"time", "click_id", "verdict", "revoked", "reasons", "source", "creative", "sub_id", "referer_host", "path", "device", "browser"}}
+	for _, s := range d.Samples {
+		codes := make([]string, len(s.Reasons))
+		for i, rs := range s.Reasons {
+			codes[i] = rs.Code
+		}
+		rows = append(rows, []string{s.Time.UTC().Format(time.RFC3339), s.ClickID, s.Verdict, strconv.FormatBool(s.Revoked), strings.Join(codes, " "),
+			s.Source, s.Creative, s.SubID, s.RefererHost, s.Path, s.Device, s.Browser})
+	}
+	writeConsoleCSV(w, "review-"+partner+"-"+d.From.Format("20060102T15")+"-"+d.To.Format("20060102T15"), rows)
+}
+
 // ---------------------------------------------------------------- pages
 
 var reviewFuncs = template.FuncMap{
@@ -322,12 +337,17 @@ type reviewPage struct {
 	// Hrefs maps partner ids to their drill-down page for the same period.
 	Hrefs map[string]string
 	Back  string
+	// The console's additions to the partner page (nil without a console): the
+	// partner's referrals and orders, linked to their decisions, and its audit trail.
+	Activity *PartnerActivity
+	Audit    string
+	Console  bool
 }
 
 type reviewRangeLink struct{ Label, Href string }
 
 func (r *Review) newPage(title string, p *reviewParams, base string) *reviewPage {
-	pg := &reviewPage{Title: title, Hrefs: map[string]string{}}
+	pg := &reviewPage{Title: title, Hrefs: map[string]string{}, Console: r.console != nil}
 	for _, n := range []string{"dashboard.css", "review.css"} {
 		pg.Styles = append(pg.Styles, r.pages.assets.URL(n))
 	}
@@ -395,8 +415,23 @@ func (r *Review) handleDetailPage(w http.ResponseWriter, req *http.Request) {
 		r.render(w, r.pages.detail, code, pg)
 		return
 	}
+	if wantsCSV(req) {
+		writeSamplesCSV(w, partner, d)
+		return
+	}
 	pg = r.newPage("Partner review · "+partner, &p, reviewPagePath+"/"+partner)
 	pg.Detail = d
+	pg.CSV = reviewPagePath + "/" + partner + "?" + periodQuery(p.period) + "&format=csv"
+	if r.console != nil {
+		pg.Audit = consoleAuditPath + partner
+		ctx, cancel := context.WithTimeout(req.Context(), r.cfg.QueryTimeout)
+		act, err := r.console.partnerActivity(ctx, partner)
+		cancel()
+		if err != nil {
+			r.log.Warn("review: cannot read the partner's referrals and orders", "partner", partner, "err", err)
+		}
+		pg.Activity = act
+	}
 	pg.JSON = reviewAPIPath + "/" + partner + "?" + periodQuery(p.period)
 	pg.Back = reviewPagePath + "?" + periodQuery(p.period)
 	r.render(w, r.pages.detail, http.StatusOK, pg)

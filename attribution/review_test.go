@@ -238,6 +238,11 @@ func newReviewEnv(t *testing.T) *reviewEnv {
 	}
 	adm := admintest.New(log)
 	r.RegisterAdmin(adm)
+	cons, err := NewConsole(ConsoleConfig{Review: r, Ledger: fakeConsoleLedger{}, Conn: conn, DB: db, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons.RegisterAdmin(adm)
 	srv := httptest.NewServer(adm)
 	t.Cleanup(srv.Close)
 	return &reviewEnv{t: t, review: r, conn: conn, db: db, base: srv.URL, end: end, sim: sim}

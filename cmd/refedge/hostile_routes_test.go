@@ -184,6 +184,11 @@ var hostileRoutes = []hroute{
 		query: []kv{{"range", "24h"}, {"to", "2026-01-08"}, {"limit", "10"}}},
 	{admin: true, name: "review-page-partner", heavy: true, lane: "review", method: "GET", path: "/admin/review/{A}", reg: "admin GET /admin/review/{partner}",
 		query: []kv{{"range", "7d"}, {"limit", "5"}}},
+	{admin: true, name: "console-start", method: "GET", path: "/admin/", reg: "admin GET /admin/{$}"},
+	{admin: true, name: "console-lookup", method: "GET", path: "/admin/lookup", reg: "admin GET /admin/lookup", query: []kv{{"order", "{A}"}}},
+	{admin: true, name: "console-order", method: "GET", path: "/admin/orders/{A}", reg: "admin GET /admin/orders/{id}", query: []kv{{"format", "csv"}}},
+	{admin: true, name: "console-referral", method: "GET", path: "/admin/referrals/{A}", reg: "admin GET /admin/referrals/{id}", query: []kv{{"format", "csv"}}},
+	{admin: true, name: "console-audit", method: "GET", path: "/admin/audit/{A}", reg: "admin GET /admin/audit/{partner}", query: []kv{{"format", "csv"}}},
 	{admin: true, name: "review-static", method: "GET", path: "/admin/review/static/{rasset}", reg: "admin GET /admin/review/static/{name}",
 		headers: []kv{{"If-None-Match", `"x"`}}},
 }

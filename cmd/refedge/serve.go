@@ -299,6 +299,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	adm.AddDependency("ledger", ledger.Ready)
 	ledger.RegisterAdmin(adm)
+	console, err := attribution.NewConsole(attribution.ConsoleConfig{Review: review, Ledger: ledger, Conn: anConn, DB: anDB, Logger: log})
+	if err != nil {
+		return err
+	}
+	console.RegisterAdmin(adm)
 
 	routes := tracker.Routes{
 		API:       api.Serve,

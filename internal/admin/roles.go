@@ -80,6 +80,11 @@ var routeRoles = map[string]Role{
 	"GET /admin/review/static/{name}":     RoleViewer,
 	"GET /admin/v1/orders/{id}/decisions": RoleViewer,
 	"GET /admin/v1/referrals/{id}":        RoleViewer,
+	"GET /admin/{$}":                      RoleViewer, // the console's start: the ranking
+	"GET /admin/lookup":                   RoleViewer,
+	"GET /admin/orders/{id}":              RoleViewer,
+	"GET /admin/referrals/{id}":           RoleViewer,
+	"GET /admin/audit/{partner}":          RoleViewer,
 }
 
 // RouteRoles returns a copy of the route table: pattern to role.
