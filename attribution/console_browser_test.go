@@ -149,6 +149,9 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Errorf("browser console: %s", m)
 		}
 	}
+	// Signed out, the console answers 401 with a link to the sign-in.
+	step("sign out", chromedp.Click("#sign-out"), chromedp.WaitVisible("#secret"))
+	step("the console asks again", chromedp.Navigate(e.base+"/admin/review"), chromedp.WaitVisible("#sign-in"))
 }
 
 // TestConsoleCSVAndRoles: each console view answers CSV with ?format=csv (reasons and
