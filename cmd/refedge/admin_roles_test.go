@@ -224,3 +224,28 @@ func checkAuditTrail(t *testing.T, s *stack, want map[string]int, secrets []stri
 	}
 	t.Logf("audit trail: ClickHouse %v, Kafka %v, %d secrets searched for", got, kafkaGot, len(secrets))
 }
+
+// TestServeNeedsAdminCredential: outside development, serve stops before opening
+// anything when REFEDGE_ADMIN_TOKENS is empty, naming the variable; a bad entry is
+// reported without its secret.
+func TestServeNeedsAdminCredential(t *testing.T) {
+	env := map[string]string{
+		"REFEDGE_MARKET_ORIGIN":  "https://market.example",
+		"REFEDGE_SECRET":         "serve-test-secret-0123456789",
+		"REFEDGE_CLICKHOUSE_DSN": "clickhouse://127.0.0.1:1/none",
+		"REFEDGE_REDIS_URL":      "redis://127.0.0.1:1/0",
+		"REFEDGE_KAFKA_BROKERS":  "127.0.0.1:1",
+	}
+	serve := func() (int, string) {
+		var stdout, stderr strings.Builder
+		code := run([]string{"serve"}, func(k string) string { return env[k] }, &stdout, &stderr)
+		return code, stderr.String()
+	}
+	if code, out := serve(); code != 2 || !strings.Contains(out, "REFEDGE_ADMIN_TOKENS: is required") {
+		t.Fatalf("serve without credentials: exit %d\n%s", code, out)
+	}
+	env["REFEDGE_ADMIN_TOKENS"] = "ops:admin:short-secret-xyz"
+	if code, out := serve(); code != 2 || !strings.Contains(out, "REFEDGE_ADMIN_TOKENS: entry 1 (ops)") || strings.Contains(out, "short-secret-xyz") {
+		t.Fatalf("serve with a short secret: exit %d\n%s", code, out)
+	}
+}

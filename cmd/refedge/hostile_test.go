@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/admin/admintest"
 )
 
@@ -79,6 +80,23 @@ func TestHostileInput(t *testing.T) {
 			t.Fatalf("%s after the suite: %d responses, %v", hc.path, len(res.resps), res.err)
 		}
 	}
+}
+
+// credentialLetThrough reports a call to an admin route whose operator credential the
+// sweep replaced with a payload that was answered as if a credential had been given:
+// nothing reaches an admin handler, let alone changes state, without a credential.
+func credentialLetThrough(c *hcall, code int) string {
+	if !c.route.admin || c.mut.where != "header" || c.mut.name != "Authorization" {
+		return ""
+	}
+	if role, _ := admin.RoleOf(strings.TrimPrefix(c.route.reg, "admin ")); role == admin.RoleOpen {
+		return ""
+	}
+	switch code {
+	case 400, 401, 429, 431: // refused, or a header net/http cannot parse
+		return ""
+	}
+	return fmt.Sprintf("answered %d with a payload in place of the operator credential, want 401", code)
 }
 
 // requireAlive fails the test, with the panic lines of refedge's log, when refedge
@@ -194,6 +212,9 @@ func runHostile(t *testing.T, fx *hfixture, calls []hcall) *hostileStats {
 						st.byStatus[r.StatusCode]++
 						st.mu.Unlock()
 						for _, bad := range checkResponse(r) {
+							fail(c, bad)
+						}
+						if bad := credentialLetThrough(c, r.StatusCode); bad != "" {
 							fail(c, bad)
 						}
 					}

@@ -95,8 +95,11 @@ func TestComposeStack(t *testing.T) {
 				t.Errorf("%s: %s is not a refedge variable (internal/config)", n, k)
 			}
 		}
-		if _, err := config.Load(func(k string) string { return s.Environment[k] }); err != nil {
+		cfg, err := config.Load(func(k string) string { return s.Environment[k] })
+		if err != nil {
 			t.Errorf("%s: refedge rejects the environment: %v", n, err)
+		} else if err := cfg.ServeRules(); err != nil && n != "migrate" {
+			t.Errorf("%s: refedge serve would refuse the environment: %v", n, err)
 		}
 	}
 	for _, n := range []string{"refedge-1", "refedge-2"} {
