@@ -438,6 +438,7 @@ if op == 'line' then
 end
 
 if op == 'rev' then
+  if rec.reg == '1' and rec.p == '' then return finish('none:not_referred') end -- no line, ever
   local raw = redis.call('HGET', lines_k, arg.key)
   if raw then
     local l = cjson.decode(raw)

@@ -35,7 +35,7 @@ type Decision struct {
 	PartnerID      string    `json:"partner_id,omitempty"`
 	Status         string    `json:"status"`
 	Reason         string    `json:"reason,omitempty"`
-	At             time.Time `json:"at"`
+	At             time.Time `json:"at,omitzero"` // the order's time; absent when not decided
 	BaseAmount     int64     `json:"base_amount"`
 	RateBP         int64     `json:"rate_bp"`
 	Amount         int64     `json:"amount"`
