@@ -54,6 +54,9 @@ func TestAdminRoleTable(t *testing.T) {
 // refedge.audit; and no entry anywhere holds a partner token, login link, session or
 // operator secret.
 func TestAdminRoles(t *testing.T) {
+	// Routes whose baseline asks the ledger about an order or user the fixture never
+	// made: their handler answers 404.
+	missingRecord := map[string]bool{"ledger-order-decisions": true, "ledger-referral": true, "console-order": true, "console-referral": true}
 	s := startStack(t)
 	fx := newHostileFixture(t, s)
 	adminLine := "Authorization: " + admintest.Bearer(admintest.AdminSecret) + "\r\n"
@@ -111,8 +114,8 @@ func TestAdminRoles(t *testing.T) {
 					want = "403"
 				}
 			default:
-				if code == 401 || code == 403 || code == 429 || code >= 500 {
-					want = "an answer from the handler"
+				if code/100 != 2 && code/100 != 3 && !(code == http.StatusNotFound && missingRecord[r.name]) {
+					want = "a 2xx or 3xx answer from the handler"
 				}
 			}
 			if want != "" {

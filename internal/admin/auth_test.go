@@ -18,7 +18,7 @@ var testCreds = []Credential{
 }
 
 func init() {
-	routeRoles["PUT /test/change"] = RoleAdmin
+	routeRoles["PUT /test/change/{id}"] = RoleAdmin
 	routeRoles["GET /test/read"] = RoleViewer
 }
 
@@ -75,8 +75,8 @@ func authServer(t *testing.T) (*Server, *[]*AuditEntry) {
 		mu.Unlock()
 		return true
 	}))
-	s.Handle("PUT /test/change", func(w http.ResponseWriter, r *http.Request) {
-		AuditChange(r, "partner:p1", map[string]any{"status": "active"}, map[string]any{"status": "blocked", "token": "pt1.p1.ab.1.zz"})
+	s.Handle("PUT /test/change/{id}", func(w http.ResponseWriter, r *http.Request) {
+		AuditChange(r, "partner:"+r.PathValue("id"), map[string]any{"status": "active"}, map[string]any{"status": "blocked", "token": "pt1.p1.ab.1.zz"})
 		WriteJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
 	})
 	s.Handle("GET /test/read", func(w http.ResponseWriter, r *http.Request) {
@@ -112,7 +112,7 @@ func TestRoles(t *testing.T) {
 	var unauthorized string
 	for _, authz := range []string{"", "Bearer ", "Bearer wrong", "Basic " + testCreds[0].Secret, "bearer " + testCreds[0].Secret,
 		"Bearer " + testCreds[0].Secret + "x", "Bearer " + testCreds[0].Secret[:len(testCreds[0].Secret)-1]} {
-		for _, rt := range [][2]string{{"GET", "/test/read"}, {"PUT", "/test/change"}, {"GET", "/debug/pprof/cmdline"}, {"GET", "/nowhere"}} {
+		for _, rt := range [][2]string{{"GET", "/test/read"}, {"PUT", "/test/change/p1"}, {"GET", "/debug/pprof/cmdline"}, {"GET", "/nowhere"}} {
 			rec := call(s, rt[0], rt[1], authz, func(r *http.Request) { r.RemoteAddr = "192.0.2.1:1" })
 			if rec.Code != 401 {
 				t.Fatalf("%s %s with %q: %d, want 401", rt[0], rt[1], authz, rec.Code)
@@ -135,10 +135,10 @@ func TestRoles(t *testing.T) {
 		{"GET", "/metrics", "", 200},
 		{"GET", "/readyz", "", 200},
 		{"GET", "/test/read", viewer, 200},
-		{"PUT", "/test/change", viewer, 403},
+		{"PUT", "/test/change/p1", viewer, 403},
 		{"GET", "/debug/pprof/cmdline", viewer, 403},
 		{"GET", "/test/read", admin, 200},
-		{"PUT", "/test/change", admin, 200},
+		{"PUT", "/test/change/p1", admin, 200},
 		{"GET", "/debug/pprof/cmdline", admin, 200},
 		{"GET", "/nowhere", viewer, 404},
 	} {
@@ -150,7 +150,7 @@ func TestRoles(t *testing.T) {
 		t.Fatalf("%d audit entries, want 1 (the admin's change): %+v", len(*entries), *entries)
 	}
 	e := (*entries)[0]
-	if e.Operator != "ops-admin" || e.Target != "partner:p1" || e.Partner != "p1" || e.Status != 200 || e.Method != "PUT" ||
+	if e.Operator != "ops-admin" || e.Route != "PUT /test/change/{id}" || e.Path != "/test/change/p1" || e.Target != "partner:p1" || e.Partner != "p1" || e.Status != 200 || e.Method != "PUT" ||
 		e.Before != `{"status":"active"}` || !strings.Contains(e.After, `"blocked"`) || strings.Contains(e.After, "pt1.") {
 		t.Fatalf("audit entry %+v", e)
 	}
@@ -215,7 +215,7 @@ func TestSignIn(t *testing.T) {
 	if rec := call(s, "GET", "/test/read", "", withCookie); rec.Code != 200 || !strings.Contains(rec.Body.String(), "ops-admin") {
 		t.Fatalf("read with the session: %d %s", rec.Code, rec.Body)
 	}
-	if rec := call(s, "PUT", "/test/change", "", withCookie); rec.Code != 401 {
+	if rec := call(s, "PUT", "/test/change/p1", "", withCookie); rec.Code != 401 {
 		t.Fatalf("change with only a session cookie (an admin's): %d, want 401", rec.Code)
 	}
 	forged := *ck
@@ -248,11 +248,11 @@ func TestSignIn(t *testing.T) {
 func TestAnonymousOnlyWithoutCredentials(t *testing.T) {
 	s, entries := authServer(t)
 	s.AllowAnonymous()
-	if rec := call(s, "PUT", "/test/change", ""); rec.Code != 401 {
+	if rec := call(s, "PUT", "/test/change/p1", ""); rec.Code != 401 {
 		t.Fatalf("anonymous with credentials set: %d", rec.Code)
 	}
 	s.SetCredentials(nil)
-	if rec := call(s, "PUT", "/test/change", ""); rec.Code != 200 || len(*entries) != 1 || (*entries)[0].Operator != "anonymous" {
+	if rec := call(s, "PUT", "/test/change/p1", ""); rec.Code != 200 || len(*entries) != 1 || (*entries)[0].Operator != "anonymous" {
 		t.Fatalf("anonymous in development: %d %+v", rec.Code, *entries)
 	}
 }
