@@ -121,21 +121,7 @@ func (c *Console) page(kind, title, id string) *consolePage {
 }
 
 func (c *Console) render(w http.ResponseWriter, code int, pg *consolePage) {
-	var buf bytes.Buffer
-	if err := c.tmpl.Execute(&buf, pg); err != nil {
-		c.cfg.Logger.Error("console template failed", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	renderOperatorPage(w, c.cfg.Logger, c.tmpl, code, pg)
 }
 
 // writeConsoleCSV writes rows (the first the header) as a download; every cell is neutralised

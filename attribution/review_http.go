@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
@@ -439,9 +440,16 @@ func (r *Review) handleDetailPage(w http.ResponseWriter, req *http.Request) {
 
 // render writes a page under a CSP that allows no script at all.
 func (r *Review) render(w http.ResponseWriter, t *template.Template, code int, pg *reviewPage) {
+	renderOperatorPage(w, r.log, t, code, pg)
+}
+
+// renderOperatorPage executes t into a buffer and writes it under the operator pages'
+// headers: a CSP that allows no script at all, no framing, no caching. A template error
+// answers 500 without a half-written page.
+func renderOperatorPage(w http.ResponseWriter, log *slog.Logger, t *template.Template, code int, data any) {
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, pg); err != nil {
-		r.log.Error("review template failed", "err", err)
+	if err := t.Execute(&buf, data); err != nil {
+		log.Error("operator page template failed", "template", t.Name(), "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

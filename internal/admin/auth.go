@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/refedge/refedge/internal/localpath"
 )
 
 // Operator credentials: REFEDGE_ADMIN_TOKENS holds comma-separated name:role:secret
@@ -372,16 +374,7 @@ func isPage(r *http.Request) bool {
 
 // localAdminPage accepts only the console's own pages as the target after sign-in.
 func localAdminPage(p string) bool {
-	if !strings.HasPrefix(p, "/admin/") || strings.HasPrefix(p, "/admin/v1/") {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c == '\\' || c < 0x21 || c > 0x7e || (c == '/' && i+1 < len(p) && p[i+1] == '/') {
-			return false
-		}
-	}
-	return true
+	return strings.HasPrefix(p, "/admin/") && !strings.HasPrefix(p, "/admin/v1/") && localpath.Plain(p)
 }
 
 var refusePage = template.Must(template.New("refuse").Parse(`<!doctype html>

@@ -17,11 +17,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
+	"github.com/refedge/refedge/internal/localpath"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/signing"
@@ -195,16 +197,7 @@ func (a *Auth) HandleLogin(ctx *fasthttp.RequestCtx) {
 
 // localPagePath accepts only refedge's own partner pages as a post-login target.
 func localPagePath(p string) bool {
-	if p != "/partner" && !bytes.HasPrefix([]byte(p), []byte("/partner/")) && p != "/w/builder" {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c == '\\' || c < 0x21 || c > 0x7e || (c == '/' && i+1 < len(p) && p[i+1] == '/') {
-			return false
-		}
-	}
-	return true
+	return (p == "/partner" || strings.HasPrefix(p, "/partner/") || p == "/w/builder") && localpath.Plain(p)
 }
 
 // SameOrigin reports whether a cookie-authenticated state-changing request comes from
