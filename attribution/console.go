@@ -76,7 +76,15 @@ func NewConsole(cfg ConsoleConfig) (*Console, error) {
 		"partnerHref":  func(id string) string { return reviewPagePath + "/" + url.PathEscape(id) },
 		"auditHref":    func(id string) string { return consoleAuditPath + url.PathEscape(id) },
 		"amount":       func(n int64) string { return strconv.FormatInt(n, 10) },
-		"deref":        func(p *int64) int64 { return *p },
+		// money writes minor units with the currency's ISO 4217 exponent; a line not
+		// decided (no currency) has no amount.
+		"money": func(n int64, cur string) string {
+			if cur == "" {
+				return "—"
+			}
+			return fmtMoney(n, cur)
+		},
+		"deref": func(p *int64) int64 { return *p },
 	}).ParseFS(consoleFS, "web/console.html")
 	if err != nil {
 		return nil, err

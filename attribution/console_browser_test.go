@@ -106,7 +106,7 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	step("open the order's decisions", chromedp.Click(`#table-orders tr[data-key="o-stuffer-1:buyer"] a.order`), chromedp.WaitVisible("#table-decisions"))
 	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([...document.querySelectorAll("#table-decisions tbody tr")].map(tr =>
-		[tr.dataset.key, tr.querySelector("code.status").textContent, tr.querySelector("code.reason").textContent]))`))
+		[tr.dataset.key, tr.querySelector("code.status").textContent, tr.querySelector("code.reason").textContent, tr.cells[8].textContent.trim()]))`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,9 @@ func TestConsoleInChromium(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &lines); err != nil {
 		t.Fatal(err)
 	}
-	if len(lines) != 2 || lines[0][1] != "accrued" || lines[0][2] != "paid" || lines[1][1] != "not_paid" || lines[1][2] != "not_referred" {
+	// Amounts read in the currency's own units (10000 minor units of RUB are 100.00 RUB).
+	if len(lines) != 2 || lines[0][1] != "accrued" || lines[0][2] != "paid" || lines[0][3] != "100.00 RUB" ||
+		lines[1][1] != "not_paid" || lines[1][2] != "not_referred" || lines[1][3] != "—" {
 		t.Fatalf("order decisions %v", lines)
 	}
 	if text("#title") != "Order o-stuffer-1" || text("#csv") == "" {
