@@ -97,7 +97,7 @@ const clickDimsArray = `arrayConcat(
     arrayFilter(x -> source = 'banner', [('banner', creative)]),
     arrayMap(r -> ('reason', r), reasons))`
 
-// Conversion types the ledger writes (DESIGN.md "Kafka topics").
+// Conversion types the ledger writes (docs/commissions.md "Event contract").
 const (
 	convAttributed = "attribution.attributed"
 	convActivated  = "attribution.activated"

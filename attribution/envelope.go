@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// Envelope is the JSON wrapper of every Kafka event (DESIGN.md "Kafka topics").
+// Envelope is the JSON wrapper of every Kafka event (docs/commissions.md "Event contract").
 type Envelope struct {
 	ID         string          `json:"id"`
 	Type       string          `json:"type"`

@@ -9,7 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Topics refedge produces to and consumes from (DESIGN.md "Kafka topics").
+// Topics refedge produces to and consumes from (deploy/kafka/topics.json, docs/commissions.md "Event contract").
 const (
 	TopicClicks       = "referral.clicks"
 	TopicAttributions = "referral.attributions"

@@ -9,7 +9,7 @@ import (
 )
 
 // LedgerTopics names the topics the ledger reads and writes. Empty fields take the
-// standard names (DESIGN.md); tests and staging may point them elsewhere.
+// standard names (deploy/kafka/topics.json); tests and staging may point them elsewhere.
 type LedgerTopics struct {
 	Partners, Users, Kworks, Orders       string
 	Attributions, Commissions, DeadLetter string

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Event types the marketplace core sends (DESIGN.md "Kafka topics", inputs).
+// Event types the marketplace core sends (docs/commissions.md "Event contract", In).
 const (
 	TypePartnerUpserted = "partner.upserted"
 	TypeUserRegistered  = "user.registered"
@@ -120,7 +120,7 @@ const (
 )
 
 // AttributionPayload is the payload of every attribution.* event. Besides the fields
-// DESIGN.md names per type, each carries the referral's whole state, so that the latest
+// the event contract names per type, each carries the referral's whole state, so that the latest
 // event per user — all a compacted topic keeps — is enough to rebuild the ledger.
 type AttributionPayload struct {
 	UserID             string     `json:"user_id"`

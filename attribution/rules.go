@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Rules is the referral program refedge enforces (DESIGN.md "The program rules"), read
+// Rules is the referral program refedge enforces (docs/commissions.md "The program, as refedge applies it"), read
 // from a JSON file such as deploy/rules.json. Every rule is evaluated on an event's own
 // time, and each program carries the period it is in force, so replaying old events
 // applies the rules of their day.

@@ -3,7 +3,7 @@ package attribution
 // Verdict is the tracker's decision about one click. Only Valid attributes.
 type Verdict uint8
 
-// Verdicts, as stored in ClickHouse and sent on Kafka (see DESIGN.md).
+// Verdicts, as stored in ClickHouse and sent on Kafka (docs/traffic-quality.md).
 const (
 	Valid Verdict = iota
 	Bot

@@ -12,7 +12,7 @@ import (
 )
 
 // TestClickAllocations: the click handler allocates nothing per request once its pools
-// are warm (STYLE.md "Prove zero allocations").
+// are warm.
 func TestClickAllocations(t *testing.T) {
 	e := newTestEdge(t, memState(), discardQueue{})
 	var ctx fasthttp.RequestCtx
@@ -32,7 +32,7 @@ func TestClickAllocations(t *testing.T) {
 	}
 }
 
-// TestClassifyAllocations: the classifier alone allocates nothing (issue #3).
+// TestClassifyAllocations: the classifier alone allocates nothing.
 func TestClassifyAllocations(t *testing.T) {
 	cl := NewClassifier(Quality{}, nil)
 	s := realisticSignals()

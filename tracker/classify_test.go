@@ -109,7 +109,7 @@ func TestPrecedenceCoversVerdicts(t *testing.T) {
 	}
 }
 
-// TestContextAds is acceptance 3 of issue #3: every listed parameter and referrer flags
+// TestContextAds checks that every listed parameter and referrer flags
 // context_ad; organic markers do not.
 func TestContextAds(t *testing.T) {
 	f := func(query, referer string, want attribution.Verdict, reason string) {

@@ -28,7 +28,7 @@ func realisticSignals() *Signals {
 	}
 }
 
-// BenchmarkClassify measures the classifier alone (issue #3: at most 10 µs and zero
+// BenchmarkClassify measures the classifier alone (target: at most 10 µs and zero
 // allocations per click). The crawler matcher's cache is warm after the first call, as
 // it is for the repeated User-Agents of real traffic.
 func BenchmarkClassify(b *testing.B) {

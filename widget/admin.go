@@ -9,7 +9,7 @@ import (
 )
 
 // kworkBody is the admin API's kwork document. image and image_url are the same field
-// (DESIGN.md calls it image; events call it image_url); refedge keeps it for reference
+// (the admin API calls it image; events call it image_url); refedge keeps it for reference
 // and never fetches it. Thumbnails come from PUT .../image.
 type kworkBody struct {
 	Title    string  `json:"title"`

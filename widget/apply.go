@@ -9,7 +9,7 @@ import (
 	"github.com/refedge/refedge/attribution"
 )
 
-// Kwork event types on marketplace.kworks (DESIGN.md "Kafka topics").
+// Kwork event types on marketplace.kworks (docs/commissions.md "Event contract").
 const (
 	TypeKworkUpserted  = "kwork.upserted"
 	TypeKworkModerated = "kwork.moderated"

@@ -165,8 +165,7 @@ func (s *Service) cardViewOf(r *resolved, c *Card, cardID string, preview bool) 
 	return cv
 }
 
-// link is {LinkBase}{path}?ref={partner}&src=widget&cr={widget} (DESIGN.md
-// "Interfaces"): the click goes through refedge's tracker and lands on the kwork.
+// link is {LinkBase}{path}?ref={partner}&src=widget&cr={widget} (docs/widget.md): the click goes through refedge's tracker and lands on the kwork.
 func (s *Service) link(path, suffix string) string {
 	sep := "?"
 	if strings.IndexByte(path, '?') >= 0 {

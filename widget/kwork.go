@@ -17,7 +17,7 @@ import (
 // Status of a kwork in the marketplace. Only Active kworks are shown.
 type Status string
 
-// Kwork statuses (DESIGN.md kwork.upserted).
+// Kwork statuses (kwork.upserted, deploy/schemas).
 const (
 	StatusActive     Status = "active"
 	StatusModeration Status = "moderation"

@@ -38,7 +38,7 @@ type Spec struct {
 	w, h int
 }
 
-// ProgramSizes are the partner program's standard banner sizes (DESIGN.md).
+// ProgramSizes are the partner program's standard banner sizes (docs/banners.md).
 var ProgramSizes = []string{"468x60", "88x31", "728x90", "120x600", "160x600", "240x400", "300x250", "336x280", "200x400", "100x100"}
 
 // Spec defaults and bounds.

@@ -12,7 +12,7 @@ import (
 	"github.com/refedge/refedge/internal/testenv"
 )
 
-// Fault injection (issue #8, acceptance 1; docs/reliability.md has the figures).
+// Fault injection (docs/reliability.md has the figures).
 const (
 	// faultOutage is how long each server stays down.
 	faultOutage = 30 * time.Second

@@ -1,6 +1,6 @@
 package main
 
-// The hostile-input suite (issue #8, acceptance item 4): against the real binary, every
+// The hostile-input suite: against the real binary, every
 // route of both listeners gets SQL, markup, bad UTF-8, header-injection, encoding-trick,
 // traversal, homoglyph, numeric and malformed-JSON payloads in each of its parameters,
 // and both listeners get malformed HTTP over raw TCP. No response may be a 5xx, no

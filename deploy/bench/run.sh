@@ -233,7 +233,7 @@ if want wrk; then
       printf "%-34s target %8.0f/s: wrk %.1f + redis %.1f + clickhouse %.1f + broker %.1f = %.1f µs/click; refedge may spend %.1f µs (measured %.1f); floor %.2f of %d cores\n",
         l, t, bw, r, c, k, others, n * 1e6 / t - others, cc, t * (others + bc) / 1e6, n }'
   }
-  echo "-- issue #9's ratio targets as a CPU budget (floor > $ncpu cores: out of reach on this machine whatever refedge does)"
+  echo "-- the performance ratio targets as a CPU budget (floor > $ncpu cores: out of reach on this machine whatever refedge does)"
   budget "keep-alive, 0.60 of bare302-mix" 0.60 "$bare_mix" "$mix2"
   budget "new connection, 0.80 of bare" 0.80 "$bare_nc" "$mix_nc"
 

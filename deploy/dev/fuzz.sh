@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target of the module for a fixed time each (issue #8: "fuzzers run
-# 60 s each in CI"). Targets are found in the *_test.go files, so a new Fuzz function is
-# fuzzed without touching this script. Each package's instrumented test binary is built
+# Runs every Go fuzz target of the module for a fixed time each (60 s each in CI).
+# Targets are found in the *_test.go files, so a new Fuzz function is fuzzed without
+# touching this script. Each package's instrumented test binary is built
 # once (`go test -c -fuzz=.`), then the targets run from it three at a time, one fuzzing
 # worker each: each target fuzzes for the full time (wall clock) with two thirds of a
 # core on the two-core CI machine, and the run takes about a third of targets x time,

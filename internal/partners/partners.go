@@ -22,7 +22,7 @@ import (
 // Status of a partner.
 type Status string
 
-// Partner statuses (DESIGN.md program rule 1).
+// Partner statuses (program rule 1, docs/commissions.md).
 const (
 	Active  Status = "active"
 	Blocked Status = "blocked"
