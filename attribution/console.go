@@ -25,7 +25,7 @@ import (
 // each partner's audit trail. Every page reads only, answers CSV with ?format=csv, and
 // runs under the review's no-script CSP.
 
-//go:embed web/console.html
+//go:embed web/console.html web/operator_head.html
 var consoleFS embed.FS
 
 // Console page paths.
@@ -85,7 +85,7 @@ func NewConsole(cfg ConsoleConfig) (*Console, error) {
 			return fmtMoney(n, cur)
 		},
 		"deref": func(p *int64) int64 { return *p },
-	}).ParseFS(consoleFS, "web/console.html")
+	}).ParseFS(consoleFS, "web/console.html", "web/operator_head.html")
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/refedge/refedge/internal/webasset"
 )
 
-//go:embed web/review.html web/review_partner.html web/review.css
+//go:embed web/review.html web/review_partner.html web/operator_head.html web/review.css
 var reviewFS embed.FS
 
 // Review endpoints on the admin listener.
@@ -305,10 +305,10 @@ type verdictCount struct {
 func newReviewPages() (*reviewPages, error) {
 	p := &reviewPages{}
 	var err error
-	if p.ranking, err = template.New("review.html").Funcs(reviewFuncs).ParseFS(reviewFS, "web/review.html"); err != nil {
+	if p.ranking, err = template.New("review.html").Funcs(reviewFuncs).ParseFS(reviewFS, "web/review.html", "web/operator_head.html"); err != nil {
 		return nil, err
 	}
-	if p.detail, err = template.New("review_partner.html").Funcs(reviewFuncs).ParseFS(reviewFS, "web/review_partner.html"); err != nil {
+	if p.detail, err = template.New("review_partner.html").Funcs(reviewFuncs).ParseFS(reviewFS, "web/review_partner.html", "web/operator_head.html"); err != nil {
 		return nil, err
 	}
 	// The partner dashboard's style sheet, plus the review's additions.
