@@ -35,27 +35,20 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest=$root/tracker/crawlers/testdata
 
-for tool in npm node gzip; do
-	command -v "$tool" >/dev/null || { echo "refresh-bot-corpora: $tool is required" >&2; exit 1; }
-done
+# shellcheck source=deploy/scripts/npm-fetch.sh
+. "$root/deploy/scripts/npm-fetch.sh"
+need_tools refresh-bot-corpora npm node gzip
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# fetch <spec> <dir>: npm pack a package spec and unpack it into <dir>.
-fetch() {
-	local spec=$1 dir=$2
-	mkdir -p "$dir"
-	(cd "$dir" && npm pack --silent "$spec" >/dev/null 2>&1)
-	tar -xzf "$dir"/*.tgz -C "$dir"
-}
 
-fetch node-device-detector@1.1.2 "$tmp/ndd"
-fetch express-useragent@1.0.15 "$tmp/eua"
-fetch ua-parser-js@1.0.2 "$tmp/uap"
-fetch is-ua-webview@1.1.2 "$tmp/wv"
-fetch woothee@1.11.1 "$tmp/wt"
-fetch "top-user-agents@${TOP_VERSION:-latest}" "$tmp/top"
+npm_fetch node-device-detector@1.1.2 "$tmp/ndd" >/dev/null
+npm_fetch express-useragent@1.0.15 "$tmp/eua" >/dev/null
+npm_fetch ua-parser-js@1.0.2 "$tmp/uap" >/dev/null
+npm_fetch is-ua-webview@1.1.2 "$tmp/wv" >/dev/null
+npm_fetch woothee@1.11.1 "$tmp/wt" >/dev/null
+npm_fetch "top-user-agents@${TOP_VERSION:-latest}" "$tmp/top" >/dev/null
 top_version=$(node -e 'process.stdout.write(require(process.argv[1]).version)' "$tmp/top/package/package.json")
 echo "refresh-bot-corpora: top-user-agents $top_version"
 

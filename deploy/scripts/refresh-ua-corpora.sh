@@ -25,24 +25,16 @@ device_sample=${DEVICE_SAMPLE:-5000}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest=$root/tracker/crawlers/testdata
 
-for tool in npm node gzip; do
-	command -v "$tool" >/dev/null || { echo "refresh-ua-corpora: $tool is required" >&2; exit 1; }
-done
+# shellcheck source=deploy/scripts/npm-fetch.sh
+. "$root/deploy/scripts/npm-fetch.sh"
+need_tools refresh-ua-corpora npm node gzip
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# fetch <spec> <dir>: npm pack a package spec and unpack it into <dir>; prints its version.
-fetch() {
-	local spec=$1 dir=$2
-	mkdir -p "$dir"
-	(cd "$dir" && npm pack --silent "$spec" >/dev/null 2>&1)
-	tar -xzf "$dir"/*.tgz -C "$dir"
-	node -e 'process.stdout.write(require(process.argv[1]).version)' "$dir/package/package.json"
-}
 
 # --- CrawlerDetect fixtures (es6-crawler-detect) ---------------------------------------
-cd_version=$(fetch "$cd_package" "$tmp/cd")
+cd_version=$(npm_fetch "$cd_package" "$tmp/cd")
 cd_db=$tmp/cd/package/test/lib/database
 [ -s "$cd_db/crawlers.txt" ] || { echo "refresh-ua-corpora: $cd_package ships no test/lib/database/crawlers.txt" >&2; exit 1; }
 
@@ -51,7 +43,7 @@ ua_inputs=()
 ua_got=()
 i=0
 for v in $ua_versions; do
-	got=$(fetch "user-agents@$v" "$tmp/ua$i")
+	got=$(npm_fetch "user-agents@$v" "$tmp/ua$i")
 	ua_got+=("$got")
 	f=$tmp/ua$i/package/dist/user-agents.json
 	[ -s "$f" ] || f=$tmp/ua$i/package/dist/user-agents.json.gz
