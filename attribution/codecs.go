@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// SpoolCodec turns events into spool records and back.
+type SpoolCodec[T any] struct {
+	Encode func(dst []byte, e T) []byte
+	Decode func(b []byte) (T, error)
+}
+
 // Spool codecs: each event is spooled as the JSON it is known by elsewhere (clicks and
 // revocations as their Kafka envelopes), so a spool segment can be read by people.
 

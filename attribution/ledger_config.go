@@ -8,28 +8,6 @@ import (
 	"time"
 )
 
-// LedgerTopics names the topics the ledger reads and writes. Empty fields take the
-// standard names (deploy/kafka/topics.json); tests and staging may point them elsewhere.
-type LedgerTopics struct {
-	Partners, Users, Kworks, Orders       string
-	Attributions, Commissions, DeadLetter string
-}
-
-func (t *LedgerTopics) defaults() {
-	set := func(p *string, v string) {
-		if *p == "" {
-			*p = v
-		}
-	}
-	set(&t.Partners, TopicPartners)
-	set(&t.Users, TopicUsers)
-	set(&t.Kworks, TopicKworks)
-	set(&t.Orders, TopicOrders)
-	set(&t.Attributions, TopicAttributions)
-	set(&t.Commissions, TopicCommissions)
-	set(&t.DeadLetter, TopicDeadLetter)
-}
-
 // LedgerConfig configures the referral ledger service. The zero value works: every field
 // documents its default, applied by Validate.
 type LedgerConfig struct {

@@ -76,12 +76,6 @@ func (c *SpoolConfig) defaults() {
 	}
 }
 
-// SpoolCodec turns events into spool records and back.
-type SpoolCodec[T any] struct {
-	Encode func(dst []byte, e T) []byte
-	Decode func(b []byte) (T, error)
-}
-
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 const recordHeader = 8

@@ -3,29 +3,12 @@ package attribution
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
+
+	"slices"
 
 	"github.com/segmentio/kafka-go"
 )
-
-// Topics refedge produces to and consumes from (deploy/kafka/topics.json, docs/commissions.md "Event contract").
-const (
-	TopicClicks       = "referral.clicks"
-	TopicAttributions = "referral.attributions"
-	TopicCommissions  = "referral.commissions"
-	TopicDeadLetter   = "refedge.deadletter"
-	TopicAudit        = "refedge.audit"
-
-	TopicPartners = "marketplace.partners"
-	TopicUsers    = "marketplace.users"
-	TopicKworks   = "marketplace.kworks"
-	TopicOrders   = "marketplace.orders"
-)
-
-// AllTopics lists every topic refedge uses, for topic creation in dev and tests.
-var AllTopics = []string{TopicClicks, TopicAttributions, TopicCommissions, TopicDeadLetter, TopicAudit,
-	TopicPartners, TopicUsers, TopicKworks, TopicOrders}
 
 // NewWriter returns a kafka-go writer for topic with refedge's explicit settings:
 // acks from all in-sync replicas, hash partitioning by key, a short batch timeout (the
