@@ -1,6 +1,8 @@
 package attribution
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +64,7 @@ func fmtMoneyMap(m map[string]int64) string {
 		return "0"
 	}
 	var parts []string
-	for _, c := range sortedKeys(m) {
+	for _, c := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmtMoney(m[c], c))
 	}
 	return strings.Join(parts, ", ")

@@ -90,7 +90,7 @@ func mustTestAuth(t *testing.T) *partnerapi.Auth {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { rdb.Close() })
-	a, err := partnerapi.NewAuth(partnerapi.Config{Keys: signing.MustKeyring(anTestSecret), Redis: rdb, PublicURL: "https://refedge.example"})
+	a, err := partnerapi.NewAuth(partnerapi.Config{Keys: signing.MustKeyring("dashboard-test-secret-0123456789"), Redis: rdb, PublicURL: "https://refedge.example"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package attribution
 
 import (
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 func TestMigrateRepeatsUnconfirmedPartnerColumns(t *testing.T) {
 	ctx := t.Context()
 	conn, db := testenv.ClickHouse(t)
-	log := testLog(t)
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := Migrate(ctx, conn, db, log); err != nil {
 		t.Fatal(err)
 	}

@@ -225,7 +225,7 @@ type reviewEnv struct {
 func newReviewEnv(t *testing.T) *reviewEnv {
 	t.Helper()
 	conn, db := testenv.ClickHouse(t)
-	log := slog.New(slog.NewTextHandler(tLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := Migrate(t.Context(), conn, db, log); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}

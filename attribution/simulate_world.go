@@ -216,7 +216,7 @@ func Simulate(ctx context.Context, cfg SimConfig) (SimReport, error) {
 		if cfg.Rate > 0 {
 			// Pace by wall time: the chunk is a tenth of a second's worth.
 			want := start.Add(time.Duration(core.Sent()) * time.Second / time.Duration(cfg.Rate))
-			if !sleepCtx(ctx, time.Until(want)) {
+			if !pause(ctx, time.Until(want)) {
 				return rep, ctx.Err()
 			}
 		}
@@ -281,7 +281,7 @@ func SimulateMain(args []string, getenv func(string) string, stdout, stderr io.W
 		return 2
 	}
 	cfg.AfterPartners = func(ctx context.Context) error {
-		sleepCtx(ctx, *lead)
+		pause(ctx, *lead)
 		return ctx.Err()
 	}
 	rep, err := Simulate(context.Background(), cfg)
@@ -293,4 +293,16 @@ func SimulateMain(args []string, getenv func(string) string, stdout, stderr io.W
 		rep.Events, rep.Elapsed.Round(time.Millisecond), rep.Partners, rep.Users, rep.Referred, rep.Kworks, rep.Orders,
 		rep.MainTotal, cfg.Currency, rep.Refunds, rep.PartialRefunds)
 	return 0
+}
+
+// pause waits d, or less when ctx ends first; it reports whether the whole wait passed.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
