@@ -1,16 +1,5 @@
 package analytics
 
-// Partner analytics: the figures behind GET /api/v1/stats, /referrals, /earnings, /clicks
-// and the /partner dashboard.
-//
-// Flow of one stats request: parse and bound the range (analytics_params.go); ask one
-// small query which hours of the partner each aggregate can be trusted for (the seal
-// check, analytics_trust.go); read trusted hours from the per-hour aggregates and the
-// rest from raw rows with one row per id (analytics_stats.go); merge in Go. A background
-// sealer (analytics_sealer.go) measures closed hours so that nearly every hour is
-// trusted. Every query filters by the authenticated partner with a bound parameter and
-// runs with a deadline on the analytics connection pool, never on the click path.
-
 import (
 	"context"
 	"errors"
@@ -24,11 +13,11 @@ import (
 	"github.com/refedge/refedge/attribution/sink"
 )
 
-// AnalyticsConfig configures partner analytics. The zero value of every limit takes the
+// Config configures partner analytics. The zero value of every limit takes the
 // default written on its field; Conn and DB are required.
 type Config struct {
 	// Conn is the ClickHouse connection analytics queries use. Give it its own pool
-	// (OpenAnalyticsClickHouse) so a slow dashboard never queues behind event inserts.
+	// (OpenClickHouse) so a slow dashboard never queues behind event inserts.
 	Conn driver.Conn
 	// DB is the ClickHouse database holding the tables (default "refedge" is not
 	// assumed: it is required).
@@ -83,7 +72,7 @@ type SealerConfig struct {
 	Backfill time.Duration
 }
 
-// NewDefaultAnalyticsConfig returns a config with every default filled in (Conn and DB
+// NewDefaultConfig returns a config with every default filled in (Conn and DB
 // left empty).
 func NewDefaultConfig() Config {
 	var c Config
@@ -193,7 +182,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
-// OpenAnalyticsClickHouse opens a connection pool of its own for analytics queries:
+// OpenClickHouse opens a connection pool of its own for analytics queries:
 // REFEDGE_ANALYTICS_CLICKHOUSE_DSN if set (for example a read-only user), else dsn,
 // with at most REFEDGE_ANALYTICS_CLICKHOUSE_POOL (default 4) connections.
 func OpenClickHouse(dsn string, getenv func(string) string) (driver.Conn, string, error) {
@@ -232,7 +221,7 @@ type Analytics struct {
 	sealer *sealer
 }
 
-// NewAnalytics validates cfg and returns an Analytics. Call Start to run the sealer and
+// New validates cfg and returns an Analytics. Call Start to run the sealer and
 // Stop to end it.
 func New(cfg Config) (*Analytics, error) {
 	cfg.defaults()

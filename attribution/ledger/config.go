@@ -11,10 +11,10 @@ import (
 	"github.com/refedge/refedge/attribution/rules"
 )
 
-// LedgerConfig configures the referral ledger service. The zero value works: every field
+// Config configures the referral ledger service. The zero value works: every field
 // documents its default, applied by Validate.
 type Config struct {
-	// Rules is the program; nil means RulesFile, or DefaultRules() when that is empty too.
+	// Rules is the program; nil means RulesFile, or rules.Default() when that is empty too.
 	Rules *rules.Rules
 	// RulesFile is a rules JSON file such as deploy/rules.json (REFEDGE_RULES_FILE).
 	RulesFile string
@@ -64,7 +64,7 @@ type Config struct {
 	SweepLateness time.Duration
 }
 
-// NewDefaultLedgerConfig returns a config with every default filled in.
+// NewDefaultConfig returns a config with every default filled in.
 func NewDefaultConfig() Config {
 	var c Config
 	c.defaults()
@@ -156,7 +156,7 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// LedgerEnv documents the environment variables LedgerConfigFromEnv reads.
+// Env documents the environment variables ConfigFromEnv reads.
 var Env = []struct{ Name, Default, Help string }{
 	{"REFEDGE_RULES_FILE", "", "commission rules JSON (see deploy/rules.json); empty: the built-in default program"},
 	{"REFEDGE_LEDGER_GROUP", "refedge-ledger", "prefix of the ledger's Kafka consumer groups"},
@@ -167,7 +167,7 @@ var Env = []struct{ Name, Default, Help string }{
 	{"REFEDGE_LEDGER_SWEEP_INTERVAL", "1m", "how often idle referrals are detached or expired; -1s disables"},
 }
 
-// LedgerConfigFromEnv reads the REFEDGE_RULES_FILE and REFEDGE_LEDGER_* variables and
+// ConfigFromEnv reads the REFEDGE_RULES_FILE and REFEDGE_LEDGER_* variables and
 // validates the result; every problem is reported, each naming its variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var c Config

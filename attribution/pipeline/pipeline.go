@@ -24,7 +24,7 @@ type Sink[T any] interface {
 	Write(ctx context.Context, batch []T) error
 }
 
-// PipelineConfig tunes a pipeline. The zero value works: every field documents its default.
+// Config tunes a pipeline. The zero value works: every field documents its default.
 type Config struct {
 	// Name labels metrics and logs ("clicks", "impressions").
 	Name string
@@ -51,7 +51,7 @@ func (c Config) MemoryBound() int {
 	return c.QueueSize + (c.SinkQueue+2)*c.BatchSize
 }
 
-// NewDefaultPipelineConfig returns a config with every default filled in, the settings
+// NewDefaultConfig returns a config with every default filled in, the settings
 // a pipeline built from the zero config runs with.
 func NewDefaultConfig() Config {
 	var c Config
@@ -126,7 +126,7 @@ const pausedLogEvery = 30 * time.Second
 // ErrStopped is returned by Enqueue after Stop.
 var ErrStopped = errors.New("pipeline stopped")
 
-// NewPipeline starts a pipeline without a disk spool: failed writes are retried in
+// New starts a pipeline without a disk spool: failed writes are retried in
 // memory. release is called once per event after every sink has written it (or given
 // up); it may be nil.
 func New[T any](cfg Config, release func(T), sinks ...Sink[T]) *Pipeline[T] {
@@ -137,7 +137,7 @@ func New[T any](cfg Config, release func(T), sinks ...Sink[T]) *Pipeline[T] {
 	return p
 }
 
-// NewSpooledPipeline starts a pipeline whose sinks spool to disk (sc.Dir/<sink>) the
+// NewSpooled starts a pipeline whose sinks spool to disk (sc.Dir/<sink>) the
 // batches they cannot write, and replay them in order when the sink answers again.
 // An empty sc.Dir disables spooling.
 func NewSpooled[T any](cfg Config, sc spool.Config, codec event.Codec[T], release func(T), sinks ...Sink[T]) (*Pipeline[T], error) {

@@ -39,7 +39,7 @@ const (
 	consoleLookupPath   = "/admin/lookup"
 )
 
-// ConsoleLedger is what the console reads of the ledger (LedgerService).
+// ConsoleLedger is what the console reads of the ledger (ledger.Service).
 type ConsoleLedger interface {
 	OrderDecisions(ctx context.Context, id string) (ledger.OrderDecisions, error)
 	Referral(ctx context.Context, user string) (ledger.ReferralView, error)

@@ -15,7 +15,7 @@ import (
 	"github.com/refedge/refedge/internal/signing"
 )
 
-// SimConfig describes a simulated marketplace. The zero value of each count or share
+// Config describes a simulated marketplace. The zero value of each count or share
 // takes the default written on it.
 type Config struct {
 	// Brokers and Topics are where the marketplace events go.
@@ -82,7 +82,7 @@ func (c *Config) defaults() {
 	c.Sellers = min(c.Sellers, c.Users)
 }
 
-// SimReport counts what a simulation produced.
+// Report counts what a simulation produced.
 type Report struct {
 	Partners, Users, Referred, Kworks, Orders, Refunds, PartialRefunds, Events int
 	// MainTotal is the sum of amount_main over all orders, in minor units.
@@ -236,7 +236,7 @@ func simPartnerStatus(i int) string {
 	return "active"
 }
 
-// SimulateMain is the `refedge simulate` subcommand: it parses args, plays a simulated
+// Main is the `refedge simulate` subcommand: it parses args, plays a simulated
 // marketplace core against the brokers, prints a summary to stdout and returns the exit
 // code. It reads REFEDGE_KAFKA_BROKERS and REFEDGE_SECRET as defaults for its flags.
 func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
