@@ -119,13 +119,13 @@ func newBrowserStack(t *testing.T) *browserStack {
 	rdb := testenv.Redis(t)
 	s.rdb = rdb
 	ctx := context.Background()
-	reg := &partners.Registry{R: rdb}
+	reg := &partners.Registry{Redis: rdb}
 	for _, c := range browserCases {
 		if err := reg.Upsert(ctx, partners.Partner{ID: c.name, Status: partners.Active, EmailConfirmed: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	st := &tracker.RedisState{R: rdb}
+	st := &tracker.RedisState{Redis: rdb}
 
 	refLn := listen(t)
 	s.refBase = fmt.Sprintf("http://localhost:%d", refLn.Addr().(*net.TCPAddr).Port)

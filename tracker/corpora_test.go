@@ -170,10 +170,10 @@ func runClickPath(t *testing.T, cases []corpusCase) (map[string]corpusResult, ti
 	// the public handler on a loopback listener.
 	rdb := testenv.Redis(t)
 	ctx := context.Background()
-	if err := (&partners.Registry{R: rdb}).Upsert(ctx, partners.Partner{ID: corpusPartner, Status: partners.Active, EmailConfirmed: true}); err != nil {
+	if err := (&partners.Registry{Redis: rdb}).Upsert(ctx, partners.Partner{ID: corpusPartner, Status: partners.Active, EmailConfirmed: true}); err != nil {
 		t.Fatal(err)
 	}
-	st := &tracker.RedisState{R: rdb}
+	st := &tracker.RedisState{Redis: rdb}
 	q := &verdictQueue{got: make(map[string]corpusResult, len(cases))}
 	edge, err := tracker.NewEdge(tracker.Config{
 		Origin: "https://market.example",

@@ -72,7 +72,7 @@ func New(cfg Config, rdb redis.UniversalClient, ch driver.Conn, chDB string,
 	s.writers = newLedgerWriters(brokers, cfg.Topics, cfg.Group)
 	s.l = &ledger{
 		rules: cfg.Rules, keyring: keys, rdb: rdb, k: storeKeys{cfg.KeyPrefix},
-		reg: &partners.Registry{R: rdb}, schemas: sch, out: s.writers, log: log,
+		reg: &partners.Registry{Redis: rdb}, schemas: sch, out: s.writers, log: log,
 		pttl: strconv.Itoa(int(cfg.ParkTTL / time.Second)), lttl: strconv.Itoa(int(cfg.LineTTL / time.Second)),
 		parkTTL: cfg.ParkTTL, lease: cfg.ProduceLease,
 		keepDue: cfg.SweepInterval > 0,

@@ -149,9 +149,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	clicks, revocations, impressions := events.clicks, events.revocations, events.impressions
-	registry := &partners.Registry{R: d.redis}
+	registry := &partners.Registry{Redis: d.redis}
 	quality := tracker.Quality{}
-	state := &tracker.RedisState{R: d.redis, Q: quality}
+	state := &tracker.RedisState{Redis: d.redis, Quality: quality}
 	edge, err := tracker.NewEdge(tracker.Config{
 		Origin:         cfg.MarketOrigin.String(),
 		CookieDomain:   cfg.CookieDomain,

@@ -81,7 +81,7 @@ func NewEnvOn(t *testing.T, now func() time.Time, conn driver.Conn, db string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := &partners.Registry{R: rdb}
+	reg := &partners.Registry{Redis: rdb}
 	adm := admintest.New(log)
 	auth.RegisterAdmin(adm, reg)
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
