@@ -114,18 +114,18 @@ type msParam struct {
 
 // lineArg is a commission line as computed from an order, before the ledger decides it.
 type lineArg struct {
-	Key    string `json:"key"`
-	Role   string `json:"role"`
-	OrderID      string `json:"o"`
-	Buyer  string `json:"buyer"`
-	Seller string `json:"seller"`
-	Base      string `json:"b"`
-	Rate   string `json:"rate"`
-	Rounding    string `json:"rnd"`
-	Amount    string `json:"amt"`
-	Currency    string `json:"cur"`
-	Program   string `json:"prog"`
-	AtMS      string `json:"t"`
+	Key      string `json:"key"`
+	Role     string `json:"role"`
+	OrderID  string `json:"o"`
+	Buyer    string `json:"buyer"`
+	Seller   string `json:"seller"`
+	Base     string `json:"b"`
+	Rate     string `json:"rate"`
+	Rounding string `json:"rnd"`
+	Amount   string `json:"amt"`
+	Currency string `json:"cur"`
+	Program  string `json:"prog"`
+	AtMS     string `json:"t"`
 	// PaidAtMS is when the buyer paid (Unix ms), or "": activation uses it.
 	PaidAtMS string `json:"pa"`
 	// Refunds are the order's refunds known when the line is decided.
@@ -135,7 +135,7 @@ type lineArg struct {
 // refundArg is one refund of an order: its event id, time (Unix ms) and the refunded
 // part of the main-balance payment in minor units ("" for all of it).
 type refundArg struct {
-	ID  string `json:"id"`
+	ID     string `json:"id"`
 	AtMS   string `json:"t"`
 	Amount string `json:"amt"`
 }
@@ -210,27 +210,27 @@ type outEntry struct {
 
 // outboxEvent is an output event as ledger.lua writes it.
 type outboxEvent struct {
-	Seq     string `json:"n"`
-	Type  string `json:"type"`
-	OccurredAtMS   string `json:"occ"`
-	UserID     string `json:"u"`
-	PartnerID     string `json:"p"`
-	ClickID     string `json:"c"`
-	State    string `json:"st"`
-	RegisteredAtMS     string `json:"r"`
-	ActivationDeadlineMS    string `json:"ad"`
-	ExpiresAtMS    string `json:"xd"`
-	ActivatedAtMS     string `json:"a"`
-	Cause string `json:"cause"`
-	Key   string `json:"key"`
-	OrderID     string `json:"o"`
-	Role  string `json:"role"`
-	Base     string `json:"b"`
-	Rate  string `json:"rate"`
-	Amount   string `json:"amt"`
-	Currency   string `json:"cur"`
-	Program  string `json:"prog"`
-	Reverses   string `json:"rev"`
+	Seq                  string `json:"n"`
+	Type                 string `json:"type"`
+	OccurredAtMS         string `json:"occ"`
+	UserID               string `json:"u"`
+	PartnerID            string `json:"p"`
+	ClickID              string `json:"c"`
+	State                string `json:"st"`
+	RegisteredAtMS       string `json:"r"`
+	ActivationDeadlineMS string `json:"ad"`
+	ExpiresAtMS          string `json:"xd"`
+	ActivatedAtMS        string `json:"a"`
+	Cause                string `json:"cause"`
+	Key                  string `json:"key"`
+	OrderID              string `json:"o"`
+	Role                 string `json:"role"`
+	Base                 string `json:"b"`
+	Rate                 string `json:"rate"`
+	Amount               string `json:"amt"`
+	Currency             string `json:"cur"`
+	Program              string `json:"prog"`
+	Reverses             string `json:"rev"`
 }
 
 // opShards is how many pipelines run a batch's ops at once. Ops of one user always share
