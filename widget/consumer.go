@@ -29,7 +29,6 @@ type CatalogConsumer struct {
 	once                   sync.Once
 	c                      *kafkax.Consumer // set by Start
 	stopFetch, abandonWork context.CancelFunc
-	done                   chan struct{}
 }
 
 // NewCatalogConsumer returns a consumer of marketplace.kworks in consumer group groupID
@@ -38,7 +37,7 @@ func NewCatalogConsumer(brokers []string, groupID string, catalog *Catalog, log 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &CatalogConsumer{brokers: brokers, group: groupID, catalog: catalog, log: log, done: make(chan struct{})}
+	return &CatalogConsumer{brokers: brokers, group: groupID, catalog: catalog, log: log}
 }
 
 // Start begins consuming in the background, one event at a time.
@@ -51,27 +50,24 @@ func (c *CatalogConsumer) Start() {
 		fetchCtx, stopFetch := context.WithCancel(context.Background())
 		workCtx, abandonWork := context.WithCancel(context.Background())
 		c.stopFetch, c.abandonWork = stopFetch, abandonWork
-		go func() {
-			defer close(c.done)
-			_ = c.c.Run(fetchCtx, workCtx) // only stopping ends it; the event in hand stays uncommitted
-		}()
+		c.c.Start(fetchCtx, workCtx)
 	})
 }
 
 // Stop stops fetching, lets the event being applied finish and be committed, or, if ctx
 // ends first, abandons it (uncommitted, so it is redelivered), and closes the reader.
 func (c *CatalogConsumer) Stop(ctx context.Context) error {
-	c.once.Do(func() { close(c.done) }) // never started
+	c.once.Do(func() {}) // never started: Start does nothing from now on
 	if c.c == nil {
 		return nil
 	}
 	c.stopFetch()
 	defer c.abandonWork()
 	select {
-	case <-c.done:
+	case <-c.c.Done():
 	case <-ctx.Done():
 		c.abandonWork()
-		<-c.done
+		<-c.c.Done()
 		c.c.Close()
 		return ctx.Err()
 	}

@@ -64,14 +64,15 @@ type Consumer struct {
 	warn   logx.Throttle
 
 	mu sync.Mutex
-	r  *kafka.Reader // created by Run: a group reader joins its group at once
+	r  *kafka.Reader // created by Start: a group reader joins its group at once
 
-	committed atomic.Int64 // messages committed
-	failing   atomic.Bool  // the last step failed
-	running   atomic.Bool
+	committed atomic.Int64  // messages committed
+	failing   atomic.Bool   // the last step failed
+	done      chan struct{} // closed when consuming has ended; err is then set
+	err       error
 }
 
-// NewConsumer returns a consumer; Run consumes.
+// NewConsumer returns a consumer; Start consumes.
 func NewConsumer(cfg ConsumerConfig, h Handler) *Consumer {
 	cfg.MaxBatch = max(cfg.MaxBatch, 1)
 	if cfg.RetryMin <= 0 {
@@ -107,24 +108,41 @@ func NewConsumer(cfg ConsumerConfig, h Handler) *Consumer {
 	} else {
 		rc.GroupTopics = cfg.Topics
 	}
-	return &Consumer{cfg: cfg, rc: rc, handle: h}
+	return &Consumer{cfg: cfg, rc: rc, handle: h, done: make(chan struct{})}
 }
 
-// Run joins the group and consumes until fetchCtx ends (then it finishes and commits
-// the batches in hand and returns nil) or workCtx ends (then it abandons them
-// uncommitted and returns an error), or a step fails with a Fatal error, which it
-// returns. Run is called once; Close the consumer after it returned.
-func (c *Consumer) Run(fetchCtx, workCtx context.Context) error {
+// Start joins the group and consumes in the background until fetchCtx ends (then it
+// finishes and commits the batches in hand) or workCtx ends (then it abandons them
+// uncommitted), or a step fails with a Fatal error. Done is closed then, and Err says
+// why. Start once; Close the consumer after Done.
+func (c *Consumer) Start(fetchCtx, workCtx context.Context) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.r != nil {
-		c.mu.Unlock()
-		return errors.New(c.cfg.Name + " consumer: Run called twice")
+		panic("kafkax: " + c.cfg.Name + " consumer started twice")
 	}
 	c.r = kafka.NewReader(c.rc)
-	c.mu.Unlock()
-	c.running.Store(true)
-	defer c.running.Store(false)
+	go func() {
+		c.err = c.run(fetchCtx, workCtx)
+		close(c.done)
+	}()
+}
 
+// Done is closed when the consumer has stopped consuming.
+func (c *Consumer) Done() <-chan struct{} { return c.done }
+
+// Err returns why the consumer stopped, once Done is closed: nil after fetchCtx ended
+// and the batches in hand were committed.
+func (c *Consumer) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+func (c *Consumer) run(fetchCtx, workCtx context.Context) error {
 	var finishing chan error // the previous batch's finisher and commit
 	wait := func() error {
 		if finishing == nil {
@@ -254,9 +272,17 @@ func (c *Consumer) retry(fetchCtx, workCtx context.Context, n int, step func() e
 
 // Ready reports whether the consumer runs and its last step did not fail.
 func (c *Consumer) Ready() error {
+	c.mu.Lock()
+	started := c.r != nil
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+		return errors.New(c.cfg.Name + " consumer stopped")
+	default:
+	}
 	switch {
-	case !c.running.Load():
-		return errors.New(c.cfg.Name + " consumer is not running")
+	case !started:
+		return errors.New(c.cfg.Name + " consumer not started")
 	case c.failing.Load():
 		return errors.New(c.cfg.Name + " consumer is retrying a failed batch")
 	}
@@ -266,19 +292,19 @@ func (c *Consumer) Ready() error {
 // Committed returns how many messages the consumer has committed.
 func (c *Consumer) Committed() int64 { return c.committed.Load() }
 
-// Lag returns the reader's lag, as kafka-go last saw it (0 before Run).
-func (c *Consumer) Lag() int64 {
+// Stats returns the reader's statistics (zero before Start); Lag is the consumer lag.
+func (c *Consumer) Stats() kafka.ReaderStats {
 	c.mu.Lock()
 	r := c.r
 	c.mu.Unlock()
 	if r == nil {
-		return 0
+		return kafka.ReaderStats{}
 	}
-	return r.Stats().Lag
+	return r.Stats()
 }
 
-// Close leaves the group without committing anything more. Call it after Run returned
-// (or when Run was never called).
+// Close leaves the group without committing anything more. Call it after Done (or when
+// the consumer was never started).
 func (c *Consumer) Close() error {
 	c.mu.Lock()
 	r := c.r

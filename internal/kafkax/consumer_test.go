@@ -67,23 +67,24 @@ func (e *consumerEnv) committedOffsets(t *testing.T, group string) int64 {
 	return sum
 }
 
-// running is a consumer running in the background: stop ends fetching and returns what
-// Run returned.
+// running is a started consumer: stop ends fetching and returns Err.
 type running struct {
 	c      *Consumer
 	cancel context.CancelFunc
-	done   chan error
 }
 
 func start(t *testing.T, cfg ConsumerConfig, h Handler) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{c: NewConsumer(cfg, h), cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- r.c.Run(ctx, context.Background()) }()
+	r := &running{c: NewConsumer(cfg, h), cancel: cancel}
+	if err := r.c.Ready(); err == nil || !strings.Contains(err.Error(), "not started") {
+		t.Errorf("Ready before Start: %v", err)
+	}
+	r.c.Start(ctx, context.Background())
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-r.done:
+		case <-r.c.Done():
 		case <-time.After(30 * time.Second):
 			t.Error("consumer still running 30s after the end of the test")
 		}
@@ -96,9 +97,8 @@ func (r *running) stop(t *testing.T) error {
 	t.Helper()
 	r.cancel()
 	select {
-	case err := <-r.done:
-		r.done <- err // for the cleanup
-		return err
+	case <-r.c.Done():
+		return r.c.Err()
 	case <-time.After(30 * time.Second):
 		t.Fatal("consumer did not stop within 30s")
 		return nil
@@ -171,7 +171,7 @@ func TestConsumerCommitsAfterFinish(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run after a clean stop: %v", err)
 	}
-	if err := r.c.Ready(); err == nil || !strings.Contains(err.Error(), "not running") {
+	if err := r.c.Ready(); err == nil || !strings.Contains(err.Error(), "consumer stopped") {
 		t.Errorf("Ready after stop: %v", err)
 	}
 }
@@ -258,10 +258,9 @@ func TestConsumerFatalRedelivers(t *testing.T) {
 	cfg.Fatal = func(err error) bool { return errors.Is(err, crash) }
 	r := start(t, cfg, func(context.Context, []kafka.Message) (func(context.Context) error, error) { return nil, crash })
 	select {
-	case err := <-r.done:
-		r.done <- err
-		if !errors.Is(err, crash) {
-			t.Fatalf("Run returned %v, want the crash", err)
+	case <-r.c.Done():
+		if err := r.c.Err(); !errors.Is(err, crash) {
+			t.Fatalf("Err() = %v, want the crash", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the consumer did not stop on a Fatal error")
