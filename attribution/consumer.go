@@ -72,13 +72,5 @@ func (c *consumer) close() error { return c.r.Close() }
 // ready reports whether the consumer runs and its last batch did not fail.
 func (c *consumer) ready() error { return c.r.Ready() }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// sleepCtx waits d, or less if ctx ends first; it reports whether it waited all of d.
+func sleepCtx(ctx context.Context, d time.Duration) bool { return kafkax.Sleep(ctx, d) }

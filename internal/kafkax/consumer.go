@@ -161,7 +161,7 @@ func (c *Consumer) run(fetchCtx, workCtx context.Context) error {
 			}
 			c.warn.Warn(c.cfg.Log, "fetch", "cannot fetch from Kafka; will retry", "consumer", c.cfg.Name,
 				"topics", c.cfg.Topics, "retry_in", backoff, "err", err)
-			if !sleep(fetchCtx, backoff) {
+			if !Sleep(fetchCtx, backoff) {
 				return wait()
 			}
 			backoff = min(backoff*2, c.cfg.RetryMax)
@@ -248,7 +248,7 @@ func (c *Consumer) retry(fetchCtx, workCtx context.Context, n int, step func() e
 		if c.cfg.Later != nil && c.cfg.Later(err) {
 			// Jittered, so that two consumers waiting on each other do not retry in step.
 			c.cfg.Log.Debug("batch must wait", "consumer", c.cfg.Name, "messages", n, "attempt", attempt, "reason", err)
-			if !sleep(fetchCtx, later+rand.N(later+1)) {
+			if !Sleep(fetchCtx, later+rand.N(later+1)) {
 				return err
 			}
 			later = min(later*2, c.cfg.RetryMax/4)
@@ -263,7 +263,7 @@ func (c *Consumer) retry(fetchCtx, workCtx context.Context, n int, step func() e
 		}
 		c.warn.Warn(c.cfg.Log, "batch", "batch failed; will retry", "consumer", c.cfg.Name, "messages", n,
 			"attempt", attempt, "retry_in", backoff, "err", err)
-		if !sleep(fetchCtx, backoff+rand.N(backoff/4+1)) {
+		if !Sleep(fetchCtx, backoff+rand.N(backoff/4+1)) {
 			return err
 		}
 		backoff = min(backoff*2, c.cfg.RetryMax)
@@ -327,7 +327,8 @@ func inc(c prometheus.Counter, n int) {
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d, or less if ctx ends first; it reports whether it waited all of d.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
