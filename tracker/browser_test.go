@@ -28,7 +28,7 @@ import (
 	"github.com/refedge/refedge/tracker"
 )
 
-// Acceptance 2 of issue 3: real headless Chromium, with the User-Agent of the same
+// Clicks from a real browser: headless Chromium, with the User-Agent of the same
 // Chromium as a normal desktop browser, on a partner's page of another site. A user's
 // click on a referral link is valid and leaves rfe_ref in the cookie jar; every way of
 // loading the same URL without the user choosing it ends non-valid, with no rfe_ref.
