@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/refedge/refedge/attribution/sink"
+	"github.com/refedge/refedge/internal/envvar"
 )
 
 // Config configures partner analytics. The zero value of every limit takes the
@@ -22,6 +23,10 @@ type Config struct {
 	// DB is the ClickHouse database holding the tables (default "refedge" is not
 	// assumed: it is required).
 	DB string
+	// ClickHouseDSN and Pool are how OpenClickHouse opens Conn: another DSN than the
+	// events' (for example a read-only user) and the most connections (0 means 4).
+	ClickHouseDSN string
+	Pool          int
 	// Logger receives query failures; nil means slog.Default().
 	Logger *slog.Logger
 	// QueryTimeout bounds one API request's queries, in Go and on the server
@@ -134,68 +139,50 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Analytics environment variables (all optional).
-const (
-	EnvAnalyticsTimeout       = "REFEDGE_ANALYTICS_TIMEOUT"         // Go duration, default 5s
-	EnvAnalyticsMaxRangeDays  = "REFEDGE_ANALYTICS_MAX_RANGE_DAYS"  // default 400
-	EnvAnalyticsMaxConcurrent = "REFEDGE_ANALYTICS_MAX_CONCURRENT"  // default 8
-	EnvAnalyticsSealer        = "REFEDGE_ANALYTICS_SEALER"          // 1 (default) or 0
-	EnvAnalyticsDSN           = "REFEDGE_ANALYTICS_CLICKHOUSE_DSN"  // default REFEDGE_CLICKHOUSE_DSN
-	EnvAnalyticsPool          = "REFEDGE_ANALYTICS_CLICKHOUSE_POOL" // max connections, default 4
-)
-
-// LoadEnv reads the optional REFEDGE_ANALYTICS_* variables into c, collecting every
-// problem; each message names its variable.
-func (c *Config) LoadEnv(getenv func(string) string) error {
-	var errs []error
-	if v := getenv(EnvAnalyticsTimeout); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > 10*time.Minute {
-			errs = append(errs, fmt.Errorf("%s: want a duration between 1ms and 10m, got %q", EnvAnalyticsTimeout, v))
-		}
-		c.QueryTimeout = d
-	}
-	if v := getenv(EnvAnalyticsMaxRangeDays); v != "" {
+// Vars are the analytics' optional variables; LoadEnv reads them.
+var Vars = envvar.Table[Config]{Part: "analytics", Vars: []envvar.Var[Config]{
+	{Name: "REFEDGE_ANALYTICS_CLICKHOUSE_DSN", Default: "", Help: "ClickHouse for partner analytics and review, for example a read-only user; empty: REFEDGE_CLICKHOUSE_DSN",
+		Set: envvar.String(func(c *Config) *string { return &c.ClickHouseDSN })},
+	{Name: "REFEDGE_ANALYTICS_CLICKHOUSE_POOL", Default: "4", Help: "analytics connections",
+		Set: envvar.Int(func(c *Config) *int { return &c.Pool }, 1, 256)},
+	{Name: "REFEDGE_ANALYTICS_TIMEOUT", Default: "5s", Help: "per-request query budget",
+		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.QueryTimeout }, time.Millisecond, 10*time.Minute)},
+	{Name: "REFEDGE_ANALYTICS_MAX_RANGE_DAYS", Default: "400", Help: "longest stats range in days", Set: func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 3660 {
-			errs = append(errs, fmt.Errorf("%s: want whole days 1..3660, got %q", EnvAnalyticsMaxRangeDays, v))
+			return errors.New("want whole days from 1 to 3660")
 		}
 		c.MaxRange = time.Duration(n) * 24 * time.Hour
 		if c.MaxHourlyRange == 0 && c.MaxRange < 31*24*time.Hour {
 			c.MaxHourlyRange = c.MaxRange
 		}
-	}
-	if v := getenv(EnvAnalyticsMaxConcurrent); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1024 {
-			errs = append(errs, fmt.Errorf("%s: want 1..1024, got %q", EnvAnalyticsMaxConcurrent, v))
+		return nil
+	}},
+	{Name: "REFEDGE_ANALYTICS_MAX_CONCURRENT", Default: "8", Help: "analytics requests at once; more get 429",
+		Set: envvar.Int(func(c *Config) *int { return &c.MaxConcurrent }, 1, 1024)},
+	{Name: "REFEDGE_ANALYTICS_SEALER", Default: "1", Help: "1 runs the background sealer of closed hours, 0 does not", Set: func(c *Config, v string) error {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want 1 or 0")
 		}
-		c.MaxConcurrent = n
-	}
-	switch v := getenv(EnvAnalyticsSealer); v {
-	case "", "1", "true":
-	case "0", "false":
-		c.Sealer.Disabled = true
-	default:
-		errs = append(errs, fmt.Errorf("%s: want 1 or 0, got %q", EnvAnalyticsSealer, v))
-	}
-	return errors.Join(errs...)
-}
+		c.Sealer.Disabled = !on
+		return nil
+	}},
+}}
+
+// LoadEnv reads the REFEDGE_ANALYTICS_* variables that are set into c, collecting every
+// problem; each message names its variable.
+func (c *Config) LoadEnv(getenv func(string) string) error { return Vars.Load(c, getenv) }
 
 // OpenClickHouse opens a connection pool of its own for analytics queries:
-// REFEDGE_ANALYTICS_CLICKHOUSE_DSN if set (for example a read-only user), else dsn,
-// with at most REFEDGE_ANALYTICS_CLICKHOUSE_POOL (default 4) connections.
-func OpenClickHouse(dsn string, getenv func(string) string) (driver.Conn, string, error) {
-	if v := getenv(EnvAnalyticsDSN); v != "" {
-		dsn = v
+// c.ClickHouseDSN if set, else dsn, with at most c.Pool (default 4) connections.
+func OpenClickHouse(dsn string, c *Config) (driver.Conn, string, error) {
+	if c.ClickHouseDSN != "" {
+		dsn = c.ClickHouseDSN
 	}
-	pool := 4
-	if v := getenv(EnvAnalyticsPool); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 256 {
-			return nil, "", fmt.Errorf("%s: want 1..256, got %q", EnvAnalyticsPool, v)
-		}
-		pool = n
+	pool := c.Pool
+	if pool <= 0 {
+		pool = 4
 	}
 	opts, db, err := sink.ClickHouseOptions(dsn)
 	if err != nil {

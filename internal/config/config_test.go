@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/refedge/refedge/internal/envvar"
 )
 
 func env(kv ...string) func(string) string {
@@ -119,8 +121,8 @@ func TestDevAllowsEmbedded(t *testing.T) {
 }
 
 func TestHelpListsEveryVariable(t *testing.T) {
-	h := Help()
-	for _, v := range Vars {
+	h := envvar.Help(Vars.Docs())
+	for _, v := range Vars.Vars {
 		if !strings.Contains(h, v.Name) {
 			t.Errorf("--help lacks %s", v.Name)
 		}
