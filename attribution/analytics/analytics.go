@@ -61,7 +61,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// SealerConfig tunes the sealer that measures closed hours (see analytics_sealer.go).
+// SealerConfig tunes the sealer that measures closed hours (see sealer.go).
 type SealerConfig struct {
 	// Disabled turns the background loop off (figures stay exact; requests read more raw
 	// rows). REFEDGE_ANALYTICS_SEALER=0.

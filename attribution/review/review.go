@@ -4,12 +4,12 @@ package review
 // period, for the people who decide sanctions. Read-only: blocking a partner stays the
 // marketplace's decision and reaches refedge as partner.upserted with status blocked.
 //
-// Flow of one request: parse and bound the period (review_http.go); run five queries at
-// once on ClickHouse (review_query.go) — the verdict mix of the period and of the
+// Flow of one request: parse and bound the period (http.go); run five queries at
+// once on ClickHouse (query.go) — the verdict mix of the period and of the
 // baseline (the previous period of the same length), with beacon revocations applied;
 // the reasons of flagged clicks; click-to-signup times of attributed signups; signups
 // sharing a browser (rfe_vid) or a daily IP+User-Agent hash; commission concentration —
-// and score and rank in Go (review_score.go). Every request value is a bound parameter;
+// and score and rank in Go (score.go). Every request value is a bound parameter;
 // each query has a deadline in Go and on the server (max_execution_time).
 
 import (

@@ -49,7 +49,7 @@ if want go; then
   gobench 'ServeCached|ServeBare|Inmemory' ./banners/
   gobench 'Frame|BareHandler|ViewToken|ParsePath' ./widget/
   # Ingestion: the click envelope and the ClickHouse and Kafka click sinks.
-  gobench 'ClickEnvelope|ClicksWrite' ./attribution/
+  gobench 'ClickEnvelope|ClicksWrite' ./attribution/sink/
 fi
 
 want wrk || want ingest || exit 0
