@@ -3,7 +3,7 @@ package main
 import (
 	"strings"
 
-	"github.com/refedge/refedge/internal/envdoc"
+	"github.com/refedge/refedge/deploy/envdoc"
 	"github.com/refedge/refedge/internal/envvar"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/refedge/refedge/deploy/nginx"
 	"github.com/refedge/refedge/internal/config"
-	"github.com/refedge/refedge/internal/envdoc"
+	"github.com/refedge/refedge/deploy/envdoc"
 	"github.com/refedge/refedge/internal/envvar"
 	"github.com/refedge/refedge/internal/testenv"
 )

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/internal/config"
-	"github.com/refedge/refedge/internal/envdoc"
+	"github.com/refedge/refedge/deploy/envdoc"
 	"github.com/refedge/refedge/internal/envvar"
 )
 

@@ -1,6 +1,6 @@
-// Package envdoc gathers every variable a running refedge reads, from the table of each
-// part that reads it, in the order --help prints them: the process's own, then each
-// part's optional tunables.
+// Package envdoc gathers every variable a running refedge reads, from the table of
+// each part that reads it: what --help prints and what the deployment manifests may
+// set. The process's own come first, then each part's optional tunables.
 package envdoc
 
 import (
