@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refedge/refedge/deploy/envdoc"
 	"github.com/refedge/refedge/deploy/nginx"
 	"github.com/refedge/refedge/internal/config"
-	"github.com/refedge/refedge/deploy/envdoc"
 	"github.com/refedge/refedge/internal/envvar"
 	"github.com/refedge/refedge/internal/testenv"
 )

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/deploy/envdoc"
+	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/envvar"
 )
 
