@@ -15,6 +15,7 @@ import (
 	"github.com/refedge/refedge/attribution/analytics"
 	"github.com/refedge/refedge/attribution/dashboard"
 	"github.com/refedge/refedge/attribution/ledger"
+	"github.com/refedge/refedge/attribution/pipeline"
 	"github.com/refedge/refedge/attribution/review"
 	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/banners"
@@ -29,6 +30,7 @@ import (
 // partConfigs are the parts' own settings, read from the environment before anything
 // starts so that every bad variable is reported at once.
 type partConfigs struct {
+	events    pipeline.Config // the click and impression pipelines
 	banners   banners.Config
 	widget    widget.Config
 	links     tracker.LinksConfig
@@ -38,9 +40,9 @@ type partConfigs struct {
 
 // loadParts reads every part's variables through getenv.
 func loadParts(getenv func(string) string) (*partConfigs, error) {
-	p := &partConfigs{banners: banners.NewDefaultConfig(), widget: widget.NewDefaultConfig(),
+	p := &partConfigs{events: pipeline.NewDefaultConfig(), banners: banners.NewDefaultConfig(), widget: widget.NewDefaultConfig(),
 		analytics: analytics.NewDefaultConfig(), ledger: ledger.NewDefaultConfig()}
-	return p, errors.Join(p.banners.LoadEnv(getenv), p.widget.LoadEnv(getenv), p.links.LoadEnv(getenv),
+	return p, errors.Join(p.events.LoadEnv(getenv), p.banners.LoadEnv(getenv), p.widget.LoadEnv(getenv), p.links.LoadEnv(getenv),
 		p.analytics.LoadEnv(getenv), p.ledger.LoadEnv(getenv))
 }
 
@@ -186,7 +188,7 @@ func (a *App) openDeps(ctx context.Context) (err error) {
 }
 
 func (a *App) buildPipelines(context.Context) (err error) {
-	a.events, err = newEventPipelines(a.cfg, a.deps, a.log, pipelineOptions{})
+	a.events, err = newEventPipelines(a.cfg, a.parts.events, a.deps, a.log, pipelineOptions{})
 	return err
 }
 

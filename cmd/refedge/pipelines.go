@@ -41,9 +41,9 @@ type pipelineOptions struct {
 }
 
 // newEventPipelines starts the click, revocation and impression pipelines.
-func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipelineOptions) (*eventPipelines, error) {
+func newEventPipelines(cfg *config.Config, events pipeline.Config, d *deps, log *slog.Logger, opts pipelineOptions) (*eventPipelines, error) {
 	keep := opts.Sinks
-	clickCfg := eventPipelineConfig(cfg, "clicks", log)
+	clickCfg := eventPipelineConfig(events, "clicks", log)
 	if opts.Clicks != nil {
 		opts.Clicks(&clickCfg)
 	}
@@ -71,7 +71,7 @@ func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipel
 		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
 	}
 	p.impressions, err = pipeline.NewSpooled(
-		eventPipelineConfig(cfg, "impressions", log), spoolIn("impressions"),
+		eventPipelineConfig(events, "impressions", log), spoolIn("impressions"),
 		event.ImpressionCodec, event.ReleaseImpression,
 		sinks(keep, pipeline.Sink[*event.Impression](&sink.ClickHouseImpressions{Conn: d.ch, DB: d.chDB}))...)
 	if err != nil {
@@ -89,13 +89,10 @@ func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipel
 	return p, nil
 }
 
-// eventPipelineConfig sizes the click and impression pipelines; docs/performance.md, "Event pipeline defaults", says why.
-func eventPipelineConfig(cfg *config.Config, name string, log *slog.Logger) pipeline.Config {
-	c := pipeline.NewDefaultConfig()
-	c.Name, c.Logger = name, log
-	c.BatchSize, c.QueueSize, c.SinkQueue = cfg.EventBatchSize, cfg.EventQueueSize, 1
-	c.FlushInterval = cfg.EventFlushInterval
-	return c
+// eventPipelineConfig is events (the REFEDGE_EVENT_* settings) for the pipeline name.
+func eventPipelineConfig(events pipeline.Config, name string, log *slog.Logger) pipeline.Config {
+	events.Name, events.Logger = name, log
+	return events
 }
 
 // sinks returns the sinks keep selects (all of them when keep is nil).

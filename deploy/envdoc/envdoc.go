@@ -6,6 +6,7 @@ package envdoc
 import (
 	"github.com/refedge/refedge/attribution/analytics"
 	"github.com/refedge/refedge/attribution/ledger"
+	"github.com/refedge/refedge/attribution/pipeline"
 	"github.com/refedge/refedge/banners"
 	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/envvar"
@@ -19,7 +20,7 @@ func Process() []envvar.Doc { return config.Vars.Docs() }
 // Parts returns the optional tunables of serve's parts, each read by its own LoadEnv.
 func Parts() []envvar.Doc {
 	var out []envvar.Doc
-	for _, d := range [][]envvar.Doc{ledger.Vars.Docs(), analytics.Vars.Docs(), widget.Vars.Docs(),
+	for _, d := range [][]envvar.Doc{pipeline.Vars.Docs(), ledger.Vars.Docs(), analytics.Vars.Docs(), widget.Vars.Docs(),
 		banners.Vars.Docs(), tracker.LinkVars.Docs()} {
 		out = append(out, d...)
 	}

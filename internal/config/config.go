@@ -59,12 +59,6 @@ type Config struct {
 	MaxConns int
 	// MaxConnsPerIP bounds one peer address's concurrent connections; 0 is no limit.
 	MaxConnsPerIP int
-	// EventBatchSize, EventQueueSize and EventFlushInterval size the click and impression
-	// pipelines: events per ClickHouse insert and Kafka produce, events waiting to be
-	// batched, and how often a non-empty batch is written at least.
-	EventBatchSize     int
-	EventQueueSize     int
-	EventFlushInterval time.Duration
 	// Dev allows embedded Redis and Kafka when their variables are empty.
 	Dev bool
 	// ShutdownTimeout bounds the whole graceful stop.
@@ -185,17 +179,6 @@ var Vars = envvar.Table[Config]{Strict: true, Vars: []envvar.Var[Config]{
 	}},
 	{Name: "REFEDGE_MAX_CONNS", Default: "20000", Help: "most concurrent connections on the public listener; past it new connections are answered 503 and closed", Set: intSetter(func(c *Config) *int { return &c.MaxConns }, 1, math.MaxInt, "want a positive number")},
 	{Name: "REFEDGE_MAX_CONNS_PER_IP", Default: "0", Help: "most concurrent connections from one peer address on the public listener (0: no limit); set it only when refedge faces visitors directly, not behind a proxy or load balancer", Set: intSetter(func(c *Config) *int { return &c.MaxConnsPerIP }, 0, math.MaxInt, "want a number, 0 for no limit")},
-	{Name: "REFEDGE_EVENT_BATCH_SIZE", Default: "20000", Help: "clicks (impressions) per ClickHouse insert and Kafka produce, 100 to 1000000; bigger batches cost ClickHouse less per row and hold more in memory", Set: intSetter(func(c *Config) *int { return &c.EventBatchSize }, 100, 1_000_000, "want a number from 100 to 1000000")},
-	{Name: "REFEDGE_EVENT_QUEUE_SIZE", Default: "32768", Help: "clicks (impressions) waiting to be batched, at least 1024; a full queue makes the handlers wait. At most queue + 3 x batch events are in memory per pipeline", Set: intSetter(func(c *Config) *int { return &c.EventQueueSize }, 1024, math.MaxInt, "want a number of at least 1024")},
-	{Name: "REFEDGE_EVENT_FLUSH_INTERVAL", Default: "1s", Help: "a non-empty batch of clicks (impressions) is written at least this often, 10ms to 1m; shorter means more ClickHouse inserts and a shorter kill -9 window", Set: func(c *Config, v string) (err error) {
-		if c.EventFlushInterval, err = time.ParseDuration(v); err != nil {
-			return errors.New("want a duration such as 1s")
-		}
-		if c.EventFlushInterval < 10*time.Millisecond || c.EventFlushInterval > time.Minute {
-			return errors.New("want a duration from 10ms to 1m")
-		}
-		return nil
-	}},
 	{Name: "REFEDGE_DEV", Default: "0", Help: "1 allows embedded Redis and Kafka when their variables are empty", Set: func(c *Config, v string) error {
 		switch v {
 		case "1", "true":
