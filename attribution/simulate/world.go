@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/signing"
 )
 
@@ -217,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if cfg.Rate > 0 {
 			// Pace by wall time: the chunk is a tenth of a second's worth.
 			want := start.Add(time.Duration(core.Sent()) * time.Second / time.Duration(cfg.Rate))
-			if !pause(ctx, time.Until(want)) {
+			if !kafkax.Sleep(ctx, time.Until(want)) {
 				return rep, ctx.Err()
 			}
 		}
@@ -282,7 +283,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		return 2
 	}
 	cfg.AfterPartners = func(ctx context.Context) error {
-		pause(ctx, *lead)
+		kafkax.Sleep(ctx, *lead)
 		return ctx.Err()
 	}
 	rep, err := Run(context.Background(), cfg)
@@ -294,16 +295,4 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		rep.Events, rep.Elapsed.Round(time.Millisecond), rep.Partners, rep.Users, rep.Referred, rep.Kworks, rep.Orders,
 		rep.MainTotal, cfg.Currency, rep.Refunds, rep.PartialRefunds)
 	return 0
-}
-
-// pause waits d, or less when ctx ends first; it reports whether the whole wait passed.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
