@@ -64,11 +64,11 @@ func NewDefaultConfig() Config {
 // Vars are the variables of the click and impression pipelines, the two that carry the
 // edge's traffic; LoadEnv reads them.
 var Vars = envvar.Table[Config]{Part: "events", Vars: []envvar.Var[Config]{
-	{Name: "REFEDGE_EVENT_BATCH_SIZE", Default: "20000", Help: "clicks (impressions) per ClickHouse insert and Kafka produce; bigger batches cost ClickHouse less per row and hold more in memory",
+	{Name: "REFEDGE_EVENT_BATCH_SIZE", Default: "20000", Help: "clicks (impressions) per ClickHouse insert and Kafka produce, 100 to 1000000; bigger batches cost ClickHouse less per row and hold more in memory",
 		Set: envvar.Int(func(c *Config) *int { return &c.BatchSize }, 100, 1_000_000)},
-	{Name: "REFEDGE_EVENT_QUEUE_SIZE", Default: "32768", Help: "clicks (impressions) waiting to be batched; a full queue makes the handlers wait. At most queue + 3 x batch events are in memory per pipeline",
+	{Name: "REFEDGE_EVENT_QUEUE_SIZE", Default: "32768", Help: "clicks (impressions) waiting to be batched, at least 1024; a full queue makes the handlers wait. At most queue + 3 x batch events are in memory per pipeline",
 		Set: envvar.Int(func(c *Config) *int { return &c.QueueSize }, 1024, 1<<30)},
-	{Name: "REFEDGE_EVENT_FLUSH_INTERVAL", Default: "1s", Help: "a non-empty batch of clicks (impressions) is written at least this often; shorter means more ClickHouse inserts and a shorter kill -9 window",
+	{Name: "REFEDGE_EVENT_FLUSH_INTERVAL", Default: "1s", Help: "a non-empty batch of clicks (impressions) is written at least this often, 10ms to 1m; shorter means more ClickHouse inserts and a shorter kill -9 window",
 		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.FlushInterval }, 10*time.Millisecond, time.Minute)},
 }}
 
