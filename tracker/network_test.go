@@ -175,12 +175,18 @@ func TestNetworkAllowWins(t *testing.T) {
 }
 
 // BenchmarkClassifyNetwork is BenchmarkClassify with the network step on the real
-// databases, for a consumer ISP's address and a cloud's.
+// databases, for a consumer ISP's address and a cloud's, and without the step ("off",
+// the same as BenchmarkClassify) in the same run, so the step's cost is the difference
+// even on a busy machine (docs/performance.md).
 func BenchmarkClassifyNetwork(b *testing.B) {
 	svc := realNetwork(b)
-	for _, tc := range []struct{ name, ip string }{{"consumer", "178.64.0.1"}, {"datacenter", "3.120.0.1"}, {"consumer-ipv6", "2003::1"}} {
+	for _, tc := range []struct{ name, ip string }{{"off", "178.64.0.1"}, {"consumer", "178.64.0.1"}, {"datacenter", "3.120.0.1"}, {"consumer-ipv6", "2003::1"}} {
 		b.Run(tc.name, func(b *testing.B) {
-			cl := NewClassifier(Quality{Network: svc}, nil)
+			q := Quality{Network: svc}
+			if tc.name == "off" {
+				q.Network = nil
+			}
+			cl := NewClassifier(q, nil)
 			s := realisticSignals()
 			s.IP = netip.MustParseAddr(tc.ip)
 			b.ReportAllocs()

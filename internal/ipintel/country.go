@@ -4,70 +4,70 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 
-// countryDB answers countries from a MaxMind-format database. Such a database stores
-// each distinct record once (a few hundred for a country database), so the records are
-// decoded once at load into a map by their offset; a lookup walks the search tree and
-// reads the map, allocating nothing.
+// countryDB answers countries from the networks of a MaxMind-format database, copied at
+// load into the same sorted range table as the ASN data: walking the .mmdb search tree
+// for every click costs several times a range search, and a table of ranges needs no
+// decoding per lookup. Adjacent networks of one country are merged into one range.
 type countryDB struct {
-	r     *maxminddb.Reader
-	codes map[uintptr]string
+	ranges rangeTable
+	codes  []string // by index; 0 is "" (no country)
+	// networks counts the database's networks before merging.
+	networks int
 }
 
-// loadCountry reads a .mmdb file whose records carry country_code (or, as in MaxMind's
-// GeoIP2 and GeoLite2 Country, country.iso_code). The file is read into memory rather
-// than mapped, so a database replaced by a reload is freed by the garbage collector once
-// no lookup uses it.
+// loadCountry reads a .mmdb file whose records carry country_code (or, as MaxMind's
+// GeoIP2 and GeoLite2 Country do, country.iso_code).
 func loadCountry(path string) (*countryDB, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	r, err := maxminddb.OpenBytes(b)
+	r, err := maxminddb.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	db := &countryDB{r: r, codes: map[uintptr]string{}}
-	interned := map[string]string{}
+	defer r.Close()
+	db := &countryDB{codes: []string{""}}
+	index := map[string]uint32{"": 0}
+	byOffset := map[uintptr]uint32{} // a database stores each distinct record once
 	for res := range r.Networks() {
 		if err := res.Err(); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		off := res.Offset()
-		if _, ok := db.codes[off]; ok {
-			continue
-		}
-		var code string
-		if err := res.DecodePath(&code, "country_code"); err != nil || code == "" {
-			if err := res.DecodePath(&code, "country", "iso_code"); err != nil {
-				return nil, fmt.Errorf("%s: record of %s: %w", path, res.Prefix(), err)
+		db.networks++
+		code, ok := byOffset[res.Offset()]
+		if !ok {
+			var s string
+			if err := res.DecodePath(&s, "country_code"); err != nil || s == "" {
+				if err := res.DecodePath(&s, "country", "iso_code"); err != nil {
+					return nil, fmt.Errorf("%s: record of %s: %w", path, res.Prefix(), err)
+				}
 			}
+			if len(s) != 2 {
+				s = "" // no country, or a placeholder for none
+			}
+			if code, ok = index[s]; !ok {
+				code = uint32(len(db.codes))
+				db.codes = append(db.codes, s)
+				index[s] = code
+			}
+			byOffset[res.Offset()] = code
 		}
-		if len(code) != 2 {
-			code = "" // no country, or a placeholder the data uses for none
+		p := res.Prefix()
+		if err := db.ranges.add(p.Addr(), lastAddr(p.Masked()), code, 0); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if s, ok := interned[code]; ok {
-			code = s
-		} else {
-			interned[code] = code
-		}
-		db.codes[off] = code
 	}
-	if len(interned) == 0 {
+	if len(db.codes) < 2 {
 		return nil, errors.New(path + ": no country record")
 	}
+	db.ranges.seal()
+	db.ranges.mergeAdjacent()
 	return db, nil
 }
 
 // lookup returns ip's country code, or "".
 func (db *countryDB) lookup(ip netip.Addr) string {
-	res := db.r.Lookup(ip)
-	if !res.Found() {
-		return ""
-	}
-	return db.codes[res.Offset()]
+	code, _, _ := db.ranges.find(ip)
+	return db.codes[code]
 }

@@ -42,10 +42,33 @@ type v6Range struct {
 	a, b   uint32
 }
 
-// rangeTable holds sorted, non-overlapping ranges of each family.
+// rangeTable holds sorted, non-overlapping ranges of each family. i4 and i6, when
+// built, index them by the address's first 16 bits (i4[k] is the first range starting at
+// or after k<<16), so a search looks at a few ranges near each other instead of
+// bisecting the whole table: fewer steps, and fewer cache misses.
 type rangeTable struct {
-	v4 []v4Range
-	v6 []v6Range
+	v4     []v4Range
+	v6     []v6Range
+	i4, i6 []uint32
+}
+
+// index builds i4 and i6.
+func (t *rangeTable) index() {
+	t.i4, t.i6 = make([]uint32, 1<<16+1), make([]uint32, 1<<16+1)
+	i := 0
+	for k := 0; k <= 1<<16; k++ {
+		for i < len(t.v4) && uint64(t.v4[i].lo) < uint64(k)<<16 {
+			i++
+		}
+		t.i4[k] = uint32(i)
+	}
+	i = 0
+	for k := 0; k <= 1<<16; k++ {
+		for i < len(t.v6) && t.v6[i].lo.hi>>48 < uint64(k) {
+			i++
+		}
+		t.i6[k] = uint32(i)
+	}
 }
 
 // add appends the inclusive range [first, last]; both must be of one family and in
@@ -110,7 +133,32 @@ func (t *rangeTable) seal() int {
 		v6 = append(v6, r)
 	}
 	t.v4, t.v6 = slices.Clip(v4), slices.Clip(v6)
+	t.index()
 	return fixed
+}
+
+// mergeAdjacent joins neighbouring ranges that carry the same numbers and touch.
+func (t *rangeTable) mergeAdjacent() {
+	v4 := t.v4[:0]
+	for _, r := range t.v4 {
+		if n := len(v4); n > 0 && v4[n-1].a == r.a && v4[n-1].b == r.b && v4[n-1].hi+1 == r.lo {
+			v4[n-1].hi = r.hi
+			continue
+		}
+		v4 = append(v4, r)
+	}
+	v6 := t.v6[:0]
+	for _, r := range t.v6 {
+		if n := len(v6); n > 0 && v6[n-1].a == r.a && v6[n-1].b == r.b {
+			if nx, ok := v6[n-1].hi.next(); ok && nx == r.lo {
+				v6[n-1].hi = r.hi
+				continue
+			}
+		}
+		v6 = append(v6, r)
+	}
+	t.v4, t.v6 = slices.Clip(v4), slices.Clip(v6)
+	t.index()
 }
 
 // find returns the numbers of the range holding ip.
@@ -118,8 +166,12 @@ func (t *rangeTable) find(ip netip.Addr) (a, b uint32, ok bool) {
 	ip = ip.Unmap()
 	if ip.Is4() {
 		n := v4num(ip)
-		// The last range starting at or before n.
+		// The last range starting at or before n: every range before lo starts before n's
+		// /16, every one from hi on after it.
 		lo, hi := 0, len(t.v4)
+		if t.i4 != nil {
+			lo, hi = int(t.i4[n>>16]), int(t.i4[n>>16+1])
+		}
 		for lo < hi {
 			m := int(uint(lo+hi) >> 1)
 			if t.v4[m].lo <= n {
@@ -139,6 +191,9 @@ func (t *rangeTable) find(ip netip.Addr) (a, b uint32, ok bool) {
 	}
 	n := v6num(ip)
 	lo, hi := 0, len(t.v6)
+	if t.i6 != nil {
+		lo, hi = int(t.i6[n.hi>>48]), int(t.i6[n.hi>>48+1])
+	}
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if !n.less(t.v6[m].lo) {

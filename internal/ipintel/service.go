@@ -169,7 +169,7 @@ func (s *Service) reload() error {
 		attrs = append(attrs, "asn_ranges_v4", len(d.asn.ranges.v4), "asn_ranges_v6", len(d.asn.ranges.v6), "as_organisations", len(d.asn.orgs)-1, "overlapping_ranges_cut", d.asn.overlaps)
 	}
 	if d.country != nil {
-		attrs = append(attrs, "country_records", len(d.country.codes))
+		attrs = append(attrs, "country_networks", d.country.networks, "country_ranges", len(d.country.ranges.v4)+len(d.country.ranges.v6))
 	}
 	s.log.Info("IP databases loaded", attrs...)
 	return nil
@@ -265,7 +265,7 @@ func (s *Service) Describe() string {
 	}
 	out := ""
 	if d.country != nil {
-		out += fmt.Sprintf("country %s (%d records); ", s.cfg.CountryDB, len(d.country.codes))
+		out += fmt.Sprintf("country: %d networks in %d ranges, %d countries; ", d.country.networks, len(d.country.ranges.v4)+len(d.country.ranges.v6), len(d.country.codes)-1)
 	}
 	if d.asn != nil {
 		out += fmt.Sprintf("ASN %d IPv4 and %d IPv6 ranges, %d organisations; ", len(d.asn.ranges.v4), len(d.asn.ranges.v6), len(d.asn.orgs)-1)
