@@ -33,7 +33,8 @@ type Quality struct {
 	PartnerRate int
 	// Network looks the client address up: its country and ASN go on the click, and a
 	// data-centre network's click is a bot's (reasons net:datacenter and net:asn=<n>).
-	// nil: no lookup, no country or ASN recorded.
+	// nil, or a service with no database and no deny list: no lookup, no country or ASN
+	// recorded.
 	Network *ipintel.Service
 }
 

@@ -37,7 +37,7 @@ func NewClassifier(q Quality, ua *crawlers.Matcher) *Classifier {
 			{"duplicate", stepDuplicate},
 		},
 	}
-	if q.Network != nil {
+	if q.Network.Active() {
 		cl.Pre = slices.Insert(cl.Pre, 1, Step{"network", networkStep(q.Network)})
 	}
 	return cl

@@ -145,7 +145,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	clicks, revocations, impressions := events.clicks, events.revocations, events.impressions
 	registry := &partners.Registry{R: d.redis}
-	quality := tracker.Quality{}
+	geo, err := openGeo(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	quality := tracker.Quality{Network: geo}
 	state := &tracker.RedisState{R: d.redis, Q: quality}
 	edge, err := tracker.NewEdge(tracker.Config{
 		Origin:         cfg.MarketOrigin.String(),
@@ -159,6 +163,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 
 	adm := admin.New(log)
+	geoFeature(adm, geo)
 	adm.SetCredentials(cfg.AdminCredentials)
 	adm.SetFailLimit(cfg.AdminAuthFailures, admin.DefaultFailWindow)
 	adm.SetAuditSink(&attribution.AuditLog{P: events.audit, Queue: attribution.AuditPipelineConfig().QueueSize})

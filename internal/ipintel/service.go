@@ -212,8 +212,11 @@ func (s *Service) changed() bool {
 // changes (checked every interval), until ctx ends. Replace a file by renaming a
 // complete new one over it: a file read while it is being written fails to load, the
 // old databases stay, and the next check tries again.
+//
+// With no database configured, SIGHUP is still taken (and only logged), so that the
+// signal never stops the process whether or not databases are set.
 func (s *Service) Watch(ctx context.Context, interval time.Duration) {
-	if s == nil || len(s.files()) == 0 {
+	if s == nil {
 		return
 	}
 	hup := make(chan os.Signal, 1)
@@ -226,9 +229,13 @@ func (s *Service) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-hup:
+			if len(s.files()) == 0 {
+				s.log.Info("SIGHUP: no IP database is configured; nothing to reload")
+				continue
+			}
 			s.log.Info("SIGHUP: reloading the IP databases")
 		case <-tick.C:
-			if !s.changed() {
+			if len(s.files()) == 0 || !s.changed() {
 				continue
 			}
 			s.log.Info("an IP database file changed: reloading")
