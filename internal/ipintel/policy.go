@@ -111,11 +111,14 @@ func ParseCIDRs(s string) ([]netip.Prefix, error) {
 			p, err = netip.ParsePrefix(f)
 		} else {
 			var a netip.Addr
-			if a, err = netip.ParseAddr(f); err == nil {
+			if a, err = netip.ParseAddr(f); err == nil && a.Zone() != "" {
+				err = errors.New("zoned address")
+			}
+			if err == nil {
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 		}
-		if err != nil || p.Addr().Zone() != "" {
+		if err != nil {
 			return nil, fmt.Errorf("entry %d (%q) is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32", i+1, clip(f))
 		}
 		if p.Addr().Is4In6() {

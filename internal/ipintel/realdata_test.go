@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,15 +106,23 @@ var wellKnown = []struct {
 	{"101.160.0.1", 1221, "AU", false, "Telstra"},
 }
 
+// loadReal loads the real databases once per test binary (a load takes about a second,
+// several under the race detector).
 func loadReal(t testing.TB) *Service {
 	t.Helper()
 	country, asn := testenv.GeoData(t)
-	s, err := New(Config{CountryDB: country, ASNDBs: asn}, nil)
-	if err != nil {
-		t.Fatal(err)
+	realOnce.Do(func() { realSvc, realErr = New(Config{CountryDB: country, ASNDBs: asn}, nil) })
+	if realErr != nil {
+		t.Fatal(realErr)
 	}
-	return s
+	return realSvc
 }
+
+var (
+	realOnce sync.Once
+	realSvc  *Service
+	realErr  error
+)
 
 // rawASNs scans the ASN CSV files line by line and returns, for each address, the AS
 // number of the first line whose range holds it.
