@@ -132,7 +132,7 @@ func (t *rangeTable) seal() int {
 		}
 		v6 = append(v6, r)
 	}
-	t.v4, t.v6 = slices.Clip(v4), slices.Clip(v6)
+	t.v4, t.v6 = slices.Clone(v4), slices.Clone(v6) // exact size: append left up to twice the room
 	t.index()
 	return fixed
 }
@@ -157,7 +157,7 @@ func (t *rangeTable) mergeAdjacent() {
 		}
 		v6 = append(v6, r)
 	}
-	t.v4, t.v6 = slices.Clip(v4), slices.Clip(v6)
+	t.v4, t.v6 = slices.Clone(v4), slices.Clone(v6) // exact size: append left up to twice the room
 	t.index()
 }
 
