@@ -37,6 +37,8 @@ var realNetwork = func() func(testing.TB) *ipintel.Service {
 	}
 }()
 
+const chromeUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+
 // chromeHeaders are every header current desktop Chrome sends for a link a person
 // clicked on another site, over HTTPS (the front proxy terminates TLS and says so).
 var chromeHeaders = []string{
@@ -46,7 +48,7 @@ var chromeHeaders = []string{
 	"sec-ch-ua-mobile", "?0",
 	"sec-ch-ua-platform", `"Windows"`,
 	"Upgrade-Insecure-Requests", "1",
-	"User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+	"User-Agent", chromeUA,
 	"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
 	"Sec-Fetch-Site", "cross-site",
 	"Sec-Fetch-Mode", "navigate",
@@ -280,5 +282,19 @@ func TestNetworkReloadUnderClicks(t *testing.T) {
 	t.Logf("%d clicks during %d reloads; by ASN %v", len(q.clicks), reloads, seen)
 	if err := svc.Status(); err != nil {
 		t.Fatalf("status after the reloads: %v", err)
+	}
+}
+
+// TestNetworkExplain: the support tool shows the network's reasons, country and ASN.
+func TestNetworkExplain(t *testing.T) {
+	e := networkEdge(t, realNetwork(t), &memQueue{})
+	resp, err := e.Explain(t.Context(), ClassifyRequest{URL: "https://r.example/?ref=12345", IP: "3.120.0.1",
+		Headers: map[string]string{"User-Agent": chromeUA}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(resp.Reasons, "net:datacenter") || !slices.Contains(resp.Reasons, "net:asn=16509") ||
+		resp.Country != "DE" || resp.ASN != 16509 {
+		t.Fatalf("%+v", resp)
 	}
 }
