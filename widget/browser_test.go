@@ -54,9 +54,15 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range migs[0].Statements { // 0001_events: clicks, impressions
-		if err := conn.Exec(t.Context(), st); err != nil {
-			t.Fatal(err)
+	// The raw tables: clicks and impressions (0001), and the clicks' network columns.
+	for _, m := range migs {
+		if m.Version != 1 && m.Name != "0009_click_network.sql" {
+			continue
+		}
+		for _, st := range m.Statements {
+			if err := conn.Exec(t.Context(), st); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	s := &stack{ch: conn, db: db, marketHits: make(chan string, 16)}

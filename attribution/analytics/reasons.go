@@ -80,6 +80,7 @@ var reasonTexts = map[string]string{
 	"beacon:behind":            "The new window opened behind the one the visitor was using (a pop-under).",
 	"beacon:hidden":            "The landing page was never visible on screen.",
 	"degraded:redis":           "Recorded while refedge's fraud-check store was unavailable; fewer checks ran on this click.",
+	"net:datacenter":           "The click came from a data centre's network (a cloud, hosting or VPS provider, or a VPN's servers), where programs run rather than people's browsers.",
 }
 
 // Families explain codes not listed above by their prefix; %s is the detail.
@@ -95,6 +96,7 @@ var reasonFamilies = map[string]string{
 	"rate":     "Too many clicks in a short time (%s).",
 	"beacon":   "The landing page's visibility check failed (%s).",
 	"degraded": "Recorded while part of refedge was unavailable (%s); fewer checks ran on this click.",
+	"net":      "The network the click came from (%s).",
 }
 
 // ReasonText explains a reason code in a sentence. A code of an unknown family reads as

@@ -16,6 +16,8 @@ func TestReasonText(t *testing.T) {
 	}
 	// The codes the brief and the tracker use read as sentences.
 	f("ua:crawler", "crawler")
+	f("net:datacenter", "data centre")
+	f("net:asn=16509", "(asn=16509)")
 	// The User-Agent rules' reasons each have their own sentence.
 	f("ua:monitor", "monitoring")
 	f("ua:transcoder", "transcoder")

@@ -112,7 +112,9 @@ SELECT concat('b-', toString(number)) AS click_id,
        '/categories/design' AS path, '' AS query,
        arrayElement(['desktop','mobile','tablet'], (intHash32(number + 5) %% 3) + 1) AS device,
        arrayElement(['chrome','firefox','safari','edge','yandex','opera'], (intHash32(number + 6) %% 6) + 1) AS browser,
-       'bench' AS user_agent
+       'bench' AS user_agent,
+       arrayElement(['RU','DE','US',''], (intHash32(number + 7) %% 4) + 1) AS country,
+       toUInt32(arrayElement([12389, 3320, 7922, 0], (intHash32(number + 7) %% 4) + 1)) AS asn
 FROM numbers(%[5]d)`, e.DB, sink.ClickColumns, from.Unix(), span, clicks),
 		fmt.Sprintf(`INSERT INTO %[1]s.impressions (%[2]s)
 SELECT concat('i-', toString(number)), toDateTime(%[3]d + intDiv(number * %[4]d, %[5]d)), 'bench',

@@ -196,7 +196,7 @@ func InsertClicks(ctx context.Context, t testing.TB, conn driver.Conn, db string
 	}
 	for _, c := range cs {
 		if err := b.Append(c.ID, c.TS.UTC(), c.Partner, c.Verdict, c.Reasons, c.Source, c.Creative, c.SubID, c.VisitorID,
-			"h-"+c.VisitorID, c.RefererHost, "/categories/design", "", c.Device, c.Browser, "Mozilla/5.0 test"); err != nil {
+			"h-"+c.VisitorID, c.RefererHost, "/categories/design", "", c.Device, c.Browser, "Mozilla/5.0 test", "", uint32(0)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -15,10 +15,14 @@ type Click struct {
 	ID      ClickID
 	Time    time.Time
 	Verdict Verdict
+	// ASN is the client network's autonomous system number, 0 when unknown. The client
+	// address itself is never recorded.
+	ASN uint32
 
 	partner, source, creative, subID        Str
 	visitorID, visitorHash, refererHost     Str
 	path, device, browser, userAgent, query Str
+	country                                 Str
 	reasons                                 []Str
 	a                                       arena
 }
@@ -59,6 +63,7 @@ func (c *Click) SetQuery(b []byte)       { c.query = c.a.put(b) }
 func (c *Click) SetDevice(s string)      { c.device = c.a.puts(s) }
 func (c *Click) SetBrowser(s string)     { c.browser = c.a.puts(s) }
 func (c *Click) SetUserAgent(b []byte)   { c.userAgent = c.a.put(b) }
+func (c *Click) SetCountry(s string)     { c.country = c.a.puts(s) } // ISO 3166-1 alpha-2, "" unknown
 
 // AddReason appends a reason code (e.g. "ua:crawler", "ad:gclid").
 func (c *Click) AddReason(r string) { c.reasons = append(c.reasons, c.a.puts(r)) }
@@ -84,6 +89,7 @@ func (c *Click) Query() string       { return c.a.get(c.query) }
 func (c *Click) Device() string      { return c.a.get(c.device) }
 func (c *Click) Browser() string     { return c.a.get(c.browser) }
 func (c *Click) UserAgent() string   { return c.a.get(c.userAgent) }
+func (c *Click) Country() string     { return c.a.get(c.country) }
 
 // NumReasons returns how many reasons the click carries.
 func (c *Click) NumReasons() int { return len(c.reasons) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -75,12 +76,15 @@ func (c *Click) AppendEnvelope(dst []byte) []byte {
 	dst = appendField(dst, "device", c.Device())
 	dst = appendField(dst, "browser", c.Browser())
 	dst = appendField(dst, "user_agent", c.UserAgent())
+	dst = appendField(dst, "country", c.Country())
+	dst = append(dst, `,"asn":`...)
+	dst = strconv.AppendUint(dst, uint64(c.ASN), 10)
 	return append(dst, "}}"...)
 }
 
 // envelopeOverhead is the size of a click envelope's fixed parts: names, punctuation,
 // ids and time.
-const envelopeOverhead = 420
+const envelopeOverhead = 460
 
 // envelopeSize is about the size of c's envelope: the fixed parts, the fields' bytes and
 // room for some escaping. AppendEnvelope grows its buffer once by it.
@@ -103,6 +107,8 @@ type ClickPayload struct {
 	Device      string   `json:"device"`
 	Browser     string   `json:"browser"`
 	UserAgent   string   `json:"user_agent"`
+	Country     string   `json:"country"`
+	ASN         uint32   `json:"asn"`
 }
 
 // DecodeClick fills c (acquired from the pool) from a click.recorded envelope.
@@ -130,6 +136,7 @@ func DecodeClick(b []byte, c *Click) error {
 	c.partner, c.source, c.creative, c.subID = c.a.puts(p.PartnerID), c.a.puts(p.Source), c.a.puts(p.Creative), c.a.puts(p.SubID)
 	c.visitorID, c.visitorHash, c.refererHost = c.a.puts(p.VisitorID), c.a.puts(p.VisitorHash), c.a.puts(p.RefererHost)
 	c.path, c.query, c.device, c.browser, c.userAgent = c.a.puts(p.Path), c.a.puts(p.Query), c.a.puts(p.Device), c.a.puts(p.Browser), c.a.puts(p.UserAgent)
+	c.country, c.ASN = c.a.puts(p.Country), p.ASN
 	for _, r := range p.Reasons {
 		c.AddReason(r)
 	}

@@ -53,7 +53,7 @@ func (s *reviewSim) click(partner string, ts time.Time, verdict string, reasons 
 		reasons = []string{}
 	}
 	s.clicks = append(s.clicks, []any{id, ts.UTC(), partner, verdict, reasons, "link", "", "", vid, vhash,
-		"blog.example", "/categories/design", "", "desktop", "Chrome", "Mozilla/5.0 test"})
+		"blog.example", "/categories/design", "", "desktop", "Chrome", "Mozilla/5.0 test", "", uint32(0)})
 	return id
 }
 

@@ -158,22 +158,23 @@ type ClickHouseClicks struct {
 // Name implements Sink.
 func (s *ClickHouseClicks) Name() string { return "clickhouse" }
 
-// clickColumns is the explicit column list ClickHouse 18.16 needs for batch inserts;
+// ClickColumns is the explicit column list ClickHouse 18.16 needs for batch inserts;
 // clickBatch.append fills them in this order.
-const ClickColumns = "click_id, ts, partner_id, verdict, reasons, source, creative, sub_id, visitor_id, visitor_hash, referer_host, path, query, device, browser, user_agent"
+const ClickColumns = "click_id, ts, partner_id, verdict, reasons, source, creative, sub_id, visitor_id, visitor_hash, referer_host, path, query, device, browser, user_agent, country, asn"
 
 // clickBatch holds one batch column by column. The strings alias the clicks (the
 // driver copies them into its own buffers on append); the slices are reused.
 type clickBatch struct {
 	ts      []time.Time
 	str     [numClickStrColumns][]string
+	asn     []uint32
 	reasons []string // every row's reasons, one after the other
 	rows    []span   // per row: its reasons in reasons
 }
 
 type span struct{ from, to int }
 
-// The String columns of clickColumns, by position in clickBatch.str.
+// The String columns of ClickColumns, by position in clickBatch.str.
 const (
 	colClickID = iota
 	colPartner
@@ -189,11 +190,12 @@ const (
 	colDevice
 	colBrowser
 	colUserAgent
+	colCountry
 	numClickStrColumns
 )
 
 func (cc *clickBatch) fill(clicks []*event.Click) {
-	cc.ts = cc.ts[:0]
+	cc.ts, cc.asn = cc.ts[:0], cc.asn[:0]
 	for i := range cc.str {
 		cc.str[i] = cc.str[i][:0]
 	}
@@ -215,6 +217,8 @@ func (cc *clickBatch) fill(clicks []*event.Click) {
 		add(colDevice, c.Device())
 		add(colBrowser, c.Browser())
 		add(colUserAgent, c.UserAgent())
+		add(colCountry, c.Country())
+		cc.asn = append(cc.asn, c.ASN)
 		from := len(cc.reasons)
 		for i := range c.NumReasons() {
 			cc.reasons = append(cc.reasons, c.Reason(i))
@@ -230,7 +234,7 @@ func (cc *clickBatch) fill(clicks []*event.Click) {
 // so a batch still makes one part per table.
 const insertBlockRows = 8192
 
-// append hands rows [lo, hi) to b in clickColumns order.
+// append hands rows [lo, hi) to b in ClickColumns order.
 func (cc *clickBatch) append(b driver.Batch, lo, hi int) error {
 	str := func(col int) any { return cc.str[col][lo:hi] }
 	for i, v := range []any{str(colClickID), cc.ts[lo:hi], str(colPartner), str(colVerdict)} {
@@ -245,13 +249,15 @@ func (cc *clickBatch) append(b driver.Batch, lo, hi int) error {
 			return err
 		}
 	}
-	for i, c := range []int{colSource, colCreative, colSubID, colVisitorID, colVisitorHash, colRefererHost,
-		colPath, colQuery, colDevice, colBrowser, colUserAgent} {
-		if err := b.Column(5 + i).Append(str(c)); err != nil {
+	next := 5
+	for _, c := range []int{colSource, colCreative, colSubID, colVisitorID, colVisitorHash, colRefererHost,
+		colPath, colQuery, colDevice, colBrowser, colUserAgent, colCountry} {
+		if err := b.Column(next).Append(str(c)); err != nil {
 			return err
 		}
+		next++
 	}
-	return nil
+	return b.Column(next).Append(cc.asn[lo:hi])
 }
 
 func (cc *clickBatch) reset() {

@@ -2,6 +2,7 @@ package sink_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -29,6 +30,8 @@ func hostileClicks(now time.Time) []*event.Click {
 		c.SetSubID([]byte(sub))
 		c.SetPath([]byte(path))
 		c.SetUserAgent([]byte(ua))
+		c.SetCountry([...]string{"DE", "RU", "", "US"}[len(out)%4])
+		c.ASN = [...]uint32{24940, 12389, 0, 4294967295}[len(out)%4]
 		for _, r := range reasons {
 			c.AddReason(r)
 		}
@@ -92,17 +95,18 @@ func TestClickSinksRoundTrip(t *testing.T) {
 	}
 
 	rows, err := conn.Query(ctx, "SELECT click_id, ts, partner_id, verdict, reasons, source, creative, sub_id, visitor_id, "+
-		"visitor_hash, referer_host, path, query, device, browser, user_agent FROM "+db+".clicks")
+		"visitor_hash, referer_host, path, query, device, browser, user_agent, country, asn FROM "+db+".clicks")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for rows.Next() {
-		var id, partner, verdict, source, creative, sub, vid, vhash, ref, path, query, device, browser, ua string
+		var id, partner, verdict, source, creative, sub, vid, vhash, ref, path, query, device, browser, ua, country string
 		var ts time.Time
 		var reasons []string
+		var asn uint32
 		if err := rows.Scan(&id, &ts, &partner, &verdict, &reasons, &source, &creative, &sub, &vid, &vhash, &ref,
-			&path, &query, &device, &browser, &ua); err != nil {
+			&path, &query, &device, &browser, &ua, &country, &asn); err != nil {
 			t.Fatal(err)
 		}
 		c := want[id]
@@ -110,9 +114,9 @@ func TestClickSinksRoundTrip(t *testing.T) {
 			t.Fatalf("ClickHouse has a click nobody wrote: %q", id)
 		}
 		n++
-		got := []string{partner, verdict, source, creative, sub, vid, vhash, ref, path, query, device, browser, ua}
+		got := []string{partner, verdict, source, creative, sub, vid, vhash, ref, path, query, device, browser, ua, country, fmt.Sprint(asn)}
 		exp := []string{c.Partner(), c.Verdict.String(), c.Source(), c.Creative(), c.SubID(), c.VisitorID(), c.VisitorHash(),
-			c.RefererHost(), c.Path(), c.Query(), c.Device(), c.Browser(), c.UserAgent()}
+			c.RefererHost(), c.Path(), c.Query(), c.Device(), c.Browser(), c.UserAgent(), c.Country(), fmt.Sprint(c.ASN)}
 		if !slices.Equal(got, exp) || !slices.Equal(reasons, c.Reasons()) || !ts.Equal(c.Time.Truncate(time.Second)) {
 			t.Fatalf("ClickHouse row %s:\n got %q %q %v\nwant %q %q %v", id, got, reasons, ts, exp, c.Reasons(), c.Time)
 		}
@@ -149,13 +153,13 @@ func TestClickSinksRoundTrip(t *testing.T) {
 			t.Fatalf("message %s: key %q time %v, want %q %v", env.ID, m.Key, env.OccurredAt, c.Partner(), c.Time)
 		}
 		got := []string{p.PartnerID, p.Verdict, p.Source, p.Creative, p.SubID, p.VisitorID, p.VisitorHash, p.RefererHost,
-			p.Path, p.Query, p.Device, p.Browser, p.UserAgent, strings.Join(p.Reasons, "|")}
+			p.Path, p.Query, p.Device, p.Browser, p.UserAgent, strings.Join(p.Reasons, "|"), p.Country, fmt.Sprint(p.ASN)}
 		var reasons []string
 		for _, r := range c.Reasons() {
 			reasons = append(reasons, jsonString(r))
 		}
 		exp := []string{c.Partner(), c.Verdict.String(), c.Source(), c.Creative(), c.SubID(), c.VisitorID(), c.VisitorHash(),
-			c.RefererHost(), c.Path(), c.Query(), c.Device(), c.Browser(), c.UserAgent(), strings.Join(reasons, "|")}
+			c.RefererHost(), c.Path(), c.Query(), c.Device(), c.Browser(), c.UserAgent(), strings.Join(reasons, "|"), c.Country(), fmt.Sprint(c.ASN)}
 		for i := range exp {
 			exp[i] = jsonString(exp[i])
 		}

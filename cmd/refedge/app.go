@@ -21,6 +21,7 @@ import (
 	"github.com/refedge/refedge/banners"
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/config"
+	"github.com/refedge/refedge/internal/ipintel"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/tracker"
@@ -57,6 +58,7 @@ type App struct {
 	events    *eventPipelines
 	adm       *admin.Server
 	registry  *partners.Registry
+	geo       *ipintel.Service
 	edge      *tracker.Edge
 	auth      *partnerapi.Auth
 	api       *partnerapi.Router
@@ -90,7 +92,7 @@ func (a *App) startSteps() []appStep {
 	return []appStep{
 		{"open Redis, Kafka and ClickHouse", a.openDeps},
 		{"build the event pipelines", a.buildPipelines},
-		{"build the click edge", a.buildEdge},
+		{"open the IP databases and build the click edge", a.buildEdge},
 		{"build the admin listener", a.buildAdmin},
 		{"build the partner API", a.buildPartnerAPI},
 		{"build the banners", a.buildBanners},
@@ -192,9 +194,12 @@ func (a *App) buildPipelines(context.Context) (err error) {
 	return err
 }
 
-func (a *App) buildEdge(context.Context) (err error) {
+func (a *App) buildEdge(ctx context.Context) (err error) {
 	a.registry = &partners.Registry{Redis: a.deps.redis}
-	quality := tracker.Quality{}
+	if a.geo, err = openGeo(ctx, a.cfg, a.log); err != nil {
+		return err
+	}
+	quality := tracker.Quality{Network: a.geo}
 	state := &tracker.RedisState{Redis: a.deps.redis, Quality: quality}
 	a.edge, err = tracker.NewEdge(tracker.Config{
 		Origin:         a.cfg.MarketOrigin.String(),
@@ -210,6 +215,7 @@ func (a *App) buildAdmin(context.Context) error {
 	cfg, d, events := a.cfg, a.deps, a.events
 	adm := admin.New(a.log)
 	a.adm = adm
+	geoFeature(adm, a.geo)
 	adm.SetCredentials(cfg.AdminCredentials)
 	adm.SetFailLimit(cfg.AdminAuthFailures, admin.DefaultFailWindow)
 	adm.SetAuditSink(&sink.AuditLog{P: events.audit, Queue: sink.AuditPipelineConfig().QueueSize})

@@ -15,6 +15,14 @@ eval "$(bash deploy/dev/services.sh env)"
 
 go build -o "$state/refedge" ./cmd/refedge
 
+# The IP databases (country, ASN) for the network step; without them refedge runs with
+# the step off and says so.
+if bash deploy/scripts/geo-data.sh fetch; then
+  eval "$(bash deploy/scripts/geo-data.sh env)"
+else
+  echo "run.sh: could not install the IP databases; refedge runs without the network step" >&2
+fi
+
 export REFEDGE_DEV=1
 export REFEDGE_HTTP_ADDR="${REFEDGE_HTTP_ADDR:-127.0.0.1:8080}"
 export REFEDGE_ADMIN_ADDR="${REFEDGE_ADMIN_ADDR:-127.0.0.1:8081}"

@@ -500,6 +500,7 @@ cmd_env() {
 	echo "export REFEDGE_TEST_REDIS_CLUSTER=$(rc_seeds)"
 	echo "export REFEDGE_TEST_CLICKHOUSE_CLUSTER=$CH_CLUSTER"
 	echo "export REFEDGE_TEST_CLICKHOUSE2_DSN=clickhouse://$HOST:$CH2_PORT/default"
+	echo "export REFEDGE_TEST_GEO_DIR=$(bash "$repo/deploy/scripts/geo-data.sh" dir)"
 }
 
 usage() {

@@ -41,6 +41,7 @@ type Server struct {
 	mu       sync.Mutex
 	checks   map[string]Check
 	deps     map[string]Check
+	features map[string]Check
 	draining atomic.Bool
 	log      *slog.Logger
 	auth     auth
@@ -53,7 +54,7 @@ const DefaultBodyTimeout = 20 * time.Second
 
 // New returns a server with health, readiness, metrics and pprof registered.
 func New(log *slog.Logger) *Server {
-	s := &Server{mux: http.NewServeMux(), checks: map[string]Check{}, deps: map[string]Check{}, log: log}
+	s := &Server{mux: http.NewServeMux(), checks: map[string]Check{}, deps: map[string]Check{}, features: map[string]Check{}, log: log}
 	s.auth = auth{failLimit: DefaultFailLimit, failWindow: DefaultFailWindow, sessionTTL: DefaultSessionTTL,
 		now: time.Now, failures: map[string]*failCount{}}
 	s.Handle("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -109,6 +110,15 @@ func (s *Server) AddDependency(name string, c Check) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deps[name] = c
+}
+
+// AddFeature registers an optional feature's state under name: /readyz reports it under
+// "features" ("ok", or "down: " and the error, which says what is off and why) and it
+// never changes readiness, strict or not: the edge is complete without it.
+func (s *Server) AddFeature(name string, c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.features[name] = c
 }
 
 // SetDraining makes /readyz answer 503 from now on: the process is shutting down and
@@ -202,12 +212,13 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	checks, deps := maps.Clone(s.checks), maps.Clone(s.deps)
+	checks, deps, features := maps.Clone(s.checks), maps.Clone(s.deps), maps.Clone(s.features)
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	checkStatus, checksOK := runChecks(ctx, checks)
 	depStatus, depsOK := runChecks(ctx, deps)
+	featureStatus, _ := runChecks(ctx, features)
 	ready := checksOK && !s.draining.Load()
 	if r.URL.Query().Get("strict") == "1" {
 		ready = ready && depsOK
@@ -217,7 +228,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusServiceUnavailable
 	}
 	WriteJSON(w, code, map[string]any{"ready": ready, "draining": s.draining.Load(), "degraded": !depsOK,
-		"checks": checkStatus, "dependencies": depStatus})
+		"checks": checkStatus, "dependencies": depStatus, "features": featureStatus})
 }
 
 // runChecks runs every check at once and reports "ok" or "down: <error>" for each.

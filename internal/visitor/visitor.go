@@ -8,9 +8,11 @@ package visitor
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"github.com/refedge/refedge/internal/signing"
 )
@@ -31,7 +33,7 @@ func ClientIP(peer net.IP, xff []byte, trusted []netip.Prefix) netip.Addr {
 		} else {
 			part, xff = xff, nil
 		}
-		a, err := netip.ParseAddr(string(bytes.TrimSpace(part)))
+		a, err := parseAddr(bytes.TrimSpace(part))
 		if err != nil {
 			// A malformed hop ends the chain we can trust: use the last good hop.
 			return addr
@@ -43,6 +45,26 @@ func ClientIP(peer net.IP, xff []byte, trusted []netip.Prefix) netip.Addr {
 	}
 	return addr
 }
+
+// parseAddr is netip.ParseAddr on bytes without copying them to a string: a string
+// conversion escapes (a parse error keeps its input), which cost every proxied request
+// an allocation. The string aliases b only during the call: the error is dropped here and
+// an Addr keeps no reference to its input (a zone is interned as a copy).
+func parseAddr(b []byte) (netip.Addr, error) {
+	if len(b) == 0 {
+		return netip.Addr{}, errEmptyAddr
+	}
+	a, err := netip.ParseAddr(unsafe.String(&b[0], len(b)))
+	if err != nil {
+		return netip.Addr{}, errBadAddr
+	}
+	return a, nil
+}
+
+var (
+	errEmptyAddr = errors.New("empty address")
+	errBadAddr   = errors.New("not an IP address")
+)
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	for _, p := range trusted {

@@ -1,0 +1,11 @@
+-- Each click's network: the country (ISO 3166-1 alpha-2) and the autonomous system number
+-- of the client address, as the tracker looked them up ('' and 0 when no database was
+-- loaded or the address is in none). The address itself is never stored.
+-- Runs on ClickHouse 18.16 and current releases: one column per ALTER (18.16 has no
+-- ADD COLUMN IF NOT EXISTS; the migration runners take "column with this name already
+-- exists" as done, so a run cut short can be repeated). Rows written before get the
+-- defaults.
+
+ALTER TABLE {db}.clicks ADD COLUMN country String;
+
+ALTER TABLE {db}.clicks ADD COLUMN asn UInt32;
