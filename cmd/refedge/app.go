@@ -32,6 +32,7 @@ import (
 // starts so that every bad variable is reported at once.
 type partConfigs struct {
 	events    pipeline.Config // the click and impression pipelines
+	geo       ipintel.Config  // the network step's databases and lists
 	banners   banners.Config
 	widget    widget.Config
 	links     tracker.LinksConfig
@@ -41,9 +42,9 @@ type partConfigs struct {
 
 // loadParts reads every part's variables through getenv.
 func loadParts(getenv func(string) string) (*partConfigs, error) {
-	p := &partConfigs{events: pipeline.NewDefaultConfig(), banners: banners.NewDefaultConfig(), widget: widget.NewDefaultConfig(),
+	p := &partConfigs{events: pipeline.NewDefaultConfig(), geo: ipintel.NewDefaultConfig(), banners: banners.NewDefaultConfig(), widget: widget.NewDefaultConfig(),
 		analytics: analytics.NewDefaultConfig(), ledger: ledger.NewDefaultConfig()}
-	return p, errors.Join(p.events.LoadEnv(getenv), p.banners.LoadEnv(getenv), p.widget.LoadEnv(getenv), p.links.LoadEnv(getenv),
+	return p, errors.Join(p.events.LoadEnv(getenv), p.geo.LoadEnv(getenv), p.banners.LoadEnv(getenv), p.widget.LoadEnv(getenv), p.links.LoadEnv(getenv),
 		p.analytics.LoadEnv(getenv), p.ledger.LoadEnv(getenv))
 }
 
@@ -196,7 +197,7 @@ func (a *App) buildPipelines(context.Context) (err error) {
 
 func (a *App) buildEdge(ctx context.Context) (err error) {
 	a.registry = &partners.Registry{Redis: a.deps.redis}
-	if a.geo, err = openGeo(ctx, a.cfg, a.log); err != nil {
+	if a.geo, err = openGeo(ctx, a.parts.geo, a.log); err != nil {
 		return err
 	}
 	quality := tracker.Quality{Network: a.geo}

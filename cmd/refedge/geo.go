@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/refedge/refedge/internal/admin"
-	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/ipintel"
 )
 
@@ -14,12 +13,12 @@ import (
 // a file changes until ctx ends. Without databases the edge runs without the network
 // step and says so once in the log (and on /readyz: geoFeature); a database that is
 // named but cannot be loaded stops the start.
-func openGeo(ctx context.Context, cfg *config.Config, log *slog.Logger) (*ipintel.Service, error) {
-	svc, err := ipintel.New(cfg.Geo, log)
+func openGeo(ctx context.Context, cfg ipintel.Config, log *slog.Logger) (*ipintel.Service, error) {
+	svc, err := ipintel.New(cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("REFEDGE_GEO_COUNTRY_DB, REFEDGE_GEO_ASN_DB: %w", err)
 	}
-	go svc.Watch(ctx, cfg.GeoReloadInterval)
+	go svc.Watch(ctx, cfg.ReloadInterval)
 	if !svc.Active() {
 		log.Warn("network step off: clicks carry no country or ASN and data-centre networks are not refused", "why", svc.Status())
 		return svc, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/refedge/refedge/banners"
 	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/envvar"
+	"github.com/refedge/refedge/internal/ipintel"
 	"github.com/refedge/refedge/tracker"
 	"github.com/refedge/refedge/widget"
 )
@@ -20,7 +21,7 @@ func Process() []envvar.Doc { return config.Vars.Docs() }
 // Parts returns the optional tunables of serve's parts, each read by its own LoadEnv.
 func Parts() []envvar.Doc {
 	var out []envvar.Doc
-	for _, d := range [][]envvar.Doc{pipeline.Vars.Docs(), ledger.Vars.Docs(), analytics.Vars.Docs(), widget.Vars.Docs(),
+	for _, d := range [][]envvar.Doc{pipeline.Vars.Docs(), ipintel.Vars.Docs(), ledger.Vars.Docs(), analytics.Vars.Docs(), widget.Vars.Docs(),
 		banners.Vars.Docs(), tracker.LinkVars.Docs()} {
 		out = append(out, d...)
 	}

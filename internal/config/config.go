@@ -18,7 +18,6 @@ import (
 
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/envvar"
-	"github.com/refedge/refedge/internal/ipintel"
 	"github.com/refedge/refedge/internal/signing"
 )
 
@@ -66,11 +65,6 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// LogFormat is "json" or "text"; default json, text in dev.
 	LogFormat string
-	// Geo configures the IP databases (country, ASN) and the data-centre lists
-	// (REFEDGE_GEO_*).
-	Geo ipintel.Config
-	// GeoReloadInterval is how often the IP database files are checked for a change.
-	GeoReloadInterval time.Duration
 }
 
 // EmbeddedKafka is the REFEDGE_KAFKA_BROKERS value that selects the in-process broker.
@@ -209,44 +203,6 @@ var Vars = envvar.Table[Config]{Strict: true, Vars: []envvar.Var[Config]{
 		c.LogFormat = v
 		if v != "" && v != "json" && v != "text" {
 			return errors.New("want json or text")
-		}
-		return nil
-	}},
-	{Name: "REFEDGE_GEO_COUNTRY_DB", Default: "", Help: "MaxMind-format (.mmdb) country database; clicks record the client's country (deploy/scripts/geo-data.sh installs one); empty: no country", Set: func(c *Config, v string) error {
-		c.Geo.CountryDB = v
-		return nil
-	}},
-	{Name: "REFEDGE_GEO_ASN_DB", Default: "", Help: "comma-separated CSV files of IP ranges to AS number and organisation (IPv4, IPv6); clicks record the ASN and data-centre networks are refused; empty: no ASN check", Set: func(c *Config, v string) error {
-		c.Geo.ASNDBs = nil
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				c.Geo.ASNDBs = append(c.Geo.ASNDBs, f)
-			}
-		}
-		return nil
-	}},
-	{Name: "REFEDGE_GEO_DENY_CIDRS", Default: "", Help: "CIDRs whose clicks are refused as data-centre traffic, besides the curated ASN list (comma- or space-separated)", Set: func(c *Config, v string) (err error) {
-		c.Geo.Lists.DenyCIDRs, err = ipintel.ParseCIDRs(v)
-		return err
-	}},
-	{Name: "REFEDGE_GEO_DENY_ASNS", Default: "", Help: "AS numbers (16509 or AS16509) whose clicks are refused as data-centre traffic, besides the curated list", Set: func(c *Config, v string) (err error) {
-		c.Geo.Lists.DenyASNs, err = ipintel.ParseASNs(v)
-		return err
-	}},
-	{Name: "REFEDGE_GEO_ALLOW_CIDRS", Default: "", Help: "CIDRs never refused as data-centre traffic, whatever the deny lists and the curated list say (a partner's office on a hosting network, a monitoring range the program pays for)", Set: func(c *Config, v string) (err error) {
-		c.Geo.Lists.AllowCIDRs, err = ipintel.ParseCIDRs(v)
-		return err
-	}},
-	{Name: "REFEDGE_GEO_ALLOW_ASNS", Default: "", Help: "AS numbers never refused as data-centre traffic; allow wins over deny", Set: func(c *Config, v string) (err error) {
-		c.Geo.Lists.AllowASNs, err = ipintel.ParseASNs(v)
-		return err
-	}},
-	{Name: "REFEDGE_GEO_RELOAD_INTERVAL", Default: "1m", Help: "how often the IP database files are checked for a change and reloaded (SIGHUP reloads at once), 1s to 24h", Set: func(c *Config, v string) (err error) {
-		if c.GeoReloadInterval, err = time.ParseDuration(v); err != nil {
-			return errors.New("want a duration such as 1m")
-		}
-		if c.GeoReloadInterval < time.Second || c.GeoReloadInterval > 24*time.Hour {
-			return errors.New("want a duration from 1s to 24h")
 		}
 		return nil
 	}},

@@ -38,6 +38,8 @@ type Config struct {
 	Lists Lists
 	// Curated replaces the embedded data-centre list when not nil (tests).
 	Curated []DatacenterASN
+	// ReloadInterval is how often Watch checks the files for a change.
+	ReloadInterval time.Duration
 }
 
 // Info is what the network says about one address. The strings are shared with the
