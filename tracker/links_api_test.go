@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/partnerui"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -51,9 +52,14 @@ func newLinksEnv(t *testing.T) *linksEnv {
 		}
 		ctx.SetBodyString("dashboard")
 	}
-	// The same split tracker.Routes makes, with the wiring docs/partner-tools.md gives.
+	// The same split tracker.Routes makes, with the wiring docs/partner-tools.md gives:
+	// the partner app's shared assets, then the link builder, then the dashboard.
+	ui, err := partnerui.NewHandler(auth, links.PartnerPages(dashboard), log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := newTestEdge(t, memState(), &memQueue{})
-	srv := &fasthttp.Server{Handler: e.Handler(Routes{API: api.Serve, Dashboard: links.PartnerPages(dashboard)})}
+	srv := &fasthttp.Server{Handler: e.Handler(Routes{API: api.Serve, Dashboard: ui.Serve})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return &linksEnv{t: t, base: base, auth: auth}
@@ -183,11 +189,11 @@ func TestLinksPage(t *testing.T) {
 		return resp.StatusCode, resp.Header, buf.String()
 	}
 	code, _, body := get("/partner/links")
-	if code != 401 || !strings.Contains(body, "sign in") || strings.Contains(body, "link-form") {
+	if code != 401 || !strings.Contains(body, "to sign in") || strings.Contains(body, "link-form") {
 		t.Fatalf("without a session: %d %.300s", code, body)
 	}
 	code, h, body := get("/partner/links", "Cookie", e.session("p_9"))
-	if code != 200 || !strings.Contains(body, `id="link-form"`) || !strings.Contains(body, `<strong id="partner-id">p_9</strong>`) {
+	if code != 200 || !strings.Contains(body, `id="link-form"`) || !strings.Contains(body, `<span class="app-partner" id="app-partner">Partner p_9</span>`) {
 		t.Fatalf("with a session: %d %.500s", code, body)
 	}
 	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'nonce-") || strings.Contains(csp, "unsafe") {
