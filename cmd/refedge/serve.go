@@ -23,6 +23,7 @@ import (
 	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/partnerui"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/redisx"
 	"github.com/refedge/refedge/tracker"
@@ -212,7 +213,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		linkBase = cfg.PublicURL.String()
 	}
 	bcfg.PublicURL, bcfg.LinkBase = cfg.PublicURL.String(), linkBase
-	bcfg.Keys, bcfg.TrustedProxies, bcfg.Logger = cfg.Keys, cfg.TrustedProxies, log
+	bcfg.Keys, bcfg.TrustedProxies, bcfg.Logger, bcfg.Auth = cfg.Keys, cfg.TrustedProxies, log, auth
 	bannerSvc, err := banners.New(bcfg, impressions)
 	if err != nil {
 		return err
@@ -305,9 +306,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	console.RegisterAdmin(adm)
 
+	// The partner app: its shared assets, language switch and API tokens page, then the
+	// link builder, then the dashboard.
+	partnerApp, err := partnerui.NewHandler(auth, links.PartnerPages(dash.Handler), log)
+	if err != nil {
+		return err
+	}
 	routes := tracker.Routes{
 		API:       api.Serve,
-		Dashboard: links.PartnerPages(dash.Handler),
+		Dashboard: partnerApp.Serve,
 		Beacon:    edge.HandleBeacon(tracker.BeaconConfig{Revocations: revocations, Redis: d.redis}),
 		Banners:   bannerSvc.ServeHTTP,
 		Widget:    widgetSvc.Serve,

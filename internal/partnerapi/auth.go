@@ -158,7 +158,7 @@ func (a *Auth) Authenticate(ctx *fasthttp.RequestCtx) (Principal, error) {
 }
 
 // HandleLogin exchanges a login link for a session cookie and redirects to next (a
-// local /partner or /w/ path) or /partner.
+// partner page: /partner..., /w/builder, /b/materials) or /partner.
 func (a *Auth) HandleLogin(ctx *fasthttp.RequestCtx) {
 	c, err := decode(a.cfg.Keys, string(ctx.QueryArgs().Peek("t")), kindLoginLink, a.Now())
 	if err != nil {
@@ -197,7 +197,7 @@ func (a *Auth) HandleLogin(ctx *fasthttp.RequestCtx) {
 
 // localPagePath accepts only refedge's own partner pages as a post-login target.
 func localPagePath(p string) bool {
-	return (p == "/partner" || strings.HasPrefix(p, "/partner/") || p == "/w/builder") && localpath.Plain(p)
+	return (p == "/partner" || strings.HasPrefix(p, "/partner/") || p == "/w/builder" || p == "/b/materials") && localpath.Plain(p)
 }
 
 // SameOrigin reports whether a cookie-authenticated state-changing request comes from

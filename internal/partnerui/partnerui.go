@@ -123,7 +123,7 @@ func New(ctx *fasthttp.RequestCtx, active, partner string) UI {
 func NewNonce() string {
 	var b [18]byte
 	_, _ = rand.Read(b[:])
-	return base64.RawStdEncoding.EncodeToString(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // Style and Script are the shared assets' versioned URLs.
