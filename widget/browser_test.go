@@ -545,9 +545,10 @@ func TestBrowserBuilder(t *testing.T) {
 	// The marketplace's login link signs in and brings the partner to the builder.
 	run(t, ctx, chromedp.Navigate(s.auth.LoginLink(partner)+"&next=/w/builder"), chromedp.WaitVisible(chromedp.ID("create")))
 
-	// Keyboard only: Tab walks the controls in order; values are set from the keyboard.
+	// Keyboard only: after the partner app's header and navigation, Tab walks the
+	// controls in order; values are set from the keyboard.
 	var order []string
-	run(t, ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("nav-tokens").focus()`))
 	for i := 0; i < 9; i++ {
 		var id string
 		run(t, ctx, chromedp.KeyEvent("\t"))
