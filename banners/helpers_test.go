@@ -17,7 +17,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // sharedCache is one disk cache for the tests that use the built-in creatives
@@ -75,7 +75,7 @@ func builtinCache(t *testing.T) string {
 }
 
 // newService starts a service and waits until every size is rendered.
-func newService(t testing.TB, cfg Config, q attribution.ImpressionQueue) *Service {
+func newService(t testing.TB, cfg Config, q event.ImpressionQueue) *Service {
 	t.Helper()
 	s, err := New(cfg, q)
 	if err != nil {

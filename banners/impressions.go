@@ -8,7 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/visitor"
 )
@@ -52,7 +52,7 @@ var recPool = sync.Pool{New: func() any {
 
 type impressions struct {
 	cfg  *Config
-	q    attribution.ImpressionQueue
+	q    event.ImpressionQueue
 	in   chan *impressionRec
 	stop chan struct{}
 	done chan struct{}
@@ -62,7 +62,7 @@ type impressions struct {
 	msg  []byte
 }
 
-func newImpressions(cfg *Config, q attribution.ImpressionQueue) *impressions {
+func newImpressions(cfg *Config, q event.ImpressionQueue) *impressions {
 	im := &impressions{
 		cfg:  cfg,
 		q:    q,
@@ -166,9 +166,9 @@ func (im *impressions) record(r *impressionRec) {
 		return
 	}
 
-	ev := attribution.AcquireImpression(r.at)
+	ev := event.AcquireImpression(r.at)
 	ev.SetPartner(r.partner)
-	ev.SetSource(attribution.SourceBanner)
+	ev.SetSource(event.SourceBanner)
 	ev.SetCreative(r.e.idB)
 	ev.SetSize(size)
 	ev.SetRenderID(r.e.versionB)
@@ -182,7 +182,7 @@ func (im *impressions) record(r *impressionRec) {
 	if err := im.q.Enqueue(ev); err != nil {
 		// Only after the pipeline stopped: a load that raced the shutdown.
 		impStopped.Inc()
-		attribution.ReleaseImpression(ev)
+		event.ReleaseImpression(ev)
 		return
 	}
 	impQueued.Inc()

@@ -9,7 +9,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/pipeline"
+	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -37,13 +39,13 @@ func load(t *testing.T, s *Service, uri, ip, ua, cookie string) {
 func TestImpressionsIntoClickHouse(t *testing.T) {
 	conn, db := testenv.ClickHouse(t)
 	ctx := t.Context()
-	if err := attribution.Migrate(ctx, conn, db, slog.New(slog.DiscardHandler)); err != nil {
+	if err := sink.Migrate(ctx, conn, db, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	pipe := attribution.NewPipeline[*attribution.Impression](
-		attribution.PipelineConfig{Name: "impressions-test", FlushInterval: 50 * time.Millisecond},
-		attribution.ReleaseImpression,
-		&attribution.ClickHouseImpressions{Conn: conn, DB: db},
+	pipe := pipeline.New[*event.Impression](
+		pipeline.Config{Name: "impressions-test", FlushInterval: 50 * time.Millisecond},
+		event.ReleaseImpression,
+		&sink.ClickHouseImpressions{Conn: conn, DB: db},
 	)
 	cfg := testConfig(t)
 	cfg.Keys = signing.MustKeyring("banners-test-secret-0123456789")
@@ -141,9 +143,9 @@ func TestImpressionsIntoClickHouse(t *testing.T) {
 // stuckQueue never accepts: a ClickHouse outage long enough to fill every buffer.
 type stuckQueue struct{ release chan struct{} }
 
-func (q *stuckQueue) Enqueue(im *attribution.Impression) error {
+func (q *stuckQueue) Enqueue(im *event.Impression) error {
 	<-q.release
-	attribution.ReleaseImpression(im)
+	event.ReleaseImpression(im)
 	return nil
 }
 

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // Service renders, caches and serves banners, and records their impressions.
@@ -77,7 +77,7 @@ func newRendered(body []byte) *rendered {
 // New validates cfg, loads the built-in and folder creatives with whatever the disk
 // cache already holds, and starts rendering the missing sizes in the background.
 // Impressions go to q; a nil q records none.
-func New(cfg Config, q attribution.ImpressionQueue) (*Service, error) {
+func New(cfg Config, q event.ImpressionQueue) (*Service, error) {
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

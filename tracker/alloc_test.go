@@ -8,7 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // TestClickAllocations: the click handler allocates nothing per request once its pools
@@ -36,12 +36,12 @@ func TestClickAllocations(t *testing.T) {
 func TestClassifyAllocations(t *testing.T) {
 	cl := NewClassifier(Quality{}, nil)
 	s := realisticSignals()
-	c := attribution.AcquireClick()
+	c := event.AcquireClick()
 	var d Decision
 	allocs := testing.AllocsPerRun(1000, func() {
 		cl.Classify(s, c, &d)
-		attribution.ReleaseClick(c)
-		c = attribution.AcquireClick()
+		event.ReleaseClick(c)
+		c = event.AcquireClick()
 	})
 	if allocs != 0 {
 		t.Fatalf("classifier: %.1f allocations per click, want 0", allocs)

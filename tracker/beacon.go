@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/refcookie"
 )
 
@@ -62,7 +62,7 @@ func (e *Edge) parseCheckToken(v []byte, now time.Time) (checkToken, bool) {
 	}
 	body, sig := v[:i], v[i+1:]
 	parts := bytes.Split(body, []byte("."))
-	if len(parts) != 3 || len(parts[0]) != len(attribution.ClickID{}) || !refcookie.ValidPartnerID(parts[1]) {
+	if len(parts) != 3 || len(parts[0]) != len(event.ClickID{}) || !refcookie.ValidPartnerID(parts[1]) {
 		return t, false
 	}
 	sec, err := strconv.ParseInt(string(parts[2]), 10, 64)
@@ -84,7 +84,7 @@ func (e *Edge) parseCheckToken(v []byte, now time.Time) (checkToken, bool) {
 type BeaconConfig struct {
 	// Revocations receives click.revoked events (ClickHouse and Kafka).
 	Revocations interface {
-		Enqueue(*attribution.Revocation) error
+		Enqueue(*event.Revocation) error
 	}
 	// Redis keeps revoked click ids for the ledger (refcookie.RevokedKey); may be nil.
 	Redis redis.UniversalClient
@@ -105,30 +105,30 @@ type report struct {
 const MinViewport = 100
 
 // judge returns the verdict and reasons a beacon report implies, or Valid.
-func judge(r *report) (attribution.Verdict, []string) {
+func judge(r *report) (event.Verdict, []string) {
 	var reasons []string
-	v := attribution.Valid
-	flag := func(nv attribution.Verdict, reason string) {
+	v := event.Valid
+	flag := func(nv event.Verdict, reason string) {
 		reasons = append(reasons, reason)
 		if rank[nv] < rank[v] {
 			v = nv
 		}
 	}
 	if !r.Top {
-		flag(attribution.HiddenFrame, "beacon:framed")
+		flag(event.HiddenFrame, "beacon:framed")
 	}
 	if r.Width < MinViewport || r.Height < MinViewport {
-		flag(attribution.HiddenFrame, "beacon:tiny")
+		flag(event.HiddenFrame, "beacon:tiny")
 	}
 	if r.Opener {
 		// Opened by window.open: a pop-up or pop-under (program rule 6). Links opened by
 		// the user in a new tab have no opener (noopener is the default for _blank).
-		flag(attribution.Popunder, "beacon:opener")
+		flag(event.Popunder, "beacon:opener")
 		if !r.Focus {
-			flag(attribution.Popunder, "beacon:behind")
+			flag(event.Popunder, "beacon:behind")
 		}
 	}
-	if r.Visible == "hidden" && v != attribution.Valid {
+	if r.Visible == "hidden" && v != event.Valid {
 		reasons = append(reasons, "beacon:hidden")
 	}
 	return v, reasons
@@ -189,7 +189,7 @@ func (e *Edge) handleReport(ctx *fasthttp.RequestCtx, bc BeaconConfig) {
 		return
 	}
 	verdict, reasons := judge(&r)
-	if verdict == attribution.Valid {
+	if verdict == event.Valid {
 		beaconReports.WithLabelValues("confirmed").Inc()
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return
@@ -201,7 +201,7 @@ func (e *Edge) handleReport(ctx *fasthttp.RequestCtx, bc BeaconConfig) {
 		_ = bc.Redis.Set(context.Background(), refcookie.RevokedKey(tok.clickID), verdict.String(), 400*24*time.Hour).Err()
 	}
 	if bc.Revocations != nil {
-		_ = bc.Revocations.Enqueue(&attribution.Revocation{ClickID: tok.clickID, PartnerID: tok.partner,
+		_ = bc.Revocations.Enqueue(&event.Revocation{ClickID: tok.clickID, PartnerID: tok.partner,
 			ClickTime: tok.at, Time: now, Verdict: verdict, Reasons: reasons})
 	}
 	// Withdraw the attribution cookie when it is this click's.

@@ -11,16 +11,16 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/refcookie"
 )
 
 type revQueue struct {
 	mu   sync.Mutex
-	revs []*attribution.Revocation
+	revs []*event.Revocation
 }
 
-func (q *revQueue) Enqueue(r *attribution.Revocation) error {
+func (q *revQueue) Enqueue(r *event.Revocation) error {
 	q.mu.Lock()
 	q.revs = append(q.revs, r)
 	q.mu.Unlock()
@@ -68,7 +68,7 @@ func reportJSON(tok string, r report) string {
 
 func TestBeacon(t *testing.T) {
 	honest := report{Top: true, Width: 1280, Height: 800, Visible: "visible", Focus: true}
-	f := func(name string, r report, want attribution.Verdict, reasons ...string) {
+	f := func(name string, r report, want event.Verdict, reasons ...string) {
 		t.Helper()
 		e := newTestEdge(t, memState(), &memQueue{})
 		rq := &revQueue{}
@@ -81,7 +81,7 @@ func TestBeacon(t *testing.T) {
 			t.Fatalf("%s: CORS header %q", name, resp.Header.Peek("Access-Control-Allow-Origin"))
 		}
 		cleared := strings.Contains(resp.String(), "rfe_ref=;")
-		if want == attribution.Valid {
+		if want == event.Valid {
 			if len(rq.revs) != 0 || cleared {
 				t.Fatalf("%s: honest landing revoked (%d revocations, cookie cleared %v)", name, len(rq.revs), cleared)
 			}
@@ -99,12 +99,12 @@ func TestBeacon(t *testing.T) {
 			t.Fatalf("%s: partner %q", name, rq.revs[0].PartnerID)
 		}
 	}
-	f("honest", honest, attribution.Valid)
-	f("hidden tab (middle click)", report{Top: true, Width: 1280, Height: 800, Visible: "hidden", Focus: false}, attribution.Valid)
-	f("framed", report{Top: false, Width: 1280, Height: 800, Visible: "visible"}, attribution.HiddenFrame, "beacon:framed")
-	f("tiny", report{Top: true, Width: 1, Height: 1, Visible: "visible", Focus: true}, attribution.HiddenFrame, "beacon:tiny")
-	f("pop-under", report{Top: true, Width: 1280, Height: 800, Visible: "visible", Opener: true}, attribution.Popunder, "beacon:opener", "beacon:behind")
-	f("pop-up", report{Top: true, Width: 600, Height: 400, Visible: "visible", Focus: true, Opener: true}, attribution.Popunder, "beacon:opener")
+	f("honest", honest, event.Valid)
+	f("hidden tab (middle click)", report{Top: true, Width: 1280, Height: 800, Visible: "hidden", Focus: false}, event.Valid)
+	f("framed", report{Top: false, Width: 1280, Height: 800, Visible: "visible"}, event.HiddenFrame, "beacon:framed")
+	f("tiny", report{Top: true, Width: 1, Height: 1, Visible: "visible", Focus: true}, event.HiddenFrame, "beacon:tiny")
+	f("pop-under", report{Top: true, Width: 1280, Height: 800, Visible: "visible", Opener: true}, event.Popunder, "beacon:opener", "beacon:behind")
+	f("pop-up", report{Top: true, Width: 600, Height: 400, Visible: "visible", Focus: true, Opener: true}, event.Popunder, "beacon:opener")
 }
 
 func TestBeaconTokens(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/devmarket"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/refcookie"
@@ -77,7 +77,7 @@ type browserStack struct {
 
 	mu      sync.Mutex
 	clicks  map[string]*browserClick // by partner id
-	revs    map[string]*attribution.Revocation
+	revs    map[string]*event.Revocation
 	landed  map[string]bool   // marketplace paths served
 	pages   map[string]string // blog path -> HTML
 	headers map[string]string // partner id -> the click request's notable headers
@@ -85,17 +85,17 @@ type browserStack struct {
 
 type browserClick struct {
 	id      string
-	verdict attribution.Verdict
+	verdict event.Verdict
 	reasons []string
 }
 
-func (s *browserStack) Enqueue(c *attribution.Click) error {
+func (s *browserStack) Enqueue(c *event.Click) error {
 	bc := &browserClick{id: string(c.ID[:]), verdict: c.Verdict, reasons: c.Reasons()}
 	for i := range bc.reasons {
 		bc.reasons[i] = strings.Clone(bc.reasons[i])
 	}
 	partner := strings.Clone(c.Partner())
-	attribution.ReleaseClick(c)
+	event.ReleaseClick(c)
 	s.mu.Lock()
 	s.clicks[partner] = bc
 	s.mu.Unlock()
@@ -105,7 +105,7 @@ func (s *browserStack) Enqueue(c *attribution.Click) error {
 // revocations is the beacon's click.revoked queue.
 type revocations struct{ s *browserStack }
 
-func (r revocations) Enqueue(rv *attribution.Revocation) error {
+func (r revocations) Enqueue(rv *event.Revocation) error {
 	r.s.mu.Lock()
 	r.s.revs[rv.ClickID] = rv
 	r.s.mu.Unlock()
@@ -114,7 +114,7 @@ func (r revocations) Enqueue(rv *attribution.Revocation) error {
 
 func newBrowserStack(t *testing.T) *browserStack {
 	t.Helper()
-	s := &browserStack{clicks: map[string]*browserClick{}, revs: map[string]*attribution.Revocation{},
+	s := &browserStack{clicks: map[string]*browserClick{}, revs: map[string]*event.Revocation{},
 		landed: map[string]bool{}, pages: map[string]string{}, headers: map[string]string{}}
 	rdb := testenv.Redis(t)
 	s.rdb = rdb
@@ -217,7 +217,7 @@ func (s *browserStack) click(partner string) *browserClick {
 	return s.clicks[partner]
 }
 
-func (s *browserStack) revocation(clickID string) *attribution.Revocation {
+func (s *browserStack) revocation(clickID string) *event.Revocation {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.revs[clickID]
@@ -300,7 +300,7 @@ func runBrowserCase(t *testing.T, s *browserStack, browser context.Context, bc b
 	}
 
 	switch {
-	case bc.wantValid && c.verdict != attribution.Valid:
+	case bc.wantValid && c.verdict != event.Valid:
 		t.Fatalf("an honest click got %s %v at the edge; headers %s", c.verdict, c.reasons, s.headersOf(bc.name))
 	case bc.wantValid:
 		// The landing page's beacon confirms the visit: it clears rfe_chk and revokes nothing.
@@ -309,12 +309,12 @@ func runBrowserCase(t *testing.T, s *browserStack, browser context.Context, bc b
 			return jar[refcookie.Name] && !jar[tracker.CheckCookie]
 		})
 		out.revocation = "confirmed (no revocation)"
-	case bc.revoked && c.verdict != attribution.Valid:
+	case bc.revoked && c.verdict != event.Valid:
 		// Not what Chromium does today (window.open in a click handler carries the user's
 		// activation), but still a refused click: nothing was attributed to revoke.
 		out.revocation = "- (refused at the edge)"
 	case bc.revoked:
-		var rv *attribution.Revocation
+		var rv *event.Revocation
 		waitUntil(t, 15*time.Second, "the beacon's revocation", func() bool { rv = s.revocation(c.id); return rv != nil })
 		final = rv.Verdict
 		out.revocation = "revoked: " + rv.Verdict.String() + " (" + strings.Join(rv.Reasons, ", ") + ")"
@@ -333,7 +333,7 @@ func runBrowserCase(t *testing.T, s *browserStack, browser context.Context, bc b
 
 	t.Logf("%s: request %s; click %s; beacon %s; final %s; rfe_ref in jar %v", bc.name, out.headers, out.click, out.revocation, out.final, out.refInJar)
 	if bc.wantValid {
-		if final != attribution.Valid || !out.refInJar {
+		if final != event.Valid || !out.refInJar {
 			t.Errorf("an honest click: final verdict %s, rfe_ref in jar %v; want valid and attributed", final, out.refInJar)
 		}
 		if rv := s.revocation(c.id); rv != nil {
@@ -341,7 +341,7 @@ func runBrowserCase(t *testing.T, s *browserStack, browser context.Context, bc b
 		}
 		return out
 	}
-	if final == attribution.Valid {
+	if final == event.Valid {
 		t.Errorf("final verdict valid, want non-valid")
 	}
 	if out.refInJar {

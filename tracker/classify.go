@@ -3,7 +3,7 @@ package tracker
 import (
 	"net/netip"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // Signals is what the classifier knows about one click: request bytes (aliasing the
@@ -23,25 +23,25 @@ func (s *Signals) reset() { *s = Signals{} }
 
 // Decision accumulates reasons and keeps the verdict of highest precedence.
 type Decision struct {
-	Verdict attribution.Verdict
-	click   *attribution.Click
+	Verdict event.Verdict
+	click   *event.Click
 }
 
 // precedence ranks verdicts: a click flagged for several things gets the first in this
 // list (docs/traffic-quality.md). Lower is stronger.
-var precedence = [...]attribution.Verdict{
-	attribution.UnknownPartner,
-	attribution.BlockedPartner,
-	attribution.UnconfirmedPartner,
-	attribution.SelfReferral,
-	attribution.Bot,
-	attribution.HiddenFrame,
-	attribution.Popunder,
-	attribution.AutoRedirect,
-	attribution.ContextAd,
-	attribution.RateLimited,
-	attribution.Duplicate,
-	attribution.Valid,
+var precedence = [...]event.Verdict{
+	event.UnknownPartner,
+	event.BlockedPartner,
+	event.UnconfirmedPartner,
+	event.SelfReferral,
+	event.Bot,
+	event.HiddenFrame,
+	event.Popunder,
+	event.AutoRedirect,
+	event.ContextAd,
+	event.RateLimited,
+	event.Duplicate,
+	event.Valid,
 }
 
 var rank = func() (r [16]uint8) {
@@ -52,7 +52,7 @@ var rank = func() (r [16]uint8) {
 }()
 
 // Flag records reason and proposes verdict v.
-func (d *Decision) Flag(v attribution.Verdict, reason string) {
+func (d *Decision) Flag(v event.Verdict, reason string) {
 	d.click.AddReason(reason)
 	if rank[v] < rank[d.Verdict] {
 		d.Verdict = v
@@ -60,7 +60,7 @@ func (d *Decision) Flag(v attribution.Verdict, reason string) {
 }
 
 // FlagBytes is Flag with a reason made of a prefix and request bytes.
-func (d *Decision) FlagBytes(v attribution.Verdict, prefix string, b []byte) {
+func (d *Decision) FlagBytes(v event.Verdict, prefix string, b []byte) {
 	d.click.AddReasonBytes(prefix, b)
 	if rank[v] < rank[d.Verdict] {
 		d.Verdict = v
@@ -86,8 +86,8 @@ type Classifier struct {
 }
 
 // Start resets d for c and runs the Pre steps.
-func (cl *Classifier) Start(s *Signals, c *attribution.Click, d *Decision) attribution.Verdict {
-	*d = Decision{Verdict: attribution.Valid, click: c}
+func (cl *Classifier) Start(s *Signals, c *event.Click, d *Decision) event.Verdict {
+	*d = Decision{Verdict: event.Valid, click: c}
 	for i := range cl.Pre {
 		cl.Pre[i].Run(s, d)
 	}
@@ -95,7 +95,7 @@ func (cl *Classifier) Start(s *Signals, c *attribution.Click, d *Decision) attri
 }
 
 // Finish runs the Post steps and records the verdict on the click.
-func (cl *Classifier) Finish(s *Signals, d *Decision) attribution.Verdict {
+func (cl *Classifier) Finish(s *Signals, d *Decision) event.Verdict {
 	for i := range cl.Post {
 		cl.Post[i].Run(s, d)
 	}
@@ -106,7 +106,7 @@ func (cl *Classifier) Finish(s *Signals, d *Decision) attribution.Verdict {
 // Classify runs every step on signals whose State is already filled in. d is working
 // memory owned by the caller (the handler pools it; a local would escape through the
 // steps).
-func (cl *Classifier) Classify(s *Signals, c *attribution.Click, d *Decision) attribution.Verdict {
+func (cl *Classifier) Classify(s *Signals, c *event.Click, d *Decision) event.Verdict {
 	cl.Start(s, c, d)
 	return cl.Finish(s, d)
 }
@@ -116,16 +116,16 @@ func (cl *Classifier) Classify(s *Signals, c *attribution.Click, d *Decision) at
 func stepPartner(s *Signals, d *Decision) {
 	switch {
 	case !s.PartnerValid:
-		d.Flag(attribution.UnknownPartner, "partner:malformed-id")
+		d.Flag(event.UnknownPartner, "partner:malformed-id")
 	case s.State.Degraded:
 		// Redis did not answer: the partner cannot be checked here. The click still
 		// counts; the ledger checks the partner again at signup.
 		d.Note("degraded:redis")
 	case s.State.Partner == PartnerUnknown:
-		d.Flag(attribution.UnknownPartner, "partner:unknown")
+		d.Flag(event.UnknownPartner, "partner:unknown")
 	case s.State.Partner == PartnerBlocked:
-		d.Flag(attribution.BlockedPartner, "partner:blocked")
+		d.Flag(event.BlockedPartner, "partner:blocked")
 	case s.State.Partner == PartnerUnconfirmed:
-		d.Flag(attribution.UnconfirmedPartner, "partner:unconfirmed")
+		d.Flag(event.UnconfirmedPartner, "partner:unconfirmed")
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // realisticSignals is a Chromium navigation from a blog with a query carrying a few
@@ -36,12 +36,12 @@ func BenchmarkClassify(b *testing.B) {
 	s := realisticSignals()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		c := attribution.AcquireClick()
+		c := event.AcquireClick()
 		var d Decision
 		for pb.Next() {
 			cl.Classify(s, c, &d)
-			attribution.ReleaseClick(c)
-			c = attribution.AcquireClick()
+			event.ReleaseClick(c)
+			c = event.AcquireClick()
 		}
 	})
 }
@@ -53,7 +53,7 @@ func BenchmarkClassifyColdUA(b *testing.B) {
 	s := realisticSignals()
 	ua := append([]byte(nil), s.UserAgent...)
 	b.ReportAllocs()
-	c := attribution.AcquireClick()
+	c := event.AcquireClick()
 	var d Decision
 	for i := 0; i < b.N; i++ {
 		// Vary the build number so each User-Agent is new to the cache.
@@ -62,7 +62,7 @@ func BenchmarkClassifyColdUA(b *testing.B) {
 		ua[len(ua)-22] = byte('0' + (i/100)%10)
 		s.UserAgent = ua
 		cl.Classify(s, c, &d)
-		attribution.ReleaseClick(c)
-		c = attribution.AcquireClick()
+		event.ReleaseClick(c)
+		c = event.AcquireClick()
 	}
 }

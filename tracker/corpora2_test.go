@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // Targets of the second round (docs/traffic-quality-evaluation.md): bots are refused,
@@ -101,10 +101,10 @@ func TestHeldOutCorporaThroughClickPath(t *testing.T) {
 	reasons := map[string]map[string]int{}
 	for i, x := range set {
 		r := got[strconv.Itoa(i)]
-		if cases[i].gotRef != (r.verdict == attribution.Valid) {
+		if cases[i].gotRef != (r.verdict == event.Valid) {
 			t.Errorf("%q: verdict %s but rfe_ref set: %v", x.ua, r.verdict, cases[i].gotRef)
 		}
-		refused := r.verdict != attribution.Valid
+		refused := r.verdict != event.Valid
 		for _, c := range []struct {
 			m map[string]*tally
 			k string

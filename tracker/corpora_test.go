@@ -19,7 +19,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/signing"
@@ -49,7 +49,7 @@ type corpusCase struct {
 }
 
 type corpusResult struct {
-	verdict attribution.Verdict
+	verdict event.Verdict
 	reasons []string
 }
 
@@ -60,7 +60,7 @@ type verdictQueue struct {
 	got map[string]corpusResult
 }
 
-func (q *verdictQueue) Enqueue(c *attribution.Click) error {
+func (q *verdictQueue) Enqueue(c *event.Click) error {
 	// The click's strings alias its pooled arena: copy them before releasing it.
 	r := corpusResult{verdict: c.Verdict, reasons: c.Reasons()}
 	for i := range r.reasons {
@@ -69,7 +69,7 @@ func (q *verdictQueue) Enqueue(c *attribution.Click) error {
 	q.mu.Lock()
 	q.got[strings.Clone(c.SubID())] = r
 	q.mu.Unlock()
-	attribution.ReleaseClick(c)
+	event.ReleaseClick(c)
 	return nil
 }
 
@@ -93,13 +93,13 @@ func TestCorporaThroughClickPath(t *testing.T) {
 	// Figures.
 	type tally struct {
 		n, flagged int
-		verdicts   map[attribution.Verdict]int
+		verdicts   map[event.Verdict]int
 		reasons    map[string]int
 		groups     map[string][2]int // group -> {n, flagged}
 		listed     []string          // false negatives (crawlers) or false positives (browsers)
 	}
 	newTally := func() *tally {
-		return &tally{verdicts: map[attribution.Verdict]int{}, reasons: map[string]int{}, groups: map[string][2]int{}}
+		return &tally{verdicts: map[event.Verdict]int{}, reasons: map[string]int{}, groups: map[string][2]int{}}
 	}
 	crawl, brow := newTally(), newTally()
 	for i := range cases {
@@ -108,7 +108,7 @@ func TestCorporaThroughClickPath(t *testing.T) {
 		if !ok {
 			t.Fatalf("no click queued for case %d (%q)", i, c.ua)
 		}
-		if c.gotRef != (r.verdict == attribution.Valid) {
+		if c.gotRef != (r.verdict == event.Valid) {
 			t.Errorf("case %d (%q): verdict %s but rfe_ref set: %v", i, c.ua, r.verdict, c.gotRef)
 		}
 		tl := brow
@@ -122,12 +122,12 @@ func TestCorporaThroughClickPath(t *testing.T) {
 		}
 		g := tl.groups[c.group]
 		g[0]++
-		if r.verdict != attribution.Valid {
+		if r.verdict != event.Valid {
 			tl.flagged++
 			g[1]++
 		}
 		tl.groups[c.group] = g
-		if c.crawler == (r.verdict == attribution.Valid) { // a miss either way
+		if c.crawler == (r.verdict == event.Valid) { // a miss either way
 			tl.listed = append(tl.listed, fmt.Sprintf("%-14s %-40s %s", r.verdict, strings.Join(r.reasons, ","), c.ua))
 		}
 	}
@@ -142,7 +142,7 @@ func TestCorporaThroughClickPath(t *testing.T) {
 		tl   *tally
 		miss string
 	}{{"crawler", crawl, "false negative (valid)"}, {"browser", brow, "false positive"}} {
-		t.Logf("%s verdicts: %s", x.name, histogram(x.tl.verdicts, func(v attribution.Verdict) string { return v.String() }))
+		t.Logf("%s verdicts: %s", x.name, histogram(x.tl.verdicts, func(v event.Verdict) string { return v.String() }))
 		t.Logf("%s reasons: %s", x.name, histogram(x.tl.reasons, func(s string) string { return s }))
 		t.Logf("%s header profiles (profile: flagged/n): %s", x.name, groupLine(x.tl.groups))
 		for i, line := range x.tl.listed {
@@ -503,23 +503,23 @@ func groupLine(g map[string][2]int) string {
 // to the crawler list and the beacon.
 func TestFetchMetadataVersionGate(t *testing.T) {
 	cl := tracker.NewClassifier(tracker.Quality{}, nil)
-	f := func(ua string, want attribution.Verdict) {
+	f := func(ua string, want event.Verdict) {
 		t.Helper()
 		s := &tracker.Signals{
 			UserAgent: []byte(ua), Accept: []byte("text/html,*/*;q=0.8"), AcceptLanguage: []byte("en-US,en;q=0.9"),
 			TLS: true, PartnerValid: true, State: tracker.State{Partner: tracker.PartnerActive},
 		}
-		c := attribution.AcquireClick()
-		defer attribution.ReleaseClick(c)
+		c := event.AcquireClick()
+		defer event.ReleaseClick(c)
 		var d tracker.Decision
 		if v := cl.Classify(s, c, &d); v != want {
 			t.Errorf("%s without Fetch Metadata over HTTPS: %s %v, want %s", ua, v, c.Reasons(), want)
 		}
 	}
-	f("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/75.0.3770.142 Safari/537.36", attribution.Valid)
-	f("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/76.0.3809.100 Safari/537.36", attribution.Bot)
-	f("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36 Edge/18.19045", attribution.Valid)
-	f("Mozilla/5.0 (Android 10; Mobile; rv:89.0) Gecko/89.0 Firefox/89.0", attribution.Valid)
-	f("Mozilla/5.0 (Android 10; Mobile; rv:90.0) Gecko/90.0 Firefox/90.0", attribution.Bot)
-	f("Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0", attribution.Bot)
+	f("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/75.0.3770.142 Safari/537.36", event.Valid)
+	f("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/76.0.3809.100 Safari/537.36", event.Bot)
+	f("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36 Edge/18.19045", event.Valid)
+	f("Mozilla/5.0 (Android 10; Mobile; rv:89.0) Gecko/89.0 Firefox/89.0", event.Valid)
+	f("Mozilla/5.0 (Android 10; Mobile; rv:90.0) Gecko/90.0 Firefox/90.0", event.Bot)
+	f("Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0", event.Bot)
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/visitor"
@@ -50,7 +50,7 @@ func (c *Config) Validate() error {
 
 // ClickQueue takes finished clicks; attribution.Pipeline implements it.
 type ClickQueue interface {
-	Enqueue(*attribution.Click) error
+	Enqueue(*event.Click) error
 }
 
 // Edge handles referral clicks.
@@ -117,8 +117,8 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	now := e.Now()
-	c := attribution.AcquireClick()
-	c.ID = attribution.NewClickID(now)
+	c := event.AcquireClick()
+	c.ID = event.NewClickID(now)
 	c.Time = now
 
 	args := ctx.QueryArgs()
@@ -165,7 +165,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	// a click still valid (a bot's click must not open a duplicate window either).
 	pre := e.classifier.Start(s, c, &sc.dec)
 	if s.PartnerValid {
-		sc.q = StateQuery{Partner: ref, Visitor: sc.vkey, IP: s.IP, Now: now, Windows: pre == attribution.Valid}
+		sc.q = StateQuery{Partner: ref, Visitor: sc.vkey, IP: s.IP, Now: now, Windows: pre == event.Valid}
 		if err := e.state.Lookup(context.Background(), &sc.q, &s.State); err != nil {
 			s.State.Degraded = true
 			stateErrors.Inc()
@@ -195,7 +195,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 	c.SetVisitorID(vid)
 	c.SetVisitorHash(sc.hash)
 
-	if verdict == attribution.Valid {
+	if verdict == event.Valid {
 		sc.buf = refcookie.Append(sc.buf[:0], e.cfg.Keys, ref, c.ID[:], now, []byte(c.Source()))
 		e.setCookie(ctx, refcookie.Name, sc.buf, e.cfg.AttributionWindow, true)
 		// The beacon token: readable by the landing page's /v.js (not HttpOnly), short-lived.
@@ -211,7 +211,7 @@ func (e *Edge) HandleClick(ctx *fasthttp.RequestCtx) {
 		// Only after Stop: the server has stopped accepting, so this is a request
 		// that raced the shutdown. Count it; the visitor still gets the redirect.
 		enqueueErrors.Inc()
-		attribution.ReleaseClick(c)
+		event.ReleaseClick(c)
 	}
 }
 

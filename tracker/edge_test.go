@@ -11,7 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/visitor"
@@ -22,10 +22,10 @@ const testSecret = "test-secret-0123456789"
 // memQueue keeps enqueued clicks for inspection.
 type memQueue struct {
 	mu     sync.Mutex
-	clicks []*attribution.Click
+	clicks []*event.Click
 }
 
-func (q *memQueue) Enqueue(c *attribution.Click) error {
+func (q *memQueue) Enqueue(c *event.Click) error {
 	q.mu.Lock()
 	q.clicks = append(q.clicks, c)
 	q.mu.Unlock()
@@ -35,7 +35,7 @@ func (q *memQueue) Enqueue(c *attribution.Click) error {
 // discardQueue releases every click at once, for benchmarks.
 type discardQueue struct{}
 
-func (discardQueue) Enqueue(c *attribution.Click) error { attribution.ReleaseClick(c); return nil }
+func (discardQueue) Enqueue(c *event.Click) error { event.ReleaseClick(c); return nil }
 
 type failingState struct{}
 
@@ -139,7 +139,7 @@ func TestValidClick(t *testing.T) {
 		t.Fatalf("%d clicks queued, want 1", len(q.clicks))
 	}
 	c := q.clicks[0]
-	if c.Verdict != attribution.Valid || c.Partner() != "12345" || c.Source() != "banner" || c.Creative() != "468x60" ||
+	if c.Verdict != event.Valid || c.Partner() != "12345" || c.Source() != "banner" || c.Creative() != "468x60" ||
 		c.SubID() != "spring" || string(r.ClickID) != string(c.ID[:]) || c.Path() != "/categories/design" || c.Query() != "x=1" {
 		t.Fatalf("queued click: verdict %s partner %q source %q creative %q sub %q id %s path %q query %q",
 			c.Verdict, c.Partner(), c.Source(), c.Creative(), c.SubID(), c.ID[:], c.Path(), c.Query())
@@ -147,7 +147,7 @@ func TestValidClick(t *testing.T) {
 }
 
 func TestInvalidPartnersGetNoAttribution(t *testing.T) {
-	f := func(ref string, want attribution.Verdict) {
+	f := func(ref string, want event.Verdict) {
 		t.Helper()
 		q := &memQueue{}
 		resp := do(newTestEdge(t, memState(), q), "http://r.example/x?ref="+ref)
@@ -158,12 +158,12 @@ func TestInvalidPartnersGetNoAttribution(t *testing.T) {
 			t.Fatalf("ref=%s: queued %d clicks, verdict %v, want %v", ref, len(q.clicks), q.clicks[0].Verdict, want)
 		}
 	}
-	f("999", attribution.UnknownPartner)
-	f("666", attribution.BlockedPartner)
-	f("777", attribution.UnconfirmedPartner)
-	f("", attribution.UnknownPartner)
-	f("bad%20id", attribution.UnknownPartner)
-	f(strings.Repeat("a", 65), attribution.UnknownPartner)
+	f("999", event.UnknownPartner)
+	f("666", event.BlockedPartner)
+	f("777", event.UnconfirmedPartner)
+	f("", event.UnknownPartner)
+	f("bad%20id", event.UnknownPartner)
+	f(strings.Repeat("a", 65), event.UnknownPartner)
 }
 
 func TestVisitorIDKept(t *testing.T) {
@@ -187,7 +187,7 @@ func TestRedisDownStillRedirects(t *testing.T) {
 	if resp.StatusCode() != 302 || string(resp.Header.Peek("Location")) != testOrigin+"/k" {
 		t.Fatalf("status %d, Location %q", resp.StatusCode(), resp.Header.Peek("Location"))
 	}
-	if c := q.clicks[0]; c.Verdict != attribution.Valid || !c.HasReason("degraded:redis") {
+	if c := q.clicks[0]; c.Verdict != event.Valid || !c.HasReason("degraded:redis") {
 		t.Fatalf("verdict %v reasons %v", c.Verdict, c.Reasons())
 	}
 }

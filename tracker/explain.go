@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/refcookie"
@@ -73,8 +73,8 @@ func (e *Edge) Explain(ctx context.Context, req ClassifyRequest, reg *partners.R
 		}
 	}
 	s.State.Duplicate, s.State.IPLimited = req.Duplicate, req.RateLimited
-	c := attribution.AcquireClick()
-	defer attribution.ReleaseClick(c)
+	c := event.AcquireClick()
+	defer event.ReleaseClick(c)
 	var d Decision
 	v := e.classifier.Classify(s, c, &d)
 	return ClassifyResponse{Verdict: v.String(), Reasons: c.Reasons(), PartnerID: ref}, nil

@@ -4,7 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 var (
@@ -14,7 +14,7 @@ var (
 	// clicksTotal holds the per-verdict counters resolved once, so the click path does
 	// not look labels up.
 	clicksTotal = func() (out [16]prometheus.Counter) {
-		for _, v := range attribution.Verdicts() {
+		for _, v := range event.Verdicts() {
 			out[v] = clicksVec.WithLabelValues(v.String())
 		}
 		return out

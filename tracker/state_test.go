@@ -10,7 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/testenv"
@@ -51,8 +51,8 @@ func doFrom(e *Edge, ip net.IP, uri string, hdr ...string) {
 	e.Handler(Routes{})(&ctx)
 }
 
-func verdicts(q *memQueue) []attribution.Verdict {
-	out := make([]attribution.Verdict, len(q.clicks))
+func verdicts(q *memQueue) []event.Verdict {
+	out := make([]event.Verdict, len(q.clicks))
 	for i, c := range q.clicks {
 		out[i] = c.Verdict
 	}
@@ -72,8 +72,8 @@ func TestDuplicateWindow(t *testing.T) {
 	// Without a cookie the visitor is its IP+UA hash: two cookie-less clicks are one visitor.
 	doFrom(e, net.IPv4(198, 51, 100, 2), "http://r.example/d?ref=12345")
 	doFrom(e, net.IPv4(198, 51, 100, 2), "http://r.example/d?ref=12345")
-	want := []attribution.Verdict{attribution.Valid, attribution.Duplicate, attribution.BlockedPartner,
-		attribution.Valid, attribution.Valid, attribution.Duplicate}
+	want := []event.Verdict{event.Valid, event.Duplicate, event.BlockedPartner,
+		event.Valid, event.Valid, event.Duplicate}
 	if got := verdicts(q); !slices.Equal(got, want) {
 		t.Fatalf("verdicts %v, want %v", got, want)
 	}
@@ -97,8 +97,8 @@ func TestRateLimits(t *testing.T) {
 	doFrom(e, ip, "http://r.example/?ref=12345", "Cookie", "rfe_vid=CCCCCCCCCCCCCCCCCCCCCy")
 	now = now.Add(60 * time.Second)
 	doFrom(e, ip, "http://r.example/?ref=12345", "Cookie", "rfe_vid=CCCCCCCCCCCCCCCCCCCCCz")
-	want := []attribution.Verdict{attribution.Valid, attribution.Valid, attribution.Valid,
-		attribution.RateLimited, attribution.RateLimited, attribution.RateLimited, attribution.Valid}
+	want := []event.Verdict{event.Valid, event.Valid, event.Valid,
+		event.RateLimited, event.RateLimited, event.RateLimited, event.Valid}
 	if got := verdicts(q); !slices.Equal(got, want) {
 		t.Fatalf("verdicts %v, want %v", got, want)
 	}
@@ -127,8 +127,8 @@ func TestRateLimitSlidingEstimate(t *testing.T) {
 	for i := 4; i < 7; i++ {
 		click(i)
 	}
-	want := []attribution.Verdict{attribution.Valid, attribution.Valid, attribution.Valid, attribution.Valid,
-		attribution.Valid, attribution.Valid, attribution.RateLimited}
+	want := []event.Verdict{event.Valid, event.Valid, event.Valid, event.Valid,
+		event.Valid, event.Valid, event.RateLimited}
 	if got := verdicts(q); !slices.Equal(got, want) {
 		t.Fatalf("verdicts %v, want %v", got, want)
 	}
@@ -142,7 +142,7 @@ func TestPartnerCapOffByDefault(t *testing.T) {
 		doFrom(e, net.IPv4(198, 51, 100, byte(10+i)), "http://r.example/?ref=12345")
 	}
 	for _, v := range verdicts(q) {
-		if v != attribution.Valid {
+		if v != event.Valid {
 			t.Fatalf("a burst of 50 clicks from 50 visitors was refused: %v", verdicts(q))
 		}
 	}
@@ -150,7 +150,7 @@ func TestPartnerCapOffByDefault(t *testing.T) {
 	e2.Now = e.Now
 	doFrom(e2, net.IPv4(198, 51, 100, 1), "http://r.example/?ref=12345")
 	doFrom(e2, net.IPv4(198, 51, 100, 2), "http://r.example/?ref=12345")
-	if got := verdicts(q2); got[0] != attribution.Valid || got[1] != attribution.RateLimited {
+	if got := verdicts(q2); got[0] != event.Valid || got[1] != event.RateLimited {
 		t.Fatalf("with PartnerRate=1: %v", got)
 	}
 }
@@ -161,7 +161,7 @@ func TestSelfReferral(t *testing.T) {
 		t.Fatal(err)
 	}
 	doFrom(e, net.IPv4(198, 51, 100, 4), "http://r.example/?ref=12345", "Cookie", "rfe_vid=DDDDDDDDDDDDDDDDDDDDDD")
-	if q.clicks[0].Verdict != attribution.SelfReferral {
+	if q.clicks[0].Verdict != event.SelfReferral {
 		t.Fatalf("partner's own browser: %s %v", q.clicks[0].Verdict, q.clicks[0].Reasons())
 	}
 }
@@ -195,7 +195,7 @@ func TestUnconfirmedPartner(t *testing.T) {
 	if err := reg.Upsert(ctx, partners.Partner{ID: "777", Status: partners.Active, EmailConfirmed: false, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	click := func(want attribution.Verdict) {
+	click := func(want event.Verdict) {
 		t.Helper()
 		n := len(q.clicks)
 		// A new visitor each time: no click is another's duplicate.
@@ -209,7 +209,7 @@ func TestUnconfirmedPartner(t *testing.T) {
 		if c.Verdict != want || resp.StatusCode() != 302 {
 			t.Fatalf("at +%s: verdict %s reasons %v status %d, want %s", now.Sub(t0), c.Verdict, c.Reasons(), resp.StatusCode(), want)
 		}
-		if want == attribution.Valid {
+		if want == event.Valid {
 			if ref == "" || len(c.Reasons()) != 0 {
 				t.Fatalf("at +%s: valid click with rfe_ref %q, reasons %v", now.Sub(t0), ref, c.Reasons())
 			}
@@ -220,7 +220,7 @@ func TestUnconfirmedPartner(t *testing.T) {
 		}
 	}
 
-	click(attribution.UnconfirmedPartner)
+	click(event.UnconfirmedPartner)
 
 	// The partner confirms; the edge's cached standing still says unconfirmed until the
 	// TTL (5 s by default) has passed, then the next click reads the registry again.
@@ -228,16 +228,16 @@ func TestUnconfirmedPartner(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = t0.Add(4 * time.Second)
-	click(attribution.UnconfirmedPartner)
+	click(event.UnconfirmedPartner)
 	now = t0.Add(5 * time.Second)
-	click(attribution.Valid)
+	click(event.Valid)
 
 	// Unconfirmed again (the core can withdraw a confirmation): refused after the TTL.
 	if err := reg.Upsert(ctx, partners.Partner{ID: "777", Status: partners.Active, EmailConfirmed: false, UpdatedAt: t0.Add(6 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	now = t0.Add(11 * time.Second)
-	click(attribution.UnconfirmedPartner)
+	click(event.UnconfirmedPartner)
 }
 
 // The standing derives from the fields as stored, so entries written before email

@@ -3,7 +3,7 @@ package tracker
 import (
 	"bytes"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/visitor"
 	"github.com/refedge/refedge/tracker/crawlers"
 )
@@ -40,7 +40,7 @@ func NewClassifier(q Quality, ua *crawlers.Matcher) *Classifier {
 // partner used on their dashboard.
 func stepSelf(s *Signals, d *Decision) {
 	if s.State.OwnVisitor {
-		d.Flag(attribution.SelfReferral, "self:partner-visitor")
+		d.Flag(event.SelfReferral, "self:partner-visitor")
 	}
 }
 
@@ -50,41 +50,41 @@ func botStep(m *crawlers.Matcher) func(*Signals, *Decision) {
 	return func(s *Signals, d *Decision) {
 		ua := s.UserAgent
 		if len(bytes.TrimSpace(ua)) == 0 {
-			d.Flag(attribution.Bot, "ua:empty")
+			d.Flag(event.Bot, "ua:empty")
 			return
 		}
 		// The reason names the rule family: "ua:crawler" for named agents and generic
 		// words, or a general rule's ("ua:monitor", "ua:payload", ...). In-app browsers
 		// are people: the matcher does not refuse them (crawlers/inapp.go).
 		if _, reason, ok := m.Verdict(ua); ok {
-			d.Flag(attribution.Bot, reason)
+			d.Flag(event.Bot, reason)
 		}
 		if bytes.Contains(ua, []byte("HeadlessChrome")) || bytes.Contains(s.SecCHUA, []byte("HeadlessChrome")) {
-			d.Flag(attribution.Bot, "ua:headless")
+			d.Flag(event.Bot, "ua:headless")
 		}
 		if s.Head {
-			d.Flag(attribution.Bot, "http:head")
+			d.Flag(event.Bot, "http:head")
 		}
 		if !bytes.HasPrefix(ua, []byte("Mozilla/")) {
 			return // not a browser claim; the list and heuristics above judged it
 		}
 		// A real browser navigation always sends Accept and Accept-Language.
 		if len(s.Accept) == 0 {
-			d.Flag(attribution.Bot, "hdr:no-accept")
+			d.Flag(event.Bot, "hdr:no-accept")
 		}
 		if len(s.AcceptLanguage) == 0 {
-			d.Flag(attribution.Bot, "hdr:no-accept-language")
+			d.Flag(event.Bot, "hdr:no-accept-language")
 		}
 		fam := familyOf(ua)
 		if s.TLS && fam.sendsFetchMetadata() && len(s.SecFetchMode) == 0 && fetchMetadataVersion(fam, ua) {
 			// Chromium 76+ and Firefox 90+ send Sec-Fetch-* to every HTTPS request; older
 			// versions never did, so their absence there is no contradiction.
-			d.Flag(attribution.Bot, "hdr:no-fetch-metadata")
+			d.Flag(event.Bot, "hdr:no-fetch-metadata")
 		}
 		if s.TLS && fam == familyChromium && chromeMajor(ua) >= 90 && len(s.SecCHUA) == 0 &&
 			!bytes.Contains(ua, []byte("; wv)")) {
 			// Chromium 90+ sends Sec-CH-UA on every HTTPS request (WebViews may not).
-			d.Flag(attribution.Bot, "hdr:no-client-hints")
+			d.Flag(event.Bot, "hdr:no-client-hints")
 		}
 	}
 }
@@ -94,13 +94,13 @@ func botStep(m *crawlers.Matcher) func(*Signals, *Decision) {
 // script, fetch, embed, object — is not a click, nor is a prefetch or prerender.
 func stepFetchMetadata(s *Signals, d *Decision) {
 	if dest := s.SecFetchDest; len(dest) > 0 && string(dest) != "document" {
-		d.FlagBytes(attribution.HiddenFrame, "fetch:dest=", token(dest))
+		d.FlagBytes(event.HiddenFrame, "fetch:dest=", token(dest))
 	}
 	if isPrefetch(s.SecPurpose) || isPrefetch(s.Purpose) {
-		d.Flag(attribution.HiddenFrame, "fetch:prefetch")
+		d.Flag(event.HiddenFrame, "fetch:prefetch")
 	}
 	if mode := s.SecFetchMode; len(mode) > 0 && string(mode) != "navigate" {
-		d.FlagBytes(attribution.HiddenFrame, "fetch:mode=", token(mode))
+		d.FlagBytes(event.HiddenFrame, "fetch:mode=", token(mode))
 	}
 }
 
@@ -117,7 +117,7 @@ func stepAutoRedirect(s *Signals, d *Decision) {
 		return
 	}
 	if string(s.SecFetchUser) != "?1" {
-		d.Flag(attribution.AutoRedirect, "fetch:no-user-activation")
+		d.Flag(event.AutoRedirect, "fetch:no-user-activation")
 	}
 }
 
@@ -131,37 +131,37 @@ type adRules struct {
 func (a *adRules) step(s *Signals, d *Decision) {
 	forEachParam(s.RawQuery, func(kv, key []byte) {
 		if r, ok := a.params.lookup(key); ok {
-			d.Flag(attribution.ContextAd, r)
+			d.Flag(event.ContextAd, r)
 			return
 		}
 		if len(key) == len("utm_medium") && bytes.EqualFold(key, []byte("utm_medium")) {
 			if r, ok := a.mediums.lookup(kv[len(key)+min(1, len(kv)-len(key)):]); ok {
-				d.Flag(attribution.ContextAd, r)
+				d.Flag(event.ContextAd, r)
 			}
 		}
 	})
 	if host := visitor.RefererHost(s.Referer); len(host) > 0 {
 		if r, ok := a.referrers.lookupHost(host); ok {
-			d.Flag(attribution.ContextAd, r)
+			d.Flag(event.ContextAd, r)
 		}
 	}
 }
 
 func stepRate(s *Signals, d *Decision) {
 	if s.State.IPLimited {
-		d.Flag(attribution.RateLimited, "rate:ip")
+		d.Flag(event.RateLimited, "rate:ip")
 	}
 	if s.State.VisitorLimited {
-		d.Flag(attribution.RateLimited, "rate:visitor")
+		d.Flag(event.RateLimited, "rate:visitor")
 	}
 	if s.State.PartnerLimited {
-		d.Flag(attribution.RateLimited, "rate:partner")
+		d.Flag(event.RateLimited, "rate:partner")
 	}
 }
 
 func stepDuplicate(s *Signals, d *Decision) {
 	if s.State.Duplicate {
-		d.Flag(attribution.Duplicate, "dup:visitor-partner")
+		d.Flag(event.Duplicate, "dup:visitor-partner")
 	}
 }
 

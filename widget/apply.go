@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // Kwork event types on marketplace.kworks (docs/commissions.md "Event contract").
@@ -43,7 +43,7 @@ type moderatedPayload struct {
 // rejects it. Event time (occurred_at) orders writes, so replays and out-of-order
 // deliveries converge. Other event types are ignored. Errors wrapping ErrInvalidEvent
 // are permanent; others are worth a retry.
-func (c *Catalog) Apply(ctx context.Context, env attribution.Envelope) error {
+func (c *Catalog) Apply(ctx context.Context, env event.Envelope) error {
 	if err := env.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/visitor"
 )
@@ -149,9 +149,9 @@ func (s *Service) serveView(ctx *fasthttp.RequestCtx, id string) {
 		viewDuplicate.Inc()
 		return
 	}
-	im := attribution.AcquireImpression(now)
+	im := event.AcquireImpression(now)
 	im.SetPartner([]byte(r.w.PartnerID))
-	im.SetSource(attribution.SourceWidget)
+	im.SetSource(event.SourceWidget)
 	im.SetCreative([]byte(r.w.ID))
 	im.SetSize([]byte(r.w.Size))
 	im.SetRenderID([]byte(vt.render))
@@ -169,7 +169,7 @@ func (s *Service) serveView(ctx *fasthttp.RequestCtx, id string) {
 	im.SetDevice(visitor.Device(ua))
 	if err := s.cfg.Impressions.Enqueue(im); err != nil {
 		viewError.Inc()
-		attribution.ReleaseImpression(im)
+		event.ReleaseImpression(im)
 		return
 	}
 	viewRecorded.Inc()

@@ -20,7 +20,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/pipeline"
+	"github.com/refedge/refedge/attribution/sink"
 	chschema "github.com/refedge/refedge/deploy/clickhouse"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
@@ -41,8 +43,8 @@ type stack struct {
 	blog        *httptest.Server
 	blogPages   sync.Map // path -> html
 	marketHits  chan string
-	impressions *attribution.Pipeline[*attribution.Impression]
-	clicks      *attribution.Pipeline[*attribution.Click]
+	impressions *pipeline.Pipeline[*event.Impression]
+	clicks      *pipeline.Pipeline[*event.Click]
 }
 
 func newStack(t *testing.T) *stack {
@@ -74,13 +76,13 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	s.public = "http://" + ln.Addr().String()
-	pcfg := attribution.PipelineConfig{FlushInterval: 50 * time.Millisecond, Logger: quietLog()}
+	pcfg := pipeline.Config{FlushInterval: 50 * time.Millisecond, Logger: quietLog()}
 	pcfg.Name = "test-impressions"
-	s.impressions = attribution.NewPipeline[*attribution.Impression](pcfg, attribution.ReleaseImpression,
-		&attribution.ClickHouseImpressions{Conn: conn, DB: db})
+	s.impressions = pipeline.New[*event.Impression](pcfg, event.ReleaseImpression,
+		&sink.ClickHouseImpressions{Conn: conn, DB: db})
 	pcfg.Name = "test-clicks"
-	s.clicks = attribution.NewPipeline[*attribution.Click](pcfg, attribution.ReleaseClick,
-		&attribution.ClickHouseClicks{Conn: conn, DB: db})
+	s.clicks = pipeline.New[*event.Click](pcfg, event.ReleaseClick,
+		&sink.ClickHouseClicks{Conn: conn, DB: db})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 func cardIDs(cs []Card) []string {
@@ -158,8 +158,8 @@ func TestCatalogPick(t *testing.T) {
 	}
 }
 
-func envelope(typ string, at time.Time, payload string) attribution.Envelope {
-	return attribution.Envelope{ID: attribution.NewEventID(at), Type: typ, Version: 1, OccurredAt: at, Payload: json.RawMessage(payload)}
+func envelope(typ string, at time.Time, payload string) event.Envelope {
+	return event.Envelope{ID: event.NewEventID(at), Type: typ, Version: 1, OccurredAt: at, Payload: json.RawMessage(payload)}
 }
 
 func TestCatalogApply(t *testing.T) {
@@ -185,7 +185,7 @@ func TestCatalogApply(t *testing.T) {
 	if cs, _ := c.Random(ctx, nil, "design", 5); len(cs) != 0 {
 		t.Fatalf("rejected kwork still drawn: %v", cs)
 	}
-	invalid := func(e attribution.Envelope) {
+	invalid := func(e event.Envelope) {
 		t.Helper()
 		if err := c.Apply(ctx, e); !errors.Is(err, ErrInvalidEvent) {
 			t.Fatalf("Apply(%s %s) = %v; want ErrInvalidEvent", e.Type, e.Payload, err)
@@ -195,7 +195,7 @@ func TestCatalogApply(t *testing.T) {
 	invalid(envelope(TypeKworkUpserted, t0, `{"kwork_id":"1","title":"x","category":"d","currency":"USD","url":"https://market.example/1"}`))
 	invalid(envelope(TypeKworkUpserted, t0, `{"kwork_id":[1]}`))
 	invalid(envelope(TypeKworkModerated, t0, `{"kwork_id":"1"}`))
-	invalid(attribution.Envelope{Type: TypeKworkUpserted})
+	invalid(event.Envelope{Type: TypeKworkUpserted})
 	if err := c.Apply(ctx, envelope("kwork.deleted.someday", t0, `{}`)); err != nil {
 		t.Fatalf("unknown types are ignored, got %v", err)
 	}

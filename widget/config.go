@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
@@ -37,7 +37,7 @@ type Config struct {
 	// embed codes point at it. Required.
 	PublicURL string
 	// Impressions receives viewable impressions. Required.
-	Impressions attribution.ImpressionQueue
+	Impressions event.ImpressionQueue
 	// Auth authenticates the builder page (session cookie). Required.
 	Auth *partnerapi.Auth
 	// Partners is the partner registry; a widget of a partner that is not active renders

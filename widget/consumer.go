@@ -10,7 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/logx"
 )
 
@@ -41,7 +41,7 @@ func NewCatalogConsumer(brokers []string, groupID string, catalog *Catalog, log 
 		r: kafka.NewReader(kafka.ReaderConfig{
 			Brokers:        brokers,
 			GroupID:        groupID,
-			Topic:          attribution.TopicKworks,
+			Topic:          event.TopicKworks,
 			MinBytes:       1,
 			MaxBytes:       10 << 20,
 			MaxWait:        500 * time.Millisecond,
@@ -123,7 +123,7 @@ func (c *CatalogConsumer) run(ctx context.Context) {
 // apply applies m, retrying transient failures until it succeeds or ctx ends. It
 // returns false only when ctx ended first.
 func (c *CatalogConsumer) apply(ctx context.Context, m kafka.Message) bool {
-	var env attribution.Envelope
+	var env event.Envelope
 	if err := json.Unmarshal(m.Value, &env); err != nil {
 		catalogEvents.WithLabelValues("invalid").Inc()
 		c.log.Warn("skipping malformed marketplace.kworks message", "partition", m.Partition, "offset", m.Offset, "err", err)

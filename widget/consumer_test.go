@@ -8,21 +8,22 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/internal/kafkax"
 )
 
 func TestCatalogConsumer(t *testing.T) {
 	f := newFixture(t)
-	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: []string{attribution.TopicKworks}, Partitions: 2})
+	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: []string{event.TopicKworks}, Partitions: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer broker.Close()
-	w := attribution.NewWriter(broker.Addrs(), attribution.TopicKworks)
+	w := sink.NewWriter(broker.Addrs(), event.TopicKworks)
 	defer w.Close()
 	t0 := time.Now().UTC().Add(-time.Minute)
-	msg := func(key string, e attribution.Envelope) kafka.Message {
+	msg := func(key string, e event.Envelope) kafka.Message {
 		b, _ := json.Marshal(e)
 		return kafka.Message{Key: []byte(key), Value: b}
 	}
@@ -53,12 +54,12 @@ func TestCatalogConsumer(t *testing.T) {
 	client := &kafka.Client{Addr: kafka.TCP(broker.Addrs()...)}
 	waitFor(t, 10*time.Second, "committed offsets to cover all 5 messages", func() bool {
 		res, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group,
-			Topics: map[string][]int{attribution.TopicKworks: {0, 1}}})
+			Topics: map[string][]int{event.TopicKworks: {0, 1}}})
 		if err != nil {
 			return false
 		}
 		var sum int64
-		for _, p := range res.Topics[attribution.TopicKworks] {
+		for _, p := range res.Topics[event.TopicKworks] {
 			if p.CommittedOffset > 0 {
 				sum += p.CommittedOffset
 			}

@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
@@ -36,12 +36,12 @@ type impressionRow struct {
 	Partner, Source, Creative, Size, Render, Host, VisitorHash, Device string
 }
 
-func (m *memImpressions) Enqueue(im *attribution.Impression) error {
+func (m *memImpressions) Enqueue(im *event.Impression) error {
 	m.mu.Lock()
 	m.got = append(m.got, impressionRow{im.Partner(), im.Source(), im.Creative(), im.Size(), im.RenderID(),
 		im.RefererHost(), im.VisitorHash(), im.Device()})
 	m.mu.Unlock()
-	attribution.ReleaseImpression(im)
+	event.ReleaseImpression(im)
 	return nil
 }
 

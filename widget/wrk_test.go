@@ -13,7 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/tracker"
@@ -103,7 +103,7 @@ func TestWrkFrames(t *testing.T) {
 // discardClicks drops clicks: only the frame path is measured here.
 type discardClicks struct{}
 
-func (discardClicks) Enqueue(c *attribution.Click) error { attribution.ReleaseClick(c); return nil }
+func (discardClicks) Enqueue(c *event.Click) error { event.ReleaseClick(c); return nil }
 
 func wrkFloat(t *testing.T, out []byte, re string) float64 {
 	m := regexp.MustCompile(re).FindSubmatch(out)

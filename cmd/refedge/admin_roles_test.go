@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/kafkax"
@@ -152,7 +153,7 @@ func TestAdminRoles(t *testing.T) {
 func checkAuditTrail(t *testing.T, s *stack, want map[string]int, secrets []string) {
 	t.Helper()
 	ctx := t.Context()
-	conn, _, err := attribution.OpenClickHouse(ctx, s.cfg.chDSN)
+	conn, _, err := sink.OpenClickHouse(ctx, s.cfg.chDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,15 +193,15 @@ func checkAuditTrail(t *testing.T, s *stack, want map[string]int, secrets []stri
 	}
 	var kafkaGot map[string]int
 	waitEvery(t, "the audit trail on refedge.audit", 30*time.Second, 100*time.Millisecond, func() bool {
-		msgs, err := kafkax.ReadAll(ctx, s.brokers, attribution.TopicAudit)
+		msgs, err := kafkax.ReadAll(ctx, s.brokers, event.TopicAudit)
 		if err != nil {
 			t.Fatal(err)
 		}
 		kafkaGot = map[string]int{}
 		for _, m := range msgs {
-			var env attribution.Envelope
+			var env event.Envelope
 			var e admin.AuditEntry
-			if json.Unmarshal(m.Value, &env) != nil || json.Unmarshal(env.Payload, &e) != nil || env.Type != attribution.TypeAdminAudited {
+			if json.Unmarshal(m.Value, &env) != nil || json.Unmarshal(env.Payload, &e) != nil || env.Type != sink.TypeAdminAudited {
 				t.Fatalf("not an audit envelope: %q", m.Value)
 			}
 			kafkaGot[e.Operator]++

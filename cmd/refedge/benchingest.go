@@ -18,7 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/pipeline"
 	"github.com/refedge/refedge/deploy/bench/ingest"
 	"github.com/refedge/refedge/internal/config"
 )
@@ -56,7 +57,7 @@ would count as the edge's).
 		}
 		return 2
 	}
-	opts := pipelineOptions{Clicks: func(c *attribution.PipelineConfig) {
+	opts := pipelineOptions{Clicks: func(c *pipeline.Config) {
 		c.SinkQueue = cmp.Or(*sinkQueue, c.SinkQueue)
 	}}
 	switch *sinkSel {
@@ -134,7 +135,7 @@ func runBenchIngest(ctx context.Context, cfg *config.Config, log *slog.Logger, o
 	}
 	if keep("kafka") {
 		icfg.Counters = append(icfg.Counters, ingest.Counter{Name: "broker", Count: func(ctx context.Context) (int64, error) {
-			return topicMessages(ctx, d.brokers, attribution.TopicClicks)
+			return topicMessages(ctx, d.brokers, event.TopicClicks)
 		}})
 	}
 	icfg.Enqueue, icfg.Pending, icfg.Stop = events.clicks.Enqueue, events.clicks.Len, events.clicks.Stop

@@ -17,7 +17,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/sink"
 	chschema "github.com/refedge/refedge/deploy/clickhouse"
 	chcluster "github.com/refedge/refedge/deploy/clickhouse/cluster"
 	kafkatopics "github.com/refedge/refedge/deploy/kafka"
@@ -61,7 +61,7 @@ func migrateCmd(ctx context.Context, cfg *config.Config, log *slog.Logger, f mig
 	if f.cluster == "" {
 		return migrate(ctx, cfg, log)
 	}
-	return attribution.MigrateCluster(ctx, cfg.ClickHouseDSN, chcluster.Options{Cluster: f.cluster, Replicated: f.replicated}, log)
+	return sink.MigrateCluster(ctx, cfg.ClickHouseDSN, chcluster.Options{Cluster: f.cluster, Replicated: f.replicated}, log)
 }
 
 // printClusterDDL writes the cluster form of every migration, for review or for applying

@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/kafkax"
@@ -72,7 +73,7 @@ func startStack(t *testing.T) *stack {
 // refedge processes a test starts and kills, and returns its addresses.
 func testBroker(t *testing.T) []string {
 	t.Helper()
-	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: attribution.AllTopics})
+	broker, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: event.AllTopics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ type clickRow struct {
 
 func (s *stack) clickRows(ctx context.Context) map[string]clickRow {
 	s.t.Helper()
-	conn, _, err := attribution.OpenClickHouse(ctx, s.cfg.chDSN)
+	conn, _, err := sink.OpenClickHouse(ctx, s.cfg.chDSN)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -259,23 +260,23 @@ func (s *stack) clickRows(ctx context.Context) map[string]clickRow {
 	return out
 }
 
-func (s *stack) kafkaClicks(ctx context.Context) map[string]attribution.ClickPayload {
+func (s *stack) kafkaClicks(ctx context.Context) map[string]event.ClickPayload {
 	s.t.Helper()
-	msgs, err := kafkax.ReadAll(ctx, s.brokers, attribution.TopicClicks)
+	msgs, err := kafkax.ReadAll(ctx, s.brokers, event.TopicClicks)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	out := map[string]attribution.ClickPayload{}
+	out := map[string]event.ClickPayload{}
 	for _, m := range msgs {
-		var env attribution.Envelope
-		var p attribution.ClickPayload
+		var env event.Envelope
+		var p event.ClickPayload
 		if err := json.Unmarshal(m.Value, &env); err != nil {
 			s.t.Fatalf("message %q: %v", m.Value, err)
 		}
 		if err := json.Unmarshal(env.Payload, &p); err != nil {
 			s.t.Fatal(err)
 		}
-		if string(m.Key) != p.PartnerID || env.ID != p.ClickID || env.Type != attribution.TypeClickRecorded {
+		if string(m.Key) != p.PartnerID || env.ID != p.ClickID || env.Type != event.TypeClickRecorded {
 			s.t.Errorf("message key %q / envelope %+v does not match payload %+v", m.Key, env, p)
 		}
 		out[p.ClickID] = p
@@ -329,7 +330,7 @@ func TestClickEndToEnd(t *testing.T) {
 
 	var rows map[string]clickRow
 	waitFor(t, "3 click rows in ClickHouse", 30*time.Second, func() bool { rows = s.clickRows(ctx); return len(rows) >= 3 })
-	var kmsgs map[string]attribution.ClickPayload
+	var kmsgs map[string]event.ClickPayload
 	waitFor(t, "3 messages on referral.clicks", 30*time.Second, func() bool { kmsgs = s.kafkaClicks(ctx); return len(kmsgs) >= 3 })
 	s.stop()
 	rows, kmsgs = s.clickRows(ctx), s.kafkaClicks(ctx)

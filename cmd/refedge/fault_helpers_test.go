@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/analytics"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/testenv"
@@ -222,7 +224,7 @@ func clickHouseSubsIfReady(t *testing.T, dsn, partner string) map[string]*subRow
 func queryClickHouseSubs(t *testing.T, dsn, partner string) (map[string]*subRows, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	conn, db, err := attribution.OpenClickHouse(ctx, dsn)
+	conn, db, err := sink.OpenClickHouse(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -258,14 +260,14 @@ func kafkaSubs(t *testing.T, brokers []string, partner string) (msgs int, subs m
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	all, err := kafkax.ReadAll(ctx, brokers, attribution.TopicClicks)
+	all, err := kafkax.ReadAll(ctx, brokers, event.TopicClicks)
 	if err != nil {
-		t.Fatalf("reading %s: %v", attribution.TopicClicks, err)
+		t.Fatalf("reading %s: %v", event.TopicClicks, err)
 	}
 	subs = map[string]map[string]bool{}
 	for _, m := range all {
-		var env attribution.Envelope
-		var p attribution.ClickPayload
+		var env event.Envelope
+		var p event.ClickPayload
 		if err := json.Unmarshal(m.Value, &env); err != nil {
 			t.Fatalf("message %q: %v", m.Value, err)
 		}
@@ -290,23 +292,23 @@ func kafkaSubs(t *testing.T, brokers []string, partner string) (msgs int, subs m
 func analyticsCounts(t *testing.T, dsn, partner string, from, to time.Time, limit int) (total uint64, bySub map[string]int) {
 	t.Helper()
 	ctx := t.Context()
-	conn, db, err := attribution.OpenClickHouse(ctx, dsn)
+	conn, db, err := sink.OpenClickHouse(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	an, err := attribution.NewAnalytics(attribution.AnalyticsConfig{Conn: conn, DB: db, QueryTimeout: 2 * time.Minute,
-		Sealer: attribution.SealerConfig{Disabled: true}})
+	an, err := analytics.New(analytics.Config{Conn: conn, DB: db, QueryTimeout: 2 * time.Minute,
+		Sealer: analytics.SealerConfig{Disabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := attribution.AnalyticsRange{From: from.UTC().Truncate(time.Hour), To: to.UTC().Truncate(time.Hour).Add(time.Hour),
-		Interval: attribution.AnalyticsHour}
-	st, err := an.Stats(ctx, partner, attribution.StatsQuery{Range: r})
+	r := analytics.Range{From: from.UTC().Truncate(time.Hour), To: to.UTC().Truncate(time.Hour).Add(time.Hour),
+		Interval: analytics.AnalyticsHour}
+	st, err := an.Stats(ctx, partner, analytics.StatsQuery{Range: r})
 	if err != nil {
 		t.Fatalf("analytics Stats: %v", err)
 	}
-	cs, err := an.Clicks(ctx, partner, attribution.ClicksQuery{Range: r, Limit: limit})
+	cs, err := an.Clicks(ctx, partner, analytics.ClicksQuery{Range: r, Limit: limit})
 	if err != nil {
 		t.Fatalf("analytics Clicks: %v", err)
 	}

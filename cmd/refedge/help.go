@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/ledger"
 )
 
 // componentVars are the optional tunables each part reads itself (its LoadEnv); every
@@ -37,7 +37,7 @@ var componentVars = []struct{ part, name, help string }{
 func componentHelp() string {
 	var b strings.Builder
 	b.WriteString("\nOptional tunables of each part (all have defaults):\n")
-	for _, v := range attribution.LedgerEnv {
+	for _, v := range ledger.Env {
 		fmt.Fprintf(&b, "  %s\n      ledger: %s", v.Name, v.Help)
 		if v.Default != "" {
 			fmt.Fprintf(&b, " (default %q)", v.Default)

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/kafkax"
 )
 
@@ -21,7 +21,7 @@ func kafkaDev(getenv func(string) string, stderr io.Writer) int {
 	if addr == "" {
 		addr = "127.0.0.1:9092"
 	}
-	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: addr, Topics: attribution.AllTopics, DataDir: getenv("REFEDGE_KAFKA_DATA_DIR")})
+	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: addr, Topics: event.AllTopics, DataDir: getenv("REFEDGE_KAFKA_DATA_DIR")})
 	if err != nil {
 		fmt.Fprintf(stderr, "refedge kafka-dev: REFEDGE_KAFKA_EMBEDDED_ADDR: %v\n", err)
 		return 1

@@ -10,7 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // kafkaReady reports whether a broker answers and every topic refedge uses exists. A
@@ -32,7 +32,7 @@ func kafkaReady(ctx context.Context, brokers []string) error {
 		}
 	}
 	var missing []string
-	for _, t := range attribution.AllTopics {
+	for _, t := range event.AllTopics {
 		if !have[t] {
 			missing = append(missing, t)
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/kafkax"
 )
 
@@ -15,7 +15,7 @@ import (
 func TestKafkaReadyNamesMissingTopics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	bare, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: []string{attribution.TopicClicks}})
+	bare, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: []string{event.TopicClicks}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,8 +25,8 @@ func TestKafkaReadyNamesMissingTopics(t *testing.T) {
 		t.Fatal("a broker without refedge's topics reads as ready")
 	}
 	msg := err.Error()
-	for _, topic := range attribution.AllTopics {
-		if want := topic != attribution.TopicClicks; strings.Contains(msg, topic) != want {
+	for _, topic := range event.AllTopics {
+		if want := topic != event.TopicClicks; strings.Contains(msg, topic) != want {
 			t.Errorf("topic %s named: %v, want %v: %s", topic, !want, want, msg)
 		}
 	}
@@ -38,7 +38,7 @@ func TestKafkaReadyNamesMissingTopics(t *testing.T) {
 		t.Errorf("a second check: %v, want the same error", err2)
 	}
 
-	full, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: attribution.AllTopics})
+	full, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: event.AllTopics})
 	if err != nil {
 		t.Fatal(err)
 	}

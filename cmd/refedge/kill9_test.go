@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/spool"
 	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -49,7 +50,7 @@ func clickAtRiskBound(t *testing.T, env []string) atRiskBound {
 	if err != nil {
 		t.Fatalf("the environment refedge is launched with: %v", err)
 	}
-	pc, sc := eventPipelineConfig(cfg, "clicks", nil), attribution.NewDefaultSpoolConfig()
+	pc, sc := eventPipelineConfig(cfg, "clicks", nil), spool.NewDefaultConfig()
 	var onset time.Duration
 	backoff := pc.RetryMin
 	for range sc.SpoolAfter - 1 {
@@ -224,7 +225,7 @@ func readClickSpool(t *testing.T, dir string) (bySub map[string]string, torn int
 				torn++
 				break
 			}
-			c, err := attribution.ClickCodec.Decode(payload)
+			c, err := event.ClickCodec.Decode(payload)
 			if err != nil {
 				t.Fatalf("%s: %v", path, err)
 			}
@@ -233,7 +234,7 @@ func readClickSpool(t *testing.T, dir string) (bySub map[string]string, torn int
 			}
 			// SubID is a view of the pooled click's memory: copy it before the release.
 			bySub[strings.Clone(c.SubID())] = string(c.ID[:])
-			attribution.ReleaseClick(c)
+			event.ReleaseClick(c)
 		}
 		f.Close()
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/simulate"
 	"github.com/refedge/refedge/internal/config"
 )
 
@@ -72,7 +72,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "probe":
 		return probe(args[1:], getenv, stderr)
 	case "simulate":
-		return attribution.SimulateMain(args[1:], getenv, stdout, stderr)
+		return simulate.Main(args[1:], getenv, stdout, stderr)
 	case "bench-ingest":
 		return benchIngest(args[1:], getenv, stdout, stderr)
 	}

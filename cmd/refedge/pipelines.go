@@ -7,7 +7,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/pipeline"
+	"github.com/refedge/refedge/attribution/sink"
+	"github.com/refedge/refedge/attribution/spool"
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/config"
 )
@@ -17,14 +20,14 @@ import (
 // the edge's own pipelines, sinks, codecs and settings.
 type eventPipelines struct {
 	clickWriter *kafka.Writer
-	clickCfg    attribution.PipelineConfig // what the click pipeline was built with
-	clicks      *attribution.Pipeline[*attribution.Click]
-	revocations *attribution.Pipeline[*attribution.Revocation]
-	impressions *attribution.Pipeline[*attribution.Impression]
+	clickCfg    pipeline.Config // what the click pipeline was built with
+	clicks      *pipeline.Pipeline[*event.Click]
+	revocations *pipeline.Pipeline[*event.Revocation]
+	impressions *pipeline.Pipeline[*event.Impression]
 	// audit carries the operators' audit trail (admin calls that are not reads) to
 	// ClickHouse and refedge.audit, through a writer of its own.
 	auditWriter *kafka.Writer
-	audit       *attribution.Pipeline[*admin.AuditEntry]
+	audit       *pipeline.Pipeline[*admin.AuditEntry]
 }
 
 // pipelineOptions let bench-ingest vary what it measures; serve passes the zero value.
@@ -34,7 +37,7 @@ type pipelineOptions struct {
 	Sinks func(name string) bool
 	// Clicks, when not nil, adjusts the click pipeline's configuration (bench-ingest
 	// -sinkqueue; batch and queue sizes come from REFEDGE_EVENT_*).
-	Clicks func(*attribution.PipelineConfig)
+	Clicks func(*pipeline.Config)
 }
 
 // newEventPipelines starts the click, revocation and impression pipelines.
@@ -44,42 +47,42 @@ func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipel
 	if opts.Clicks != nil {
 		opts.Clicks(&clickCfg)
 	}
-	p := &eventPipelines{clickWriter: attribution.NewWriter(d.brokers, attribution.TopicClicks), clickCfg: clickCfg}
-	spoolIn := func(name string) attribution.SpoolConfig {
-		return attribution.SpoolConfig{Dir: filepath.Join(cfg.SpoolDir, name), MaxBytes: cfg.SpoolMaxBytes}
+	p := &eventPipelines{clickWriter: sink.NewWriter(d.brokers, event.TopicClicks), clickCfg: clickCfg}
+	spoolIn := func(name string) spool.Config {
+		return spool.Config{Dir: filepath.Join(cfg.SpoolDir, name), MaxBytes: cfg.SpoolMaxBytes}
 	}
 	var err error
-	p.clicks, err = attribution.NewSpooledPipeline(
-		clickCfg, spoolIn("clicks"), attribution.ClickCodec,
-		attribution.ReleaseClick,
-		sinks(keep, attribution.Sink[*attribution.Click](&attribution.ClickHouseClicks{Conn: d.ch, DB: d.chDB}),
-			&attribution.KafkaClicks{W: p.clickWriter})...,
+	p.clicks, err = pipeline.NewSpooled(
+		clickCfg, spoolIn("clicks"), event.ClickCodec,
+		event.ReleaseClick,
+		sinks(keep, pipeline.Sink[*event.Click](&sink.ClickHouseClicks{Conn: d.ch, DB: d.chDB}),
+			&sink.KafkaClicks{W: p.clickWriter})...,
 	)
 	if err != nil {
 		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
 	}
-	p.revocations, err = attribution.NewSpooledPipeline(
-		attribution.PipelineConfig{Name: "revocations", Logger: log, QueueSize: 4096, BatchSize: 500},
-		spoolIn("revocations"), attribution.RevocationCodec, nil,
-		sinks(keep, attribution.Sink[*attribution.Revocation](&attribution.ClickHouseRevocations{Conn: d.ch, DB: d.chDB}),
-			&attribution.KafkaRevocations{W: p.clickWriter})...,
+	p.revocations, err = pipeline.NewSpooled(
+		pipeline.Config{Name: "revocations", Logger: log, QueueSize: 4096, BatchSize: 500},
+		spoolIn("revocations"), event.RevocationCodec, nil,
+		sinks(keep, pipeline.Sink[*event.Revocation](&sink.ClickHouseRevocations{Conn: d.ch, DB: d.chDB}),
+			&sink.KafkaRevocations{W: p.clickWriter})...,
 	)
 	if err != nil {
 		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
 	}
-	p.impressions, err = attribution.NewSpooledPipeline(
+	p.impressions, err = pipeline.NewSpooled(
 		eventPipelineConfig(cfg, "impressions", log), spoolIn("impressions"),
-		attribution.ImpressionCodec, attribution.ReleaseImpression,
-		sinks(keep, attribution.Sink[*attribution.Impression](&attribution.ClickHouseImpressions{Conn: d.ch, DB: d.chDB}))...)
+		event.ImpressionCodec, event.ReleaseImpression,
+		sinks(keep, pipeline.Sink[*event.Impression](&sink.ClickHouseImpressions{Conn: d.ch, DB: d.chDB}))...)
 	if err != nil {
 		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
 	}
-	auditCfg := attribution.AuditPipelineConfig()
+	auditCfg := sink.AuditPipelineConfig()
 	auditCfg.Logger = log
-	p.auditWriter = attribution.NewWriter(d.brokers, attribution.TopicAudit)
-	p.audit, err = attribution.NewSpooledPipeline(auditCfg, spoolIn("audit"), attribution.AuditCodec, nil,
-		sinks(keep, attribution.Sink[*admin.AuditEntry](&attribution.ClickHouseAudit{Conn: d.ch, DB: d.chDB}),
-			&attribution.KafkaAudit{W: p.auditWriter})...)
+	p.auditWriter = sink.NewWriter(d.brokers, event.TopicAudit)
+	p.audit, err = pipeline.NewSpooled(auditCfg, spoolIn("audit"), sink.AuditCodec, nil,
+		sinks(keep, pipeline.Sink[*admin.AuditEntry](&sink.ClickHouseAudit{Conn: d.ch, DB: d.chDB}),
+			&sink.KafkaAudit{W: p.auditWriter})...)
 	if err != nil {
 		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
 	}
@@ -101,8 +104,8 @@ func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipel
 // ClickHouse's CPU by about a quarter at 20,000 clicks/s, for a longer kill -9 window.
 // Every other field is the pipeline's default, filled in here so the kill -9 test's
 // at-risk bound reads the very settings the edge runs with.
-func eventPipelineConfig(cfg *config.Config, name string, log *slog.Logger) attribution.PipelineConfig {
-	c := attribution.NewDefaultPipelineConfig()
+func eventPipelineConfig(cfg *config.Config, name string, log *slog.Logger) pipeline.Config {
+	c := pipeline.NewDefaultConfig()
 	c.Name, c.Logger = name, log
 	c.BatchSize, c.QueueSize, c.SinkQueue = cfg.EventBatchSize, cfg.EventQueueSize, 1
 	c.FlushInterval = cfg.EventFlushInterval
@@ -110,11 +113,11 @@ func eventPipelineConfig(cfg *config.Config, name string, log *slog.Logger) attr
 }
 
 // sinks returns the sinks keep selects (all of them when keep is nil).
-func sinks[T any](keep func(string) bool, all ...attribution.Sink[T]) []attribution.Sink[T] {
+func sinks[T any](keep func(string) bool, all ...pipeline.Sink[T]) []pipeline.Sink[T] {
 	if keep == nil {
 		return all
 	}
-	var out []attribution.Sink[T]
+	var out []pipeline.Sink[T]
 	for _, s := range all {
 		if keep(s.Name()) {
 			out = append(out, s)

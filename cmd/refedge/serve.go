@@ -17,7 +17,12 @@ import (
 	"github.com/valyala/fasthttp"
 	"golang.org/x/time/rate"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/analytics"
+	"github.com/refedge/refedge/attribution/dashboard"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/ledger"
+	"github.com/refedge/refedge/attribution/review"
+	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/banners"
 	"github.com/refedge/refedge/internal/admin"
 	"github.com/refedge/refedge/internal/config"
@@ -59,11 +64,11 @@ func (d *deps) close(log *slog.Logger) {
 
 func openClickHouse(ctx context.Context, cfg *config.Config, log *slog.Logger, d *deps) error {
 	var err error
-	d.ch, d.chDB, err = attribution.OpenClickHouse(ctx, cfg.ClickHouseDSN)
+	d.ch, d.chDB, err = sink.OpenClickHouse(ctx, cfg.ClickHouseDSN)
 	if err != nil {
 		return err
 	}
-	return attribution.Migrate(ctx, d.ch, d.chDB, log)
+	return sink.Migrate(ctx, d.ch, d.chDB, log)
 }
 
 func migrate(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
@@ -85,7 +90,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		if !cfg.Dev && len(cfg.KafkaBrokers) == 0 {
 			return d, errors.New("REFEDGE_KAFKA_BROKERS: is required")
 		}
-		d.broker, err = kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: cfg.KafkaEmbeddedAddr, Topics: attribution.AllTopics})
+		d.broker, err = kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: cfg.KafkaEmbeddedAddr, Topics: event.AllTopics})
 		if err != nil {
 			return d, fmt.Errorf("REFEDGE_KAFKA_EMBEDDED_ADDR: %w", err)
 		}
@@ -95,7 +100,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		d.brokers = cfg.KafkaBrokers
 		go logKafkaTopics(ctx, d.brokers, log)
 	}
-	if d.ch, d.chDB, err = attribution.OpenClickHouse(ctx, cfg.ClickHouseDSN); err != nil {
+	if d.ch, d.chDB, err = sink.OpenClickHouse(ctx, cfg.ClickHouseDSN); err != nil {
 		return d, err
 	}
 	if perr := d.ch.Ping(ctx); perr != nil {
@@ -105,7 +110,7 @@ func openDeps(ctx context.Context, cfg *config.Config, log *slog.Logger) (*deps,
 		go migrateWhenReachable(ctx, d, log)
 		return d, nil
 	}
-	return d, attribution.Migrate(ctx, d.ch, d.chDB, log)
+	return d, sink.Migrate(ctx, d.ch, d.chDB, log)
 }
 
 // migrateWhenReachable applies the schema once ClickHouse answers, retrying with
@@ -120,7 +125,7 @@ func migrateWhenReachable(ctx context.Context, d *deps, log *slog.Logger) {
 		}
 		err := d.ch.Ping(ctx)
 		if err == nil {
-			if err = attribution.Migrate(ctx, d.ch, d.chDB, log); err == nil {
+			if err = sink.Migrate(ctx, d.ch, d.chDB, log); err == nil {
 				log.Info("ClickHouse answers; schema is up to date")
 				return
 			}
@@ -162,7 +167,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	adm := admin.New(log)
 	adm.SetCredentials(cfg.AdminCredentials)
 	adm.SetFailLimit(cfg.AdminAuthFailures, admin.DefaultFailWindow)
-	adm.SetAuditSink(&attribution.AuditLog{P: events.audit, Queue: attribution.AuditPipelineConfig().QueueSize})
+	adm.SetAuditSink(&sink.AuditLog{P: events.audit, Queue: sink.AuditPipelineConfig().QueueSize})
 	if len(cfg.AdminCredentials) == 0 {
 		// Only reachable with REFEDGE_DEV=1 (config.ServeRules).
 		adm.AllowAnonymous()
@@ -245,31 +250,31 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	// Partner analytics (API, dashboard) and the operator review read ClickHouse through
 	// their own pool, so slow queries never queue behind event inserts.
-	anConn, anDB, err := attribution.OpenAnalyticsClickHouse(cfg.ClickHouseDSN, os.Getenv)
+	anConn, anDB, err := analytics.OpenClickHouse(cfg.ClickHouseDSN, os.Getenv)
 	if err != nil {
 		return err
 	}
 	defer anConn.Close()
-	acfg := attribution.NewDefaultAnalyticsConfig()
+	acfg := analytics.NewDefaultConfig()
 	if err := acfg.LoadEnv(os.Getenv); err != nil {
 		return err
 	}
 	acfg.Conn, acfg.DB, acfg.Logger = anConn, anDB, log
-	analytics, err := attribution.NewAnalytics(acfg)
+	an, err := analytics.New(acfg)
 	if err != nil {
 		return err
 	}
-	analytics.Register(api)
-	analytics.Start()
-	dash, err := attribution.NewDashboard(attribution.DashboardConfig{Analytics: analytics, Auth: auth, Logger: log})
+	an.Register(api)
+	an.Start()
+	dash, err := dashboard.New(dashboard.Config{Analytics: an, Auth: auth, Logger: log})
 	if err != nil {
 		return err
 	}
-	review, err := attribution.NewReview(attribution.ReviewConfig{Conn: anConn, DB: anDB, Logger: log})
+	rv, err := review.New(review.Config{Conn: anConn, DB: anDB, Logger: log})
 	if err != nil {
 		return err
 	}
-	review.RegisterAdmin(adm)
+	rv.RegisterAdmin(adm)
 
 	// Link builder: POST /api/v1/links and the /partner/links page.
 	lcfg := tracker.LinksConfig{MarketOrigin: cfg.MarketOrigin.String(), Auth: auth, Logger: log}
@@ -287,20 +292,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	// Referral ledger: consumes the marketplace's topics, produces attributions and
 	// commissions (docs/commissions.md).
-	ledgerCfg, err := attribution.LedgerConfigFromEnv(os.Getenv)
+	ledgerCfg, err := ledger.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	ledger, err := attribution.NewLedgerService(ledgerCfg, d.redis, d.ch, d.chDB, d.brokers, cfg.Keys, log)
+	led, err := ledger.New(ledgerCfg, d.redis, d.ch, d.chDB, d.brokers, cfg.Keys, log)
 	if err != nil {
 		return err
 	}
-	if err := ledger.Start(ctx); err != nil {
+	if err := led.Start(ctx); err != nil {
 		return fmt.Errorf("cannot start the ledger: %w", err)
 	}
-	adm.AddDependency("ledger", ledger.Ready)
-	ledger.RegisterAdmin(adm)
-	console, err := attribution.NewConsole(attribution.ConsoleConfig{Review: review, Ledger: ledger, Conn: anConn, DB: anDB, Logger: log})
+	adm.AddDependency("ledger", led.Ready)
+	led.RegisterAdmin(adm)
+	console, err := review.NewConsole(review.ConsoleConfig{Review: rv, Ledger: led, Conn: anConn, DB: anDB, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -364,7 +369,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	step(log, "stop public listener and drain handlers", func() error { return pub.ShutdownWithContext(sctx) })
-	step(log, "stop ledger consumers (commit after durable effects)", func() error { return ledger.Stop(sctx) })
+	step(log, "stop ledger consumers (commit after durable effects)", func() error { return led.Stop(sctx) })
 	step(log, "stop widget kwork catalog consumer", func() error { return catalogConsumer.Stop(sctx) })
 	step(log, "stop widget renders", func() error { widgetSvc.Close(); return nil })
 	step(log, "stop banner renders and hand off impressions", func() error { return bannerSvc.Close(sctx) })
@@ -375,7 +380,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	step(log, "stop admin listener", func() error { return admSrv.Shutdown(sctx) })
 	step(log, "flush audit entries", func() error { return events.audit.Stop(sctx) })
 	step(log, "close Kafka audit producer", events.auditWriter.Close)
-	step(log, "stop analytics sealer", func() error { return analytics.Stop(sctx) })
+	step(log, "stop analytics sealer", func() error { return an.Stop(sctx) })
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

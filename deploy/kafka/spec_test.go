@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 func TestDefaultSpec(t *testing.T) {
@@ -22,17 +22,17 @@ func TestDefaultSpec(t *testing.T) {
 		}
 	}
 	// Every topic refedge uses has a spec, and the specs name no other topic.
-	for _, n := range attribution.AllTopics {
+	for _, n := range event.AllTopics {
 		if !slices.Contains(names, n) {
 			t.Errorf("topic %s (attribution.AllTopics) has no spec in topics.json", n)
 		}
 	}
 	for _, n := range names {
-		if !slices.Contains(attribution.AllTopics, n) {
+		if !slices.Contains(event.AllTopics, n) {
 			t.Errorf("topics.json specifies %s, which attribution.AllTopics does not list", n)
 		}
 	}
-	att := s.Topics[slices.IndexFunc(s.Topics, func(tp Topic) bool { return tp.Name == attribution.TopicAttributions })]
+	att := s.Topics[slices.IndexFunc(s.Topics, func(tp Topic) bool { return tp.Name == event.TopicAttributions })]
 	if att.Configs["cleanup.policy"] != "compact" {
 		t.Errorf("%s: cleanup.policy %q, want compact (RebuildLedger reads the newest state per user)",
 			att.Name, att.Configs["cleanup.policy"])

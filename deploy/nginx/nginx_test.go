@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/kafkax"
@@ -377,20 +378,20 @@ func loadThroughNginx(t *testing.T, ctx context.Context, wrkBin, front, dir, par
 	if verdicts["valid"] < logged/2 {
 		t.Errorf("verdicts %v: wrk's clicks (a browser's headers, one address each) should mostly be valid", verdicts)
 	}
-	msgs, err := clustertest.ReadTopic(ctx, brokers, attribution.TopicClicks)
+	msgs, err := clustertest.ReadTopic(ctx, brokers, event.TopicClicks)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kafkaClicks, kafkaIDs := 0, map[string]bool{}
 	for _, m := range msgs {
 		var env struct {
-			Type    string                   `json:"type"`
-			Payload attribution.ClickPayload `json:"payload"`
+			Type    string             `json:"type"`
+			Payload event.ClickPayload `json:"payload"`
 		}
 		if err := json.Unmarshal(m.Value, &env); err != nil {
 			t.Fatalf("message %s: %v", m.Value, err)
 		}
-		if env.Type == attribution.TypeClickRecorded && env.Payload.PartnerID == partner && env.Payload.SubID == "wrk" {
+		if env.Type == event.TypeClickRecorded && env.Payload.PartnerID == partner && env.Payload.SubID == "wrk" {
 			kafkaClicks++
 			kafkaIDs[env.Payload.ClickID] = true
 			if string(m.Key) != partner {
@@ -467,7 +468,7 @@ func metric(t *testing.T, admin, name string) float64 {
 // stored bytes per row of clicks_local on both shards.
 func clickHouseClicks(t *testing.T, ctx context.Context, chc clustertest.CHCluster, db, partner string) (rows, distinct int, verdicts map[string]int, perRow string) {
 	t.Helper()
-	conn, _, err := attribution.OpenClickHouse(ctx, chc.DSN(1, db))
+	conn, _, err := sink.OpenClickHouse(ctx, chc.DSN(1, db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +493,7 @@ func clickHouseClicks(t *testing.T, ctx context.Context, chc clustertest.CHClust
 	}
 	var comp, raw, parts uint64
 	for i := range 2 {
-		c, _, err := attribution.OpenClickHouse(ctx, chc.DSN(i, db))
+		c, _, err := sink.OpenClickHouse(ctx, chc.DSN(i, db))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // Label values the rules may match, per metric label, from the code that sets them:
@@ -36,7 +36,7 @@ func set(vs ...string) map[string]bool {
 
 func init() {
 	knownValues["verdict"] = map[string]bool{}
-	for _, v := range attribution.Verdicts() {
+	for _, v := range event.Verdicts() {
 		knownValues["verdict"][v.String()] = true
 	}
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/sink"
 	chschema "github.com/refedge/refedge/deploy/clickhouse"
 	chcluster "github.com/refedge/refedge/deploy/clickhouse/cluster"
 )
@@ -21,7 +22,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func openCH(t *testing.T, dsn string) driver.Conn {
 	t.Helper()
-	conn, _, err := attribution.OpenClickHouse(t.Context(), dsn)
+	conn, _, err := sink.OpenClickHouse(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func migratedCluster(t *testing.T) (CHCluster, string, [2]driver.Conn) {
 	c := ClickHouseCluster(t)
 	db := "test_cl_" + randomHex(6)
 	c.DropOnCleanup(t, db)
-	if err := attribution.MigrateCluster(t.Context(), c.DSN(0, db), chcluster.Options{Cluster: c.Name}, quietLog()); err != nil {
+	if err := sink.MigrateCluster(t.Context(), c.DSN(0, db), chcluster.Options{Cluster: c.Name}, quietLog()); err != nil {
 		t.Fatal(err)
 	}
 	return c, db, [2]driver.Conn{openCH(t, c.DSN(0, db)), openCH(t, c.DSN(1, db))}
@@ -50,7 +51,7 @@ func TestClickHouseClusterMigrate(t *testing.T) {
 	c, db, conns := migratedCluster(t)
 	ctx := t.Context()
 	// Again: nothing to do, nothing duplicated.
-	if err := attribution.MigrateCluster(ctx, c.DSN(1, db), chcluster.Options{Cluster: c.Name}, quietLog()); err != nil {
+	if err := sink.MigrateCluster(ctx, c.DSN(1, db), chcluster.Options{Cluster: c.Name}, quietLog()); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	migs, err := chschema.Migrations(db)
@@ -98,7 +99,7 @@ func TestClickHouseClusterMigrate(t *testing.T) {
 		}
 		// refedge serve migrates at start-up: on a sharded database with nothing pending
 		// it does nothing.
-		if err := attribution.Migrate(ctx, conn, db, quietLog()); err != nil {
+		if err := sink.Migrate(ctx, conn, db, quietLog()); err != nil {
 			t.Errorf("shard %d: single-server migrate on the sharded database: %v", i+1, err)
 		}
 	}
@@ -121,17 +122,17 @@ func TestClickHouseClusterMigrate(t *testing.T) {
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
-	err = attribution.Migrate(ctx, conns[0], db2, quietLog())
+	err = sink.Migrate(ctx, conns[0], db2, quietLog())
 	if err == nil || !strings.Contains(err.Error(), "refedge migrate --cluster "+c.Name) {
 		t.Errorf("single-server migrate of a sharded database with pending migrations: %v, want a refusal naming migrate --cluster", err)
 	}
 	// And the other way round: a single-server database is not converted in place.
 	db3 := "test_cl_" + randomHex(6)
 	c.DropOnCleanup(t, db3)
-	if err := attribution.Migrate(ctx, conns[0], db3, quietLog()); err != nil {
+	if err := sink.Migrate(ctx, conns[0], db3, quietLog()); err != nil {
 		t.Fatal(err)
 	}
-	err = attribution.MigrateCluster(ctx, c.DSN(0, db3), chcluster.Options{Cluster: c.Name}, quietLog())
+	err = sink.MigrateCluster(ctx, c.DSN(0, db3), chcluster.Options{Cluster: c.Name}, quietLog())
 	if err == nil || !strings.Contains(err.Error(), "single-server tables") {
 		t.Errorf("cluster migrate over single-server tables: %v, want a refusal", err)
 	}
@@ -181,13 +182,13 @@ func TestClickHouseClusterWrites(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	write := func(conn driver.Conn, ctx context.Context, partners, each int, tag string) {
 		t.Helper()
-		var batch []*attribution.Click
+		var batch []*event.Click
 		for p := range partners {
 			for range each {
-				cl := attribution.AcquireClick()
-				cl.ID = attribution.NewClickID(now)
+				cl := event.AcquireClick()
+				cl.ID = event.NewClickID(now)
 				cl.Time = now
-				cl.Verdict = attribution.Valid
+				cl.Verdict = event.Valid
 				cl.SetPartner(fmt.Appendf(nil, "%s-p%d", tag, p))
 				cl.SetSource([]byte("link"))
 				cl.SetVisitorID([]byte(randomHex(8)))
@@ -197,12 +198,12 @@ func TestClickHouseClusterWrites(t *testing.T) {
 				batch = append(batch, cl)
 			}
 		}
-		sink := &attribution.ClickHouseClicks{Conn: conn, DB: db}
+		sink := &sink.ClickHouseClicks{Conn: conn, DB: db}
 		if err := sink.Write(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
 		for _, cl := range batch {
-			attribution.ReleaseClick(cl)
+			event.ReleaseClick(cl)
 		}
 	}
 	// Shard 1's server queues rows for shard 2 and sends them in the background (the

@@ -12,7 +12,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/ledger"
+	"github.com/refedge/refedge/attribution/rules"
+	"github.com/refedge/refedge/attribution/simulate"
 	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
@@ -24,7 +27,7 @@ import (
 // and sweeper shards spread over the masters.
 func TestRedisClusterLedger(t *testing.T) {
 	rdb, cc := openCluster(t)
-	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: attribution.AllTopics})
+	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: event.AllTopics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +40,11 @@ func TestRedisClusterLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := randomHex(4)
-	cfg := attribution.LedgerConfig{Group: "cl-" + run, KeyPrefix: "cltest:" + run + ":", SweepInterval: -1}
+	cfg := ledger.Config{Group: "cl-" + run, KeyPrefix: "cltest:" + run + ":", SweepInterval: -1}
 	prefix := "clsim-" + run + "-"
 	const nPartners = 6
 	t.Cleanup(func() { cleanupKeys(t, cc, cfg.KeyPrefix, prefix, nPartners) })
-	svc, err := attribution.NewLedgerService(cfg, rdb, nil, "", brokers, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, err := ledger.New(cfg, rdb, nil, "", brokers, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +59,7 @@ func TestRedisClusterLedger(t *testing.T) {
 		}
 	}()
 	reg := &partners.Registry{R: rdb}
-	rep, err := attribution.Simulate(ctx, attribution.SimConfig{Brokers: brokers, Keys: keys, Seed: 11, IDPrefix: prefix,
+	rep, err := simulate.Run(ctx, simulate.Config{Brokers: brokers, Keys: keys, Seed: 11, IDPrefix: prefix,
 		Partners: nPartners, Users: 150, Sellers: 20, Orders: 800, Days: 300,
 		AfterPartners: func(ctx context.Context) error {
 			for i := range nPartners {
@@ -70,7 +73,7 @@ func TestRedisClusterLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, topic := range []string{attribution.TopicPartners, attribution.TopicUsers, attribution.TopicKworks, attribution.TopicOrders} {
+	for _, topic := range []string{event.TopicPartners, event.TopicUsers, event.TopicKworks, event.TopicOrders} {
 		kind := strings.TrimPrefix(topic, "marketplace.")
 		var behind int64
 		if err := poll(ctx, func() bool {
@@ -83,7 +86,7 @@ func TestRedisClusterLedger(t *testing.T) {
 	if err := svc.Ready(ctx); err != nil {
 		t.Errorf("ledger not ready after the run: %v", err)
 	}
-	msgs, err := ReadTopic(ctx, brokers, attribution.TopicCommissions)
+	msgs, err := ReadTopic(ctx, brokers, event.TopicCommissions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +94,8 @@ func TestRedisClusterLedger(t *testing.T) {
 	seen := map[string]bool{}
 	for _, m := range msgs {
 		var env struct {
-			Type    string                        `json:"type"`
-			Payload attribution.CommissionPayload `json:"payload"`
+			Type    string                  `json:"type"`
+			Payload event.CommissionPayload `json:"payload"`
 		}
 		if err := json.Unmarshal(m.Value, &env); err != nil {
 			t.Fatal(err)
@@ -102,16 +105,16 @@ func TestRedisClusterLedger(t *testing.T) {
 		}
 		seen[env.Payload.Key] = true
 		switch env.Type {
-		case attribution.TypeCommissionAccrued:
+		case event.TypeCommissionAccrued:
 			accrued++
-			if p := env.Payload; p.Role != attribution.RoleMilestone && p.Amount != attribution.ApplyRate(p.BaseAmount, p.RateBP, attribution.RoundHalfUp) {
+			if p := env.Payload; p.Role != event.RoleMilestone && p.Amount != rules.ApplyRate(p.BaseAmount, p.RateBP, rules.RoundHalfUp) {
 				t.Errorf("%s: %d × %d bp = %d", p.Key, p.BaseAmount, p.RateBP, p.Amount)
 			}
-		case attribution.TypeCommissionReversed:
+		case event.TypeCommissionReversed:
 			reversed++
 		}
 	}
-	dead, err := TopicEnds(ctx, brokers, attribution.TopicDeadLetter)
+	dead, err := TopicEnds(ctx, brokers, event.TopicDeadLetter)
 	if err != nil {
 		t.Fatal(err)
 	}

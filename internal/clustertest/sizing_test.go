@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // TestSpoolRecordSize measures what one click costs in a disk spool (the figure behind
@@ -12,10 +12,10 @@ import (
 // pipeline's codec writes it, for a valid click with a browser's fields filled as the
 // tracker fills them.
 func TestSpoolRecordSize(t *testing.T) {
-	c := attribution.AcquireClick()
-	defer attribution.ReleaseClick(c)
+	c := event.AcquireClick()
+	defer event.ReleaseClick(c)
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	c.ID, c.Time, c.Verdict = attribution.NewClickID(now), now, attribution.Valid
+	c.ID, c.Time, c.Verdict = event.NewClickID(now), now, event.Valid
 	c.SetPartner([]byte("partner-12345"))
 	c.SetSource([]byte("link"))
 	c.SetCreative([]byte("spring-sale"))
@@ -28,7 +28,7 @@ func TestSpoolRecordSize(t *testing.T) {
 	c.SetDevice("desktop")
 	c.SetBrowser("chrome")
 	c.SetUserAgent([]byte("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"))
-	rec := len(attribution.ClickCodec.Encode(nil, c)) + 8 // 4-byte length, 4-byte CRC
+	rec := len(event.ClickCodec.Encode(nil, c)) + 8 // 4-byte length, 4-byte CRC
 	if rec < 300 || rec > 1024 {
 		t.Errorf("a spooled click takes %d bytes; docs/operations.md sizes the spool at about 600", rec)
 	}

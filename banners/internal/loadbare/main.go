@@ -28,7 +28,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/pipeline"
 	"github.com/refedge/refedge/banners"
 )
 
@@ -54,7 +55,7 @@ func main() {
 	cfg.PublicURL, cfg.LinkBase = "http://"+bannerLn.Addr().String(), "https://market.example"
 	cfg.MasterDir, cfg.CacheDir = "", cache
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	q := attribution.NewPipeline[*attribution.Impression](attribution.PipelineConfig{Name: "loadbare"}, attribution.ReleaseImpression)
+	q := pipeline.New[*event.Impression](pipeline.Config{Name: "loadbare"}, event.ReleaseImpression)
 	svc, err := banners.New(cfg, q)
 	if err != nil {
 		log.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // Generator fills clicks the way the edge does, with a realistic spread: 1,000
@@ -70,9 +70,9 @@ var (
 )
 
 // Fill makes c a fresh click at now.
-func (g *Generator) Fill(c *attribution.Click, now time.Time) {
+func (g *Generator) Fill(c *event.Click, now time.Time) {
 	r := g.r
-	c.ID = attribution.NewClickID(now)
+	c.ID = event.NewClickID(now)
 	c.Time = now
 	// Partners: a quarter of the clicks go to the 10 biggest, the rest spread over 1,000.
 	p := r.IntN(1000)
@@ -86,24 +86,24 @@ func (g *Generator) Fill(c *attribution.Click, now time.Time) {
 	roll := r.IntN(100)
 	switch {
 	case roll < 60:
-		a, c.Verdict = browsers[r.IntN(len(browsers))], attribution.Valid
+		a, c.Verdict = browsers[r.IntN(len(browsers))], event.Valid
 	case roll < 75:
-		a, c.Verdict = browsers[r.IntN(len(browsers))], attribution.Duplicate
+		a, c.Verdict = browsers[r.IntN(len(browsers))], event.Duplicate
 		c.AddReason("dup:visitor-partner")
 	case roll < 90:
-		a, c.Verdict = crawlers[r.IntN(len(crawlers))], attribution.Bot
+		a, c.Verdict = crawlers[r.IntN(len(crawlers))], event.Bot
 		c.AddReason(botWhy[r.IntN(len(botWhy))])
 		if r.IntN(3) == 0 {
 			c.AddReason("hdr:no-fetch-metadata")
 		}
 	case roll < 98:
-		a, c.Verdict = browsers[r.IntN(len(browsers))], attribution.ContextAd
+		a, c.Verdict = browsers[r.IntN(len(browsers))], event.ContextAd
 		c.AddReason(adKeys[r.IntN(len(adKeys))])
 	case roll < 99:
-		a, c.Verdict = browsers[r.IntN(len(browsers))], attribution.RateLimited
+		a, c.Verdict = browsers[r.IntN(len(browsers))], event.RateLimited
 		c.AddReason("rate:visitor")
 	default:
-		a, c.Verdict = browsers[r.IntN(len(browsers))], attribution.UnknownPartner
+		a, c.Verdict = browsers[r.IntN(len(browsers))], event.UnknownPartner
 		c.AddReason("partner:unknown")
 	}
 	c.SetUserAgent([]byte(a.ua))

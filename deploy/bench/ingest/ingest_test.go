@@ -8,29 +8,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/pipeline"
 )
 
 func TestGeneratorFill(t *testing.T) {
 	g := NewGenerator(1)
-	verdicts := map[attribution.Verdict]int{}
+	verdicts := map[event.Verdict]int{}
 	partners := map[string]bool{}
 	const n = 20000
 	for range n {
-		c := attribution.AcquireClick()
+		c := event.AcquireClick()
 		g.Fill(c, time.Unix(1795262400, 0))
 		if c.Partner() == "" || c.UserAgent() == "" || c.Device() == "" || c.Browser() == "" || c.Path() == "" ||
 			len(c.VisitorID()) != 22 || len(c.VisitorHash()) != 22 || c.Source() == "" {
 			t.Fatalf("incomplete click: %q %q %q %q %q %q", c.Partner(), c.UserAgent(), c.Device(), c.Path(), c.VisitorID(), c.Source())
 		}
-		if (c.Verdict == attribution.Valid) != (c.NumReasons() == 0) {
+		if (c.Verdict == event.Valid) != (c.NumReasons() == 0) {
 			t.Fatalf("verdict %s with reasons %q", c.Verdict, c.Reasons())
 		}
 		verdicts[c.Verdict]++
 		partners[c.Partner()] = true
-		attribution.ReleaseClick(c)
+		event.ReleaseClick(c)
 	}
-	if v := verdicts[attribution.Valid]; v < n*55/100 || v > n*65/100 {
+	if v := verdicts[event.Valid]; v < n*55/100 || v > n*65/100 {
 		t.Errorf("%d valid of %d, want about 60%%", v, n)
 	}
 	if len(partners) < 900 || len(verdicts) < 6 {
@@ -52,7 +53,7 @@ func TestProcReads(t *testing.T) {
 type countSink struct{ n atomic.Int64 }
 
 func (s *countSink) Name() string { return "count" }
-func (s *countSink) Write(_ context.Context, b []*attribution.Click) error {
+func (s *countSink) Write(_ context.Context, b []*event.Click) error {
 	s.n.Add(int64(len(b)))
 	return nil
 }
@@ -60,8 +61,8 @@ func (s *countSink) Write(_ context.Context, b []*attribution.Click) error {
 // TestRun measures a real pipeline whose sink counts, and checks the report adds up.
 func TestRun(t *testing.T) {
 	sink := &countSink{}
-	p := attribution.NewPipeline(attribution.PipelineConfig{Name: "ingest-test", BatchSize: 1000, FlushInterval: 10 * time.Millisecond},
-		attribution.ReleaseClick, sink)
+	p := pipeline.New(pipeline.Config{Name: "ingest-test", BatchSize: 1000, FlushInterval: 10 * time.Millisecond},
+		event.ReleaseClick, sink)
 	var out bytes.Buffer
 	marked := false
 	res, err := Run(t.Context(), Config{

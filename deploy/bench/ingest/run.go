@@ -20,7 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/refedge/refedge/attribution"
+	"github.com/refedge/refedge/attribution/event"
 )
 
 // Config is one measurement. Enqueue, Pending and Stop are required.
@@ -35,9 +35,9 @@ type Config struct {
 	// Sample is how often sinks are counted during the load; 0 means 10s.
 	Sample time.Duration
 	// Enqueue hands a click to the pipeline; it waits while the queue is full.
-	Enqueue func(*attribution.Click) error
+	Enqueue func(*event.Click) error
 	// Release returns a click that Enqueue refused.
-	Release func(*attribution.Click)
+	Release func(*event.Click)
 	// Pending reports events accepted and not yet written by every sink.
 	Pending func() int64
 	// Stop flushes the pipeline after the load and waits for the writes.
@@ -126,7 +126,7 @@ func (c *Config) defaults() {
 		c.Out = io.Discard
 	}
 	if c.Release == nil {
-		c.Release = attribution.ReleaseClick
+		c.Release = event.ReleaseClick
 	}
 }
 
@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			gen := NewGenerator(seed)
 			mem := newGoMem()
 			for !stop.Load() {
-				c := attribution.AcquireClick()
+				c := event.AcquireClick()
 				gen.Fill(c, time.Now())
 				if err := cfg.Enqueue(c); err != nil {
 					cfg.Release(c)
@@ -301,9 +301,9 @@ func generatorCost() time.Duration {
 	runtime.GC()
 	cpu0 := selfCPU()
 	for i := 0; i < n; i++ {
-		c := attribution.AcquireClick()
+		c := event.AcquireClick()
 		gen.Fill(c, now)
-		attribution.ReleaseClick(c)
+		event.ReleaseClick(c)
 	}
 	return (selfCPU() - cpu0) / n
 }

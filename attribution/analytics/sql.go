@@ -1,0 +1,103 @@
+package analytics
+
+import (
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// anSQL builds a query from constant text and bound arguments. Request values only ever
+// enter through args, which clickhouse-go binds with quoting.
+type SQL struct {
+	b    strings.Builder
+	args []any
+}
+
+func (q *SQL) Add(s string, args ...any) {
+	q.b.WriteString(s)
+	q.args = append(q.args, args...)
+}
+
+func (q *SQL) String() string { return q.b.String() }
+
+// spanCond appends "((col >= ? AND col < ?) OR ...)".
+func (q *SQL) spanCond(col string, spans []anSpan) {
+	q.Add("(")
+	for i, s := range spans {
+		if i > 0 {
+			q.Add(" OR ")
+		}
+		q.Add("("+col+" >= ? AND "+col+" < ?)", s.From, s.To)
+	}
+	q.Add(")")
+}
+
+// hoursCond appends a filter keeping the hours of raw for DateTime column col: runs of
+// hours as ranges when there are few (the usual hot tail), else a list of hour starts.
+func (q *SQL) hoursCond(col string, raw anRaw, maxRuns int) {
+	if len(raw.spans) <= maxRuns {
+		q.spanCond(col, raw.spans)
+		return
+	}
+	set := make([]any, len(raw.hours))
+	for i, h := range raw.hours {
+		set[i] = h
+	}
+	q.Add("intDiv(toUInt32("+col+"), 3600) * 3600 IN ?", clickhouse.GroupSet{Value: set})
+}
+
+// anParts describes one query over a family in its three sources. The aggregate parts
+// (daily and hourly tables) select aggSel(timeColumn) and group by aggGroup; the raw part
+// reads rawCols (which must include the fact's id columns) plus h, the hour, from the
+// fact's raw table, keeps one row per id, and applies rawSel and rawTail (an optional
+// ARRAY JOIN and the GROUP BY).
+type anParts struct {
+	fam      *anFamily
+	aggSel   func(timeCol string) string
+	aggGroup string
+	rawCols  string
+	rawSel   string
+	rawTail  string
+}
+
+// union appends the UNION ALL of the parts fp calls for.
+func (a *Analytics) union(q *SQL, partner string, fp *anFamPlan, s anParts) {
+	n := 0
+	sep := func() {
+		if n > 0 {
+			q.Add(" UNION ALL ")
+		}
+		n++
+	}
+	if len(fp.days) > 0 {
+		sep()
+		q.Add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily())+" WHERE partner_id = ? AND ", partner)
+		q.spanCond("day", fp.days)
+		q.Add(" GROUP BY " + s.aggGroup)
+	}
+	if fp.dayHours()+len(fp.raw.hours) < fp.r.Hours() {
+		sep()
+		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly())+" WHERE partner_id = ? AND hour >= ? AND hour < ?", partner, fp.r.From, fp.r.To)
+		if len(fp.days) > 0 {
+			q.Add(" AND NOT ")
+			q.spanCond("hour", fp.days)
+		}
+		if len(fp.raw.hours) > 0 {
+			q.Add(" AND NOT ")
+			q.hoursCond("hour", fp.raw, a.Cfg.MaxRawIntervals)
+		}
+		q.Add(" GROUP BY " + s.aggGroup)
+	}
+	if len(fp.raw.hours) > 0 {
+		sep()
+		spans := fp.raw.spans
+		q.Add("SELECT "+s.rawSel+" FROM (SELECT "+s.rawCols+", toStartOfHour(ts, 'UTC') AS h FROM "+a.t(s.fam.fact.table)+
+			" WHERE partner_id = ? AND ts >= ? AND ts < ? AND ", partner, spans[0].From, spans[len(spans)-1].To)
+		q.hoursCond("ts", fp.raw, a.Cfg.MaxRawIntervals)
+		q.Add(" LIMIT 1 BY " + s.fam.fact.id + ") " + s.rawTail)
+	}
+	if n == 0 {
+		// An empty range: a part that reads nothing keeps the SQL valid.
+		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly())+" WHERE partner_id = ? AND 0 GROUP BY "+s.aggGroup, partner)
+	}
+}

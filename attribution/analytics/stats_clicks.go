@@ -1,0 +1,150 @@
+package analytics
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/refedge/refedge/attribution/event"
+)
+
+// statsClicks reads clicks per bucket, verdict and source.
+func (a *Analytics) statsClicks(ctx context.Context, partner string, fp *anFamPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
+	iv := fp.r.Interval
+	var q SQL
+	q.Add("SELECT b, verdict, source, toUInt64(sum(n)) FROM (")
+	a.union(&q, partner, fp, anParts{
+		fam:      famClicks,
+		aggSel:   func(tc string) string { return iv.sqlBucket(tc) + " AS b, verdict, source, toUInt64(sum(clicks)) AS n" },
+		aggGroup: "b, verdict, source",
+		rawCols:  "click_id, verdict, source",
+		rawSel:   iv.sqlBucket("h") + " AS b, verdict, source, count() AS n",
+		rawTail:  "GROUP BY b, verdict, source",
+	})
+	q.Add(") GROUP BY b, verdict, source")
+	return a.each(ctx, q, func(scan func(...any) error) error {
+		var (
+			b               uint64
+			verdict, source string
+			n               uint64
+		)
+		if err := scan(&b, &verdict, &source, &n); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range []*StatsCounts{point(b), &st.Totals.StatsCounts} {
+			if c == nil {
+				continue
+			}
+			c.Clicks += n
+			if verdict == "valid" {
+				c.Valid += n
+				if source == event.SourceWidget || source == event.SourceBanner {
+					c.EmbedClicks += n
+				}
+			}
+		}
+		st.Totals.ByVerdict[verdict] += n
+		return nil
+	})
+}
+
+// statsVisitors reads distinct visitors of valid clicks per bucket and over the range
+// from HyperLogLog sketches, which duplicated rows cannot inflate: every hour and day
+// reads the aggregates.
+func (a *Analytics) statsVisitors(ctx context.Context, partner string, fp *anFamPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
+	iv := fp.r.Interval
+	var q SQL
+	q.Add("SELECT b, toUInt64(uniqHLL12Merge(v)) FROM (")
+	a.union(&q, partner, fp, anParts{
+		fam:      famVisitors,
+		aggSel:   func(tc string) string { return iv.sqlBucket(tc) + " AS b, visitors AS v" },
+		aggGroup: "b, visitors",
+	})
+	q.Add(") GROUP BY b WITH TOTALS")
+	qctx, cancel := a.queryCtx(ctx)
+	defer cancel()
+	rows, err := a.Conn.Query(qctx, q.String(), q.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b, n uint64
+		if err := rows.Scan(&b, &n); err != nil {
+			return err
+		}
+		mu.Lock()
+		if c := point(b); c != nil {
+			c.UniqueVisitors = n
+		}
+		mu.Unlock()
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var b, n uint64
+	if err := rows.Totals(&b, &n); err == nil {
+		mu.Lock()
+		st.Totals.UniqueVisitors = n
+		mu.Unlock()
+	}
+	return nil
+}
+
+// verdictSums sums clicks_dims' per-verdict columns v_<verdict> (in Verdicts() order)
+// into n_<verdict>; verdictCountIfs computes n_<verdict> from raw rows; and
+// verdictTotals sums the n_ columns of both.
+var verdictSums, verdictCountIfs, verdictTotals = func() (sums, counts, totals string) {
+	var s, c, t []string
+	for _, v := range event.Verdicts() {
+		s = append(s, "toUInt64(sum(v_"+v.String()+")) AS n_"+v.String())
+		c = append(c, "countIf(verdict = '"+v.String()+"') AS n_"+v.String())
+		t = append(t, "toUInt64(sum(n_"+v.String()+"))")
+	}
+	return strings.Join(s, ", "), strings.Join(c, ", "), strings.Join(t, ", ")
+}()
+
+// statsDims reads the top values of every click dimension, all sources merged before
+// ranking.
+func (a *Analytics) statsDims(ctx context.Context, partner string, fp *anFamPlan, top int) (map[string][]BreakdownRow, error) {
+	var q SQL
+	q.Add("SELECT dim, value, toUInt64(sum(n)) AS total, " + verdictTotals + " FROM (")
+	a.union(&q, partner, fp, anParts{
+		fam:      famClickDims,
+		aggSel:   func(string) string { return "dim, value, toUInt64(sum(clicks)) AS n, " + verdictSums },
+		aggGroup: "dim, value",
+		rawCols:  "click_id, verdict, source, creative, sub_id, referer_host, device, browser, reasons",
+		rawSel:   "d.1 AS dim, d.2 AS value, count() AS n, " + verdictCountIfs,
+		rawTail:  "ARRAY JOIN " + clickDimsArray + " AS d GROUP BY dim, value",
+	})
+	q.Add(") GROUP BY dim, value ORDER BY dim, total DESC, value LIMIT ? BY dim", top)
+	verdicts := event.Verdicts()
+	out := map[string][]BreakdownRow{}
+	err := a.each(ctx, q, func(scan func(...any) error) error {
+		var dim string
+		row := BreakdownRow{ByVerdict: map[string]uint64{}}
+		counts := make([]uint64, len(verdicts))
+		dest := []any{&dim, &row.Key, &row.Clicks}
+		for i := range counts {
+			dest = append(dest, &counts[i])
+		}
+		if err := scan(dest...); err != nil {
+			return err
+		}
+		for i, v := range verdicts {
+			if counts[i] > 0 {
+				row.ByVerdict[v.String()] = counts[i]
+			}
+		}
+		row.Valid = counts[event.Valid]
+		row.Flagged = row.Clicks - row.Valid
+		if dim == "reason" {
+			row.Text = ReasonText(row.Key)
+		}
+		out[dim] = append(out[dim], row)
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,124 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// recordSink is a Sink that keeps what it was given and can be told to fail.
+type recordSink struct {
+	mu      sync.Mutex
+	got     []int
+	failFor atomic.Int32 // number of Write calls to fail
+}
+
+func (s *recordSink) Name() string { return "record" }
+
+func (s *recordSink) Write(_ context.Context, b []int) error {
+	if s.failFor.Add(-1) >= 0 {
+		return errors.New("induced failure")
+	}
+	s.mu.Lock()
+	s.got = append(s.got, b...)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *recordSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got)
+}
+
+func TestPipelineDeliversEverythingOnStop(t *testing.T) {
+	a, b := &recordSink{}, &recordSink{}
+	b.failFor.Store(3)
+	var released atomic.Int64
+	p := New[int](Config{Name: "test", BatchSize: 7, FlushInterval: time.Hour, RetryMin: time.Millisecond, QueueSize: 16},
+		func(int) { released.Add(1) }, a, b)
+	const n = 1000
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				if err := p.Enqueue(i); err != nil {
+					t.Errorf("Enqueue(%d): %v", i, err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := p.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	for _, s := range []*recordSink{a, b} {
+		seen := make(map[int]bool, n)
+		for _, v := range s.got {
+			seen[v] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("sink got %d distinct events, want %d", len(seen), n)
+		}
+	}
+	if released.Load() != n || p.Len() != 0 {
+		t.Fatalf("released %d, pending %d; want %d and 0", released.Load(), p.Len(), n)
+	}
+	if err := p.Enqueue(1); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Enqueue after Stop = %v, want ErrStopped", err)
+	}
+}
+
+func TestPipelineFlushesByAge(t *testing.T) {
+	s := &recordSink{}
+	p := New[int](Config{BatchSize: 1000, FlushInterval: 10 * time.Millisecond}, nil, s)
+	defer p.Stop(context.Background())
+	_ = p.Enqueue(1)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a lone event was not flushed by age")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPipelineStopGivesUpAtDeadline(t *testing.T) {
+	s := &recordSink{}
+	s.failFor.Store(1 << 30)
+	p := New[int](Config{RetryMin: time.Millisecond, RetryMax: time.Millisecond}, nil, s)
+	_ = p.Enqueue(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop with a sink that never succeeds = %v, want deadline exceeded", err)
+	}
+}
+
+// TestPipelineReportsItsCapacity: refedge_events_capacity, which the backlog alert
+// divides by, is the config's memory bound, defaults filled in.
+func TestPipelineReportsItsCapacity(t *testing.T) {
+	cfg := Config{Name: "capacity-test", QueueSize: 1000, BatchSize: 300, SinkQueue: 2}
+	if got := cfg.MemoryBound(); got != 1000+4*300 {
+		t.Fatalf("MemoryBound %d, want %d", got, 1000+4*300)
+	}
+	if got, want := (Config{}).MemoryBound(), 1<<18+10*5000; got != want {
+		t.Fatalf("default MemoryBound %d, want %d", got, want)
+	}
+	p := New(cfg, nil, Sink[int](&recordSink{}))
+	defer p.Stop(context.Background())
+	var m dto.Metric
+	if err := pipelineCapacity.WithLabelValues("capacity-test").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetGauge().GetValue(); got != 2200 {
+		t.Fatalf("refedge_events_capacity %v, want 2200", got)
+	}
+}
