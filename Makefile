@@ -6,7 +6,7 @@ SERVICES := bash deploy/dev/services.sh
 # for a quick local run.
 FUZZTIME ?= 60s
 
-.PHONY: run test lint unit services services-stop build bench fuzz clean
+.PHONY: run test lint unit services services-stop build bench fuzz clean screenshots
 
 ## run: the whole stack locally (real Redis and ClickHouse, embedded Kafka, demo data)
 run:
@@ -29,6 +29,13 @@ services:
 	$(SERVICES) install --browser --tools --deploy
 	$(SERVICES) start
 	$(SERVICES) start-cluster
+
+## screenshots: every partner page at 390 and 1400 px wide in English and Russian, from a
+## running refedge in headless Chromium, into .run/screenshots/ (the partner app walk)
+screenshots:
+	rm -rf .run/screenshots && mkdir -p .run/screenshots
+	eval "$$($(SERVICES) env)" && REFEDGE_SCREENSHOTS_DIR=$(CURDIR)/.run/screenshots $(GO) test -count=1 -run '^TestPartnerAppInChromium$$' ./cmd/refedge
+	@ls .run/screenshots
 
 services-stop:
 	$(SERVICES) stop

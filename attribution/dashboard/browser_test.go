@@ -52,7 +52,7 @@ type dashFigureSnapshots struct {
 // snapshotJS collects chart marks (by series class) and table rows from the page.
 const snapshotJS = `(() => {
   const out = {location: location.pathname, charts: document.documentElement.dataset.charts || "",
-    partner: document.getElementById("partner-id").textContent, series: {}, tables: {}, figures: {}, hostile: {}};
+    partner: document.getElementById("app-partner").textContent, series: {}, tables: {}, figures: {}, hostile: {}};
   for (const fig of document.querySelectorAll("figure[data-chart]")) {
     out.figures[fig.id] = {svgs: fig.querySelectorAll("svg").length};
     for (const m of fig.querySelectorAll("rect.bar, circle.point")) {
@@ -71,7 +71,7 @@ const snapshotJS = `(() => {
   }
   const code = [...document.querySelectorAll("#table-reason code")].find(c => c.textContent.startsWith("zz:"));
   out.hostile = {Code: code ? code.textContent : "", Pwned: document.getElementById("pwned") ? "yes" : ""};
-  out.links = [...document.querySelectorAll("nav.links a")].map(a => a.getAttribute("href"));
+  out.links = [...document.querySelectorAll("#app-nav a")].map(a => a.getAttribute("href"));
   return JSON.stringify(out);
 })()`
 
@@ -139,11 +139,11 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	t.Logf("dashboard screenshot (%d bytes): %s", len(png), shot)
 
-	if snap.Location != "/partner" || snap.Partner != "partnerA" {
+	if snap.Location != "/partner" || snap.Partner != "Partner partnerA" {
 		t.Fatalf("landed on %s as %q, want /partner as partnerA", snap.Location, snap.Partner)
 	}
-	if strings.Join(snap.Links, " ") != "/partner/links /w/builder /b/materials" {
-		t.Errorf("dashboard links %v, want the link builder, widget builder and materials", snap.Links)
+	if strings.Join(snap.Links, " ") != "/partner /partner/links /w/builder /b/materials /partner#referrals /partner/tokens" {
+		t.Errorf("dashboard navigation %v, want every partner page", snap.Links)
 	}
 
 	// The API's figures for the same (default) range, with partner A's token.
@@ -219,7 +219,7 @@ func TestDashboardInChromium(t *testing.T) {
 			break
 		}
 		row := snap.Tables["table-referrals"][i]
-		if row.Key != r.UserID || row.Cells[1] != r.Status || row.Cells[6] != analytics.FormatMoneyMap(r.Earned) {
+		if row.Key != r.UserID || !strings.EqualFold(row.Cells[1], r.Status) || row.Cells[6] != analytics.FormatMoneyMap(r.Earned) {
 			t.Errorf("referral row %d: %v, API %+v", i, row.Cells, r)
 		}
 	}

@@ -25,6 +25,8 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 	"golang.org/x/text/number"
+
+	money "github.com/refedge/refedge/internal/currency"
 )
 
 //go:embed catalog/*.json
@@ -182,22 +184,29 @@ func (c *Catalogue) PluralForm(n int) string {
 // Number formats n with the language's digit grouping ("12,345"; "12 345").
 func (c *Catalogue) Number(n any) string { return c.printer.Sprint(number.Decimal(n)) }
 
-// Money formats minor units of an ISO 4217 currency (kopecks of RUB) for the
-// language: the amount with the currency's own number of decimals and the language's
-// grouping, and the symbol where the catalogue's "fmt.money" pattern puts it
-// ("₽1,234.50"; "1 234,50 ₽").
+// Money formats minor units of an ISO 4217 currency for the language: the amount with
+// the currency's number of decimals (the product's table, internal/currency) and the
+// language's digit grouping and decimal sign (golang.org/x/text/number), and the code
+// or the language's symbol where the catalogue's "fmt.money" pattern puts them
+// ("1,234.56 RUB"; "1 234,56 ₽").
 func (c *Catalogue) Money(minor int64, code string) string {
-	u, err := currency.ParseISO(code)
-	if err != nil {
-		return c.Number(minor) + " " + code
-	}
-	scale, _ := currency.Standard.Rounding(u)
-	div := 1.0
+	scale := money.Exponent(code)
+	v := float64(minor)
 	for range scale {
-		div *= 10
+		v /= 10
 	}
-	amount := c.printer.Sprint(number.Decimal(float64(minor)/div, number.Scale(scale)))
-	return c.T("fmt.money", "amount", amount, "symbol", c.printer.Sprint(currency.NarrowSymbol(u)))
+	amount := c.printer.Sprint(number.Decimal(v, number.Scale(scale)))
+	symbol := code
+	if u, err := currency.ParseISO(code); err == nil {
+		symbol = c.printer.Sprint(currency.NarrowSymbol(u))
+	}
+	return c.T("fmt.money", "amount", amount, "code", code, "symbol", symbol)
+}
+
+// Percent formats a ratio (0.123) as a percentage with one decimal for the language
+// ("12.3%"; "12,3 %").
+func (c *Catalogue) Percent(f float64) string {
+	return c.printer.Sprint(number.Percent(f, number.Scale(1)))
 }
 
 func fill(s string, args []any) string {

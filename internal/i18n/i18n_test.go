@@ -29,7 +29,8 @@ func TestCataloguesHaveTheSameKeys(t *testing.T) {
 			if (en.entries[k].forms == nil) != (c.entries[k].forms == nil) {
 				t.Errorf("%s: plural forms in one language, a plain string in the other", k)
 			}
-			if got, want := placeholders(c.entries[k]), placeholders(en.entries[k]); got != want {
+			// A format pattern ("fmt.") picks among the values it is offered.
+			if got, want := placeholders(c.entries[k]), placeholders(en.entries[k]); got != want && !strings.HasPrefix(k, "fmt.") {
 				t.Errorf("%s in %s has placeholders %s, in en %s", k, l, got, want)
 			}
 		}
@@ -115,7 +116,7 @@ func TestPluralForms(t *testing.T) {
 
 func TestNumbersAndMoney(t *testing.T) {
 	for _, tc := range []struct{ lang, num, money string }{
-		{"en", "1,234,567", "₽12,345.67"},
+		{"en", "1,234,567", "12,345.67 RUB"},
 		{"ru", "1\u00a0234\u00a0567", "12\u00a0345,67 ₽"},
 	} {
 		c := For(tc.lang)
@@ -126,8 +127,28 @@ func TestNumbersAndMoney(t *testing.T) {
 			t.Errorf("%s Money = %q, want %q", tc.lang, got, tc.money)
 		}
 	}
-	if got := For("en").Money(1500, "JPY"); got != "¥1,500" {
-		t.Errorf("JPY has no minor unit: %q", got)
+	for _, tc := range []struct {
+		minor  int64
+		code   string
+		en, ru string
+	}{
+		{1500, "JPY", "1,500 JPY", "1\u00a0500 ¥"},
+		{1500, "BHD", "1.500 BHD", "1,500 BHD"},
+		{-123456, "USD", "-1,234.56 USD", "-1\u00a0234,56 $"},
+		{1234, "CLF", "0.1234 CLF", "0,1234 CLF"},
+	} {
+		if got := For("en").Money(tc.minor, tc.code); got != tc.en {
+			t.Errorf("en Money(%d, %s) = %q, want %q", tc.minor, tc.code, got, tc.en)
+		}
+		if got := For("ru").Money(tc.minor, tc.code); got != tc.ru {
+			t.Errorf("ru Money(%d, %s) = %q, want %q", tc.minor, tc.code, got, tc.ru)
+		}
+	}
+	if got, want := For("ru").Percent(0.1234), "12,3\u00a0%"; got != want {
+		t.Errorf("ru Percent = %q, want %q", got, want)
+	}
+	if got, want := For("en").Percent(0.1234), "12.3%"; got != want {
+		t.Errorf("en Percent = %q, want %q", got, want)
 	}
 }
 
@@ -173,7 +194,7 @@ func TestVerdictsAndReasons(t *testing.T) {
 // catalogue: a missing one would show as the key itself.
 func TestPagesReferenceOnlyCatalogueKeys(t *testing.T) {
 	root := filepath.Join("..", "..")
-	refs := regexp.MustCompile(`(?:\.T|\.N|\bT|\bN)\(?\s*"([a-z_]+(?:\.[a-z0-9_.:=-]+)+)"`)
+	refs := regexp.MustCompile(`(?:\.T|\.N|\bT|\bN)\(?\s*"([a-z_]+(?:\.[a-z0-9_:=-]+)+)"`)
 	en := For("en")
 	found := 0
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {

@@ -1,12 +1,13 @@
 // refedge partner app: dates and numbers in the page's language with the browser's Intl
 // API. <time datetime="..." data-fmt="date|datetime"> and <data value="..."
-// data-fmt="number"> are rewritten in place; their server text is the fallback.
+// data-fmt="number"> are rewritten in place; their server text is the fallback. Times
+// are written in UTC, as the pages say.
 (() => {
   "use strict";
   const lang = document.documentElement.lang || "en";
   const fmts = {
-    date: new Intl.DateTimeFormat(lang, { dateStyle: "medium" }),
-    datetime: new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }),
+    date: new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: "UTC" }),
+    datetime: new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }),
     number: new Intl.NumberFormat(lang),
   };
   for (const el of document.querySelectorAll("time[data-fmt]")) {
