@@ -31,10 +31,13 @@ services:
 	$(SERVICES) start-cluster
 
 ## screenshots: every partner page at 390 and 1400 px wide in English and Russian, from a
-## running refedge in headless Chromium, into .run/screenshots/ (the partner app walk)
+## running refedge in headless Chromium (the partner app walk), and the dashboard with
+## figures (dashboard-data-*), into .run/screenshots/
 screenshots:
 	rm -rf .run/screenshots && mkdir -p .run/screenshots
-	eval "$$($(SERVICES) env)" && REFEDGE_SCREENSHOTS_DIR=$(CURDIR)/.run/screenshots $(GO) test -count=1 -run '^TestPartnerAppInChromium$$' ./cmd/refedge
+	eval "$$($(SERVICES) env)" && export REFEDGE_SCREENSHOTS_DIR=$(CURDIR)/.run/screenshots && \
+	  $(GO) test -count=1 -run '^TestPartnerAppInChromium$$' ./cmd/refedge && \
+	  $(GO) test -count=1 -run '^TestDashboardLayoutInChromium$$' ./attribution/dashboard
 	@ls .run/screenshots
 
 services-stop:
