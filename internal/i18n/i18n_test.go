@@ -117,7 +117,7 @@ func TestPluralForms(t *testing.T) {
 func TestNumbersAndMoney(t *testing.T) {
 	for _, tc := range []struct{ lang, num, money string }{
 		{"en", "1,234,567", "12,345.67 RUB"},
-		{"ru", "1\u00a0234\u00a0567", "12\u00a0345,67 ₽"},
+		{"ru", "1\u00a0234\u00a0567", "12\u00a0345,67\u00a0₽"},
 	} {
 		c := For(tc.lang)
 		if got := c.Number(1234567); got != tc.num {
@@ -132,10 +132,10 @@ func TestNumbersAndMoney(t *testing.T) {
 		code   string
 		en, ru string
 	}{
-		{1500, "JPY", "1,500 JPY", "1\u00a0500 ¥"},
-		{1500, "BHD", "1.500 BHD", "1,500 BHD"},
-		{-123456, "USD", "-1,234.56 USD", "-1\u00a0234,56 $"},
-		{1234, "CLF", "0.1234 CLF", "0,1234 CLF"},
+		{1500, "JPY", "1,500 JPY", "1\u00a0500\u00a0¥"},
+		{1500, "BHD", "1.500 BHD", "1,500\u00a0BHD"},
+		{-123456, "USD", "-1,234.56 USD", "-1\u00a0234,56\u00a0$"},
+		{1234, "CLF", "0.1234 CLF", "0,1234\u00a0CLF"},
 	} {
 		if got := For("en").Money(tc.minor, tc.code); got != tc.en {
 			t.Errorf("en Money(%d, %s) = %q, want %q", tc.minor, tc.code, got, tc.en)
