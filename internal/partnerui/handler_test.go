@@ -223,3 +223,20 @@ func between(s, a, b string) string {
 	}
 	return s[:j]
 }
+
+// The language switch carries the dashboard's period and, signed out, the materials
+// page's ref back to the page; nothing else from the URL is echoed.
+func TestSwitchKeepsOnlyThePagesOwnQuery(t *testing.T) {
+	for _, tc := range []struct{ uri, partner, want string }{
+		{"/partner?range=7d&interval=day&ref=other&x=<b>", "p1", "/partner?range=7d&interval=day"},
+		{"/b/materials?ref=p9", "", "/b/materials?ref=p9"},
+		{"/b/materials?ref=p9", "p1", "/b/materials"},
+	} {
+		ctx := &fasthttp.RequestCtx{}
+		ctx.Request.SetRequestURI(tc.uri)
+		ui := New(ctx, PageDashboard, tc.partner)
+		if got := ui.Switch()[1].Href; got != LangPath+"?to=ru&next="+url.QueryEscape(tc.want) {
+			t.Errorf("%s (partner %q): switch %s, want next=%s", tc.uri, tc.partner, got, tc.want)
+		}
+	}
+}

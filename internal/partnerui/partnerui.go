@@ -108,7 +108,7 @@ func New(ctx *fasthttp.RequestCtx, active, partner string) UI {
 		q2 := fasthttp.AcquireArgs()
 		defer fasthttp.ReleaseArgs(q2)
 		q.VisitAll(func(k, v []byte) {
-			if string(k) != "lang" {
+			if keepOnSwitch(string(k), partner) {
 				q2.AddBytesKV(k, v)
 			}
 		})
@@ -117,6 +117,20 @@ func New(ctx *fasthttp.RequestCtx, active, partner string) UI {
 		}
 	}
 	return UI{Catalogue: i18n.FromRequest(ctx), Partner: partner, Active: active, Nonce: NewNonce(), here: here}
+}
+
+// keepOnSwitch says which query parameters the language switch carries back to the
+// page: the dashboard's period, and the partner id of the materials page signed out.
+// Nothing else is echoed into the page (a signed-in partner's page never repeats
+// another partner's id from its URL).
+func keepOnSwitch(key, partner string) bool {
+	switch key {
+	case "range", "from", "to", "interval":
+		return true
+	case "ref":
+		return partner == ""
+	}
+	return false
 }
 
 // NewNonce returns a fresh CSP nonce.
