@@ -625,4 +625,20 @@ func TestBrowserBuilder(t *testing.T) {
 		eval(t, ctx, `document.getElementById("status").textContent`, &status)
 		return strings.Contains(status, "Copied") || strings.Contains(status, "Select the code")
 	})
+
+	// On a phone (390 px) the builder with its widget list and a 728 px preview does not
+	// scroll sideways: the preview scrolls in its card.
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(s.public+"/w/builder"), chromedp.WaitVisible(chromedp.ID("create")),
+		chromedp.SetValue(chromedp.CSS("#size"), "728x90"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("size").dispatchEvent(new Event("change", {bubbles: true}))`))
+	waitFor(t, 10*time.Second, "the 728 px preview", func() bool {
+		var w string
+		eval(t, ctx, `document.getElementById("preview").width`, &w)
+		return w == "728"
+	})
+	var width int
+	eval(t, ctx, `document.documentElement.scrollWidth`, &width)
+	if width > 390 {
+		t.Fatalf("the builder is %d px wide on a 390 px phone", width)
+	}
 }
