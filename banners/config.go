@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/refedge/refedge/internal/envvar"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/signing"
 )
@@ -122,47 +122,27 @@ func (c *Config) defaults() {
 	}
 }
 
-// LoadEnv reads the REFEDGE_BANNERS_* variables that are set, collecting every problem.
-func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
-	var errs []error
-	str := func(name string, dst *string) {
-		if v, ok := lookup(name); ok {
-			*dst = v
-		}
-	}
-	num := func(name string, min, max int64, set func(int64)) {
-		v, ok := lookup(name)
-		if !ok {
-			return
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || n < min || n > max {
-			errs = append(errs, fmt.Errorf("%s: want an integer in [%d, %d], got %q", name, min, max, v))
-			return
-		}
-		set(n)
-	}
-	str("REFEDGE_BANNERS_DIR", &c.MasterDir)
-	str("REFEDGE_BANNERS_CACHE_DIR", &c.CacheDir)
-	if v, ok := lookup("REFEDGE_BANNERS_BUILTIN"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("REFEDGE_BANNERS_BUILTIN: want 1 or 0, got %q", v))
-		}
-		c.Builtin = b
-	}
-	num("REFEDGE_BANNERS_JPEG_QUALITY", 1, 100, func(n int64) { c.Quality = int(n) })
-	num("REFEDGE_BANNERS_MAX_UPLOAD_BYTES", 1024, 1<<30, func(n int64) { c.MaxUploadBytes = n })
-	num("REFEDGE_BANNERS_MAX_PIXELS", 1, 1<<30, func(n int64) { c.MaxPixels = n })
-	if v, ok := lookup("REFEDGE_BANNERS_DEDUP_WINDOW"); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("REFEDGE_BANNERS_DEDUP_WINDOW: want a positive duration such as 1h, got %q", v))
-		}
-		c.DedupWindow = d
-	}
-	return errors.Join(errs...)
-}
+// Vars are the banners' optional variables; LoadEnv reads them.
+var Vars = envvar.Table[Config]{Part: "banners", Vars: []envvar.Var[Config]{
+	{Name: "REFEDGE_BANNERS_DIR", Default: "./creatives", Help: "master creatives, one folder per creative; receives uploads",
+		Set: envvar.String(func(c *Config) *string { return &c.MasterDir })},
+	{Name: "REFEDGE_BANNERS_CACHE_DIR", Default: "./banner-cache", Help: "rendered JPEGs kept across restarts",
+		Set: envvar.String(func(c *Config) *string { return &c.CacheDir })},
+	{Name: "REFEDGE_BANNERS_BUILTIN", Default: "1", Help: "serve the generated default creatives, 1 or 0",
+		Set: envvar.Bool(func(c *Config) *bool { return &c.Builtin })},
+	{Name: "REFEDGE_BANNERS_JPEG_QUALITY", Default: "85", Help: "JPEG quality",
+		Set: envvar.Int(func(c *Config) *int { return &c.Quality }, 1, 100)},
+	{Name: "REFEDGE_BANNERS_MAX_UPLOAD_BYTES", Default: "20971520", Help: "largest master upload in bytes",
+		Set: envvar.Int64(func(c *Config) *int64 { return &c.MaxUploadBytes }, 1024, 1<<30)},
+	{Name: "REFEDGE_BANNERS_MAX_PIXELS", Default: "25000000", Help: "largest master width*height, checked before decoding",
+		Set: envvar.Int64(func(c *Config) *int64 { return &c.MaxPixels }, 1, 1<<30)},
+	{Name: "REFEDGE_BANNERS_DEDUP_WINDOW", Default: "1h", Help: "one banner impression per visitor within",
+		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.DedupWindow }, time.Second, 30*24*time.Hour)},
+}}
+
+// LoadEnv reads the banners' variables that are set into c, collecting every problem;
+// each message names its variable.
+func (c *Config) LoadEnv(getenv func(string) string) error { return Vars.Load(c, getenv) }
 
 // Validate reports every problem, naming the variable behind each field.
 func (c *Config) Validate() error {

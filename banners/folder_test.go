@@ -64,12 +64,12 @@ func TestMastersFolder(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	env := func(kv ...string) func(string) (string, bool) {
+	env := func(kv ...string) func(string) string {
 		m := map[string]string{}
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
-		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+		return func(k string) string { return m[k] }
 	}
 	c := NewDefaultConfig()
 	if err := c.LoadEnv(env("REFEDGE_BANNERS_DIR", "/srv/creatives", "REFEDGE_BANNERS_JPEG_QUALITY", "90",

@@ -28,7 +28,7 @@ import (
 	"github.com/refedge/refedge/tracker"
 )
 
-// Acceptance 2 of issue 3: real headless Chromium, with the User-Agent of the same
+// Clicks from a real browser: headless Chromium, with the User-Agent of the same
 // Chromium as a normal desktop browser, on a partner's page of another site. A user's
 // click on a referral link is valid and leaves rfe_ref in the cookie jar; every way of
 // loading the same URL without the user choosing it ends non-valid, with no rfe_ref.
@@ -119,13 +119,13 @@ func newBrowserStack(t *testing.T) *browserStack {
 	rdb := testenv.Redis(t)
 	s.rdb = rdb
 	ctx := context.Background()
-	reg := &partners.Registry{R: rdb}
+	reg := &partners.Registry{Redis: rdb}
 	for _, c := range browserCases {
 		if err := reg.Upsert(ctx, partners.Partner{ID: c.name, Status: partners.Active, EmailConfirmed: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	st := &tracker.RedisState{R: rdb}
+	st := &tracker.RedisState{Redis: rdb}
 
 	refLn := listen(t)
 	s.refBase = fmt.Sprintf("http://localhost:%d", refLn.Addr().(*net.TCPAddr).Port)

@@ -16,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/refedge/refedge/internal/envvar"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/refcookie"
 )
@@ -72,16 +73,20 @@ func (c *LinksConfig) defaults() {
 	}
 }
 
-// LoadEnv reads the optional REFEDGE_LINK_BASE into c; the message names the variable.
-func (c *LinksConfig) LoadEnv(getenv func(string) string) error {
-	if v := getenv(EnvLinkBase); v != "" {
+// LinkVars are the link builder's optional variables; LoadEnv reads them.
+var LinkVars = envvar.Table[LinksConfig]{Part: "links", Vars: []envvar.Var[LinksConfig]{
+	{Name: EnvLinkBase, Default: "", Help: "base of links the link builder makes; empty: the market origin (REFEDGE_PUBLIC_URL in dev)", Set: func(c *LinksConfig, v string) error {
 		if _, err := parseLinkOrigin(v); err != nil {
-			return fmt.Errorf("%s: %w", EnvLinkBase, err)
+			return err
 		}
 		c.LinkBase = v
-	}
-	return nil
-}
+		return nil
+	}},
+}}
+
+// LoadEnv reads the link builder's variables that are set into c; each message names
+// its variable.
+func (c *LinksConfig) LoadEnv(getenv func(string) string) error { return LinkVars.Load(c, getenv) }
 
 // Validate reports every problem, naming the variable.
 func (c *LinksConfig) Validate() error {

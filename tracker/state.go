@@ -67,8 +67,8 @@ type StateStore interface {
 // clicks share round trips: their commands go out together in one pipeline
 // (redisx.Coalescer), so under load a burst of clicks costs one write and one read.
 type RedisState struct {
-	R redis.UniversalClient
-	Q Quality
+	Redis   redis.UniversalClient
+	Quality Quality
 	// PartnerTTL is how long a partner's standing is remembered in process; 0 means
 	// 5 seconds, negative disables the cache. A block, an unblock and an email
 	// confirmation take effect within it.
@@ -77,7 +77,7 @@ type RedisState struct {
 	cache partnerCache
 	once  sync.Once
 	co    redisx.Coalescer[*lookupCall]
-	cfg   Quality // Q with defaults
+	cfg   Quality // Quality with defaults
 }
 
 // lookupCall is one click's part of a shared pipeline.
@@ -138,8 +138,8 @@ func (w *slidingWindow) over() (bool, error) {
 // Lookup implements StateStore. It waits for the pipeline that carries the click.
 func (r *RedisState) Lookup(_ context.Context, q *StateQuery, out *State) error {
 	r.once.Do(func() {
-		// Defaults go on a copy: writing them into r.Q would race with readers.
-		r.cfg = r.Q
+		// Defaults go on a copy: writing them into r.Quality would race with readers.
+		r.cfg = r.Quality
 		r.cfg.defaults()
 		r.co.Run = r.run
 	})
@@ -165,7 +165,7 @@ func (r *RedisState) Lookup(_ context.Context, q *StateQuery, out *State) error 
 // run sends one batch of clicks in a pipeline. The client's own timeouts bound it.
 func (r *RedisState) run(calls []*lookupCall) {
 	ctx := context.Background()
-	pipe := r.R.Pipeline()
+	pipe := r.Redis.Pipeline()
 	for _, c := range calls {
 		r.queue(ctx, pipe, c)
 	}

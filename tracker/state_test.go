@@ -20,7 +20,7 @@ import (
 func redisEdge(t *testing.T, q Quality) (*Edge, *memQueue, *partners.Registry) {
 	t.Helper()
 	rdb := testenv.Redis(t)
-	reg := &partners.Registry{R: rdb}
+	reg := &partners.Registry{Redis: rdb}
 	ctx := context.Background()
 	for id, st := range map[string]partners.Status{"12345": partners.Active, "666": partners.Blocked} {
 		if err := reg.Upsert(ctx, partners.Partner{ID: id, Status: st, EmailConfirmed: true}); err != nil {
@@ -28,7 +28,7 @@ func redisEdge(t *testing.T, q Quality) (*Edge, *memQueue, *partners.Registry) {
 		}
 	}
 	mq := &memQueue{}
-	st := &RedisState{R: rdb, Q: q}
+	st := &RedisState{Redis: rdb, Quality: q}
 	e, err := NewEdge(Config{Origin: testOrigin, Keys: newTestEdge(t, memState(), mq).cfg.Keys, Quality: q}, st, mq, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func TestUnconfirmedPartner(t *testing.T) {
 func TestStandingFromStoredFields(t *testing.T) {
 	rdb := testenv.Redis(t)
 	ctx := context.Background()
-	st := &RedisState{R: rdb, PartnerTTL: -1}
+	st := &RedisState{Redis: rdb, PartnerTTL: -1}
 	cases := []struct {
 		id     string
 		fields []string

@@ -103,7 +103,7 @@ func newStack(t *testing.T) *stack {
 	s.svc.RegisterAPI(s.api)
 
 	edge, err := tracker.NewEdge(tracker.Config{Origin: s.market, Keys: signing.MustKeyring(testSecret)},
-		&tracker.RedisState{R: s.rdb}, s.clicks, nil)
+		&tracker.RedisState{Redis: s.rdb}, s.clicks, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

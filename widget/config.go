@@ -2,18 +2,16 @@ package widget
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"net/url"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/internal/envvar"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
@@ -150,52 +148,32 @@ func setInt(v *int, def int) {
 	}
 }
 
-// LoadEnv reads the widget's optional REFEDGE_WIDGET_* variables through lookup
-// (os.LookupEnv), collecting every problem; each message names its variable.
-//
-//	REFEDGE_WIDGET_LINK_BASE          LinkBase (scheme://host[:port])
-//	REFEDGE_WIDGET_CACHE_TTL          CacheTTL (duration)
-//	REFEDGE_WIDGET_VIEW_WINDOW        ViewWindow (duration)
-//	REFEDGE_WIDGET_MAX_PER_PARTNER    MaxWidgetsPerPartner
-//	REFEDGE_WIDGET_MAX_UPLOAD_BYTES   Images.MaxBytes
-//	REFEDGE_WIDGET_MAX_PIXELS         Images.MaxPixels
-//	REFEDGE_WIDGET_THUMB_CACHE_BYTES  ThumbCacheBytes
-func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
-	var errs []error
-	if v, ok := lookup("REFEDGE_WIDGET_LINK_BASE"); ok && v != "" {
+// Vars are the widget's optional variables; LoadEnv reads them.
+var Vars = envvar.Table[Config]{Part: "widget", Vars: []envvar.Var[Config]{
+	{Name: "REFEDGE_WIDGET_LINK_BASE", Default: "", Help: "base of card links, scheme://host[:port]; empty: the market origin (REFEDGE_PUBLIC_URL in dev)", Set: func(c *Config, v string) error {
 		if err := checkOrigin(v); err != nil {
-			errs = append(errs, fmt.Errorf("REFEDGE_WIDGET_LINK_BASE: %w", err))
+			return err
 		}
 		c.LinkBase = v
-	}
-	dur := func(name string, dst *time.Duration) {
-		if v, ok := lookup(name); ok {
-			d, err := time.ParseDuration(strings.TrimSpace(v))
-			if err != nil || d <= 0 {
-				errs = append(errs, fmt.Errorf("%s: want a positive duration such as 2s, got %q", name, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	num := func(name string, min, max int64, set func(int64)) {
-		if v, ok := lookup(name); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil || n < min || n > max {
-				errs = append(errs, fmt.Errorf("%s: want an integer in [%d, %d], got %q", name, min, max, v))
-				return
-			}
-			set(n)
-		}
-	}
-	dur("REFEDGE_WIDGET_CACHE_TTL", &c.CacheTTL)
-	dur("REFEDGE_WIDGET_VIEW_WINDOW", &c.ViewWindow)
-	num("REFEDGE_WIDGET_MAX_PER_PARTNER", 1, 100000, func(n int64) { c.MaxWidgetsPerPartner = int(n) })
-	num("REFEDGE_WIDGET_MAX_UPLOAD_BYTES", 1024, 1<<30, func(n int64) { c.Images.MaxBytes = int(n) })
-	num("REFEDGE_WIDGET_MAX_PIXELS", 1, 1<<30, func(n int64) { c.Images.MaxPixels = int(n) })
-	num("REFEDGE_WIDGET_THUMB_CACHE_BYTES", 1<<20, 1<<40, func(n int64) { c.ThumbCacheBytes = n })
-	return errors.Join(errs...)
-}
+		return nil
+	}},
+	{Name: "REFEDGE_WIDGET_CACHE_TTL", Default: "2s", Help: "how long widget configs and partner standing are reused",
+		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.CacheTTL }, time.Millisecond, time.Hour)},
+	{Name: "REFEDGE_WIDGET_VIEW_WINDOW", Default: "1h", Help: "how long a render's view beacon is accepted",
+		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.ViewWindow }, time.Second, 30*24*time.Hour)},
+	{Name: "REFEDGE_WIDGET_MAX_PER_PARTNER", Default: "200", Help: "widgets per partner",
+		Set: envvar.Int(func(c *Config) *int { return &c.MaxWidgetsPerPartner }, 1, 100000)},
+	{Name: "REFEDGE_WIDGET_MAX_UPLOAD_BYTES", Default: "5242880", Help: "largest kwork image upload in bytes",
+		Set: envvar.Int(func(c *Config) *int { return &c.Images.MaxBytes }, 1024, 1<<30)},
+	{Name: "REFEDGE_WIDGET_MAX_PIXELS", Default: "16000000", Help: "largest kwork image width*height",
+		Set: envvar.Int(func(c *Config) *int { return &c.Images.MaxPixels }, 1, 1<<30)},
+	{Name: "REFEDGE_WIDGET_THUMB_CACHE_BYTES", Default: "67108864", Help: "in-memory thumbnail cache in bytes",
+		Set: envvar.Int64(func(c *Config) *int64 { return &c.ThumbCacheBytes }, 1<<20, 1<<40)},
+}}
+
+// LoadEnv reads the widget's variables that are set into c, collecting every problem;
+// each message names its variable.
+func (c *Config) LoadEnv(getenv func(string) string) error { return Vars.Load(c, getenv) }
 
 // Validate reports every missing or malformed field at once.
 func (c *Config) Validate() error {

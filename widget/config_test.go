@@ -10,7 +10,7 @@ func TestConfigLoadEnv(t *testing.T) {
 	f := func(env map[string]string, wantErr string, check func(*Config) bool) {
 		t.Helper()
 		c := NewDefaultConfig()
-		err := c.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		err := c.LoadEnv(func(k string) string { return env[k] })
 		switch {
 		case wantErr == "" && err != nil:
 			t.Fatalf("LoadEnv(%v) = %v", env, err)
@@ -26,13 +26,13 @@ func TestConfigLoadEnv(t *testing.T) {
 		func(c *Config) bool {
 			return c.CacheTTL == 500*time.Millisecond && c.MaxWidgetsPerPartner == 5 && c.LinkBase == "https://market.example" && c.ThumbCacheBytes == 1<<20
 		})
-	f(map[string]string{"REFEDGE_WIDGET_CACHE_TTL": "soon"}, "REFEDGE_WIDGET_CACHE_TTL: want a positive duration", nil)
+	f(map[string]string{"REFEDGE_WIDGET_CACHE_TTL": "soon"}, "REFEDGE_WIDGET_CACHE_TTL: want a duration", nil)
 	f(map[string]string{"REFEDGE_WIDGET_VIEW_WINDOW": "-1h"}, "REFEDGE_WIDGET_VIEW_WINDOW", nil)
-	f(map[string]string{"REFEDGE_WIDGET_MAX_PER_PARTNER": "0"}, "REFEDGE_WIDGET_MAX_PER_PARTNER: want an integer in [1, 100000]", nil)
+	f(map[string]string{"REFEDGE_WIDGET_MAX_PER_PARTNER": "0"}, "REFEDGE_WIDGET_MAX_PER_PARTNER: want a whole number from 1 to 100000", nil)
 	f(map[string]string{"REFEDGE_WIDGET_LINK_BASE": "https://market.example/path"}, "REFEDGE_WIDGET_LINK_BASE", nil)
 	// Every problem at once.
 	f(map[string]string{"REFEDGE_WIDGET_MAX_PIXELS": "x", "REFEDGE_WIDGET_MAX_UPLOAD_BYTES": "1"},
-		"REFEDGE_WIDGET_MAX_UPLOAD_BYTES: want an integer in [1024, 1073741824], got \"1\"\nREFEDGE_WIDGET_MAX_PIXELS", nil)
+		"REFEDGE_WIDGET_MAX_UPLOAD_BYTES: want a whole number from 1024 to 1073741824\nREFEDGE_WIDGET_MAX_PIXELS", nil)
 }
 
 func TestConfigValidate(t *testing.T) {

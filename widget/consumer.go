@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -11,24 +12,23 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/refedge/refedge/attribution/event"
-	"github.com/refedge/refedge/internal/logx"
+	"github.com/refedge/refedge/internal/kafkax"
 )
 
 // CatalogConsumer feeds the catalog from marketplace.kworks. It commits an offset only
 // after the event is applied (or found permanently invalid), so a crash redelivers and
 // Apply's event-time ordering makes the redelivery harmless.
 type CatalogConsumer struct {
-	r       *kafka.Reader
+	brokers []string
+	group   string
 	catalog *Catalog
 	log     *slog.Logger
 	// RetryMin and RetryMax bound the backoff after a transient failure; 0 means 100ms and 5s.
 	RetryMin, RetryMax time.Duration
-	// warn throttles the warnings an outage repeats: one line per cause per interval.
-	warn logx.Throttle
 
-	once   sync.Once
-	cancel context.CancelFunc
-	done   chan struct{}
+	once                   sync.Once
+	c                      *kafkax.Consumer // set by Start
+	stopFetch, abandonWork context.CancelFunc
 }
 
 // NewCatalogConsumer returns a consumer of marketplace.kworks in consumer group groupID
@@ -37,126 +37,64 @@ func NewCatalogConsumer(brokers []string, groupID string, catalog *Catalog, log 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &CatalogConsumer{
-		r: kafka.NewReader(kafka.ReaderConfig{
-			Brokers:        brokers,
-			GroupID:        groupID,
-			Topic:          event.TopicKworks,
-			MinBytes:       1,
-			MaxBytes:       10 << 20,
-			MaxWait:        500 * time.Millisecond,
-			CommitInterval: 0, // synchronous: CommitMessages returns once the broker has it
-			StartOffset:    kafka.FirstOffset,
-		}),
-		catalog: catalog,
-		log:     log,
-		done:    make(chan struct{}),
-	}
+	return &CatalogConsumer{brokers: brokers, group: groupID, catalog: catalog, log: log}
 }
 
-// Start begins consuming in the background.
+// Start begins consuming in the background, one event at a time.
 func (c *CatalogConsumer) Start() {
 	c.once.Do(func() {
-		if c.RetryMin <= 0 {
-			c.RetryMin = 100 * time.Millisecond
-		}
-		if c.RetryMax <= 0 {
-			c.RetryMax = 5 * time.Second
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		c.cancel = cancel
-		go c.run(ctx)
+		c.c = kafkax.NewConsumer(kafkax.ConsumerConfig{
+			Name: "kworks", Brokers: c.brokers, Group: c.group, Topics: []string{event.TopicKworks},
+			MaxBatch: 1, RetryMin: c.RetryMin, RetryMax: c.RetryMax, Log: c.log,
+		}, c.apply)
+		fetchCtx, stopFetch := context.WithCancel(context.Background())
+		workCtx, abandonWork := context.WithCancel(context.Background())
+		c.stopFetch, c.abandonWork = stopFetch, abandonWork
+		c.c.Start(fetchCtx, workCtx)
 	})
 }
 
-// Stop stops fetching, lets the event being applied finish or be abandoned
-// (uncommitted, so it is redelivered) and closes the reader.
+// Stop stops fetching, lets the event being applied finish and be committed, or, if ctx
+// ends first, abandons it (uncommitted, so it is redelivered), and closes the reader.
 func (c *CatalogConsumer) Stop(ctx context.Context) error {
-	c.once.Do(func() { close(c.done) }) // never started
-	if c.cancel != nil {
-		c.cancel()
+	c.once.Do(func() {}) // never started: Start does nothing from now on
+	if c.c == nil {
+		return nil
 	}
+	c.stopFetch()
+	defer c.abandonWork()
 	select {
-	case <-c.done:
+	case <-c.c.Done():
 	case <-ctx.Done():
+		c.abandonWork()
+		<-c.c.Done()
+		c.c.Close()
 		return ctx.Err()
 	}
-	return c.r.Close()
+	return c.c.Close()
 }
 
-func (c *CatalogConsumer) run(ctx context.Context) {
-	defer close(c.done)
-	backoff := c.RetryMin
-	for {
-		m, err := c.r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			c.warn.Warn(c.log, "fetch", "cannot fetch from marketplace.kworks", "err", err, "retry_in", backoff)
-			if !sleep(ctx, backoff) {
-				return
-			}
-			backoff = min(backoff*2, c.RetryMax)
+// apply applies the event in msgs (one message). A malformed or invalid event is
+// skipped, so it is committed; any other failure is returned for the consumer to retry.
+func (c *CatalogConsumer) apply(ctx context.Context, msgs []kafka.Message) (func(context.Context) error, error) {
+	for _, m := range msgs {
+		var env event.Envelope
+		if err := json.Unmarshal(m.Value, &env); err != nil {
+			catalogEvents.WithLabelValues("invalid").Inc()
+			c.log.Warn("skipping malformed marketplace.kworks message", "partition", m.Partition, "offset", m.Offset, "err", err)
 			continue
 		}
-		backoff = c.RetryMin
-		if !c.apply(ctx, m) {
-			return // stopping: the message stays uncommitted
-		}
-		for {
-			err := c.r.CommitMessages(ctx, m)
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			c.warn.Warn(c.log, "commit", "cannot commit marketplace.kworks offset", "partition", m.Partition, "offset", m.Offset, "err", err)
-			if !sleep(ctx, c.RetryMin) {
-				return
-			}
-		}
-	}
-}
-
-// apply applies m, retrying transient failures until it succeeds or ctx ends. It
-// returns false only when ctx ended first.
-func (c *CatalogConsumer) apply(ctx context.Context, m kafka.Message) bool {
-	var env event.Envelope
-	if err := json.Unmarshal(m.Value, &env); err != nil {
-		catalogEvents.WithLabelValues("invalid").Inc()
-		c.log.Warn("skipping malformed marketplace.kworks message", "partition", m.Partition, "offset", m.Offset, "err", err)
-		return true
-	}
-	backoff := c.RetryMin
-	for {
 		err := c.catalog.Apply(ctx, env)
 		switch {
 		case err == nil:
 			catalogEvents.WithLabelValues("applied").Inc()
-			return true
 		case errors.Is(err, ErrInvalidEvent):
 			catalogEvents.WithLabelValues("invalid").Inc()
 			c.log.Warn("skipping invalid kwork event", "id", env.ID, "type", env.Type, "offset", m.Offset, "err", err)
-			return true
+		default:
+			catalogEvents.WithLabelValues("error").Inc()
+			return nil, fmt.Errorf("cannot apply kwork event %s (%s): %w", env.ID, env.Type, err)
 		}
-		catalogEvents.WithLabelValues("error").Inc()
-		c.warn.Warn(c.log, "apply", "cannot apply kwork event; will retry", "id", env.ID, "type", env.Type, "err", err, "retry_in", backoff)
-		if !sleep(ctx, backoff) {
-			return false
-		}
-		backoff = min(backoff*2, c.RetryMax)
 	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return nil, nil
 }

@@ -54,7 +54,7 @@ func TestDisplayTitle(t *testing.T) {
 }
 
 // Prices use the product's ISO 4217 table (internal/currency): the same numerals as the
-// dashboard writes for the same minor units (attribution/dashboard_money_test.go checks
+// dashboard writes for the same minor units (attribution/dashboard/money_test.go checks
 // the same list), 1000 minor units of JPY are ¥1,000 and of RWF 1,000 RWF.
 func TestFormatPriceUsesISO4217(t *testing.T) {
 	for _, x := range []struct {

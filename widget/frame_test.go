@@ -170,7 +170,7 @@ func TestFrameRedisOutageIsNot500(t *testing.T) {
 	w := f.widget(t, "p", Spec{Category: "design"})
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialerRetries: 1})
 	defer down.Close()
-	g := newFixture(t, func(c *Config) { c.Redis = down; c.Partners = &partners.Registry{R: down} })
+	g := newFixture(t, func(c *Config) { c.Redis = down; c.Partners = &partners.Registry{Redis: down} })
 	for _, path := range []string{"/w/" + w.ID, "/w/" + w.ID + ".js", "/w/t/k1/64x48.jpg"} {
 		resp := do(g.svc.Handler(), "GET", path, nil, nil)
 		if resp.StatusCode() != fasthttp.StatusServiceUnavailable {

@@ -69,7 +69,7 @@ func newFixture(t testing.TB, mod ...func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{rdb: rdb, reg: &partners.Registry{R: rdb}, auth: auth, imp: &memImpressions{}}
+	f := &fixture{rdb: rdb, reg: &partners.Registry{Redis: rdb}, auth: auth, imp: &memImpressions{}}
 	cfg := Config{Redis: rdb, Keys: kr, MarketOrigin: testMarket, PublicURL: testPublic, Impressions: f.imp,
 		Auth: auth, Partners: f.reg, Log: quietLog()}
 	for _, m := range mod {

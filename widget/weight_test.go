@@ -8,7 +8,8 @@ import (
 	"github.com/refedge/refedge/internal/partners"
 )
 
-// maxWeight is the budget: the loader plus the frame HTML, thumbnails aside.
+// maxWeight is the widget's weight budget (docs/widget.md, "Weight"): the loader plus the
+// frame HTML, thumbnails aside.
 const maxWeight = 20 << 10
 
 func TestWidgetWeight(t *testing.T) {

@@ -47,7 +47,7 @@ func TestWrkFrames(t *testing.T) {
 	}
 	w := f.widget(t, "wrk-partner", Spec{Category: "design", Size: "728x90", Cards: 6})
 	edge, err := tracker.NewEdge(tracker.Config{Origin: testMarket, Keys: signing.MustKeyring(testSecret)},
-		&tracker.RedisState{R: f.rdb}, discardClicks{}, nil)
+		&tracker.RedisState{Redis: f.rdb}, discardClicks{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

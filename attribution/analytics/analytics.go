@@ -1,16 +1,5 @@
 package analytics
 
-// Partner analytics: the figures behind GET /api/v1/stats, /referrals, /earnings, /clicks
-// and the /partner dashboard.
-//
-// Flow of one stats request: parse and bound the range (analytics_params.go); ask one
-// small query which hours of the partner each aggregate can be trusted for (the seal
-// check, analytics_trust.go); read trusted hours from the per-hour aggregates and the
-// rest from raw rows with one row per id (analytics_stats.go); merge in Go. A background
-// sealer (analytics_sealer.go) measures closed hours so that nearly every hour is
-// trusted. Every query filters by the authenticated partner with a bound parameter and
-// runs with a deadline on the analytics connection pool, never on the click path.
-
 import (
 	"context"
 	"errors"
@@ -22,17 +11,22 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/refedge/refedge/attribution/sink"
+	"github.com/refedge/refedge/internal/envvar"
 )
 
-// AnalyticsConfig configures partner analytics. The zero value of every limit takes the
+// Config configures partner analytics. The zero value of every limit takes the
 // default written on its field; Conn and DB are required.
 type Config struct {
 	// Conn is the ClickHouse connection analytics queries use. Give it its own pool
-	// (OpenAnalyticsClickHouse) so a slow dashboard never queues behind event inserts.
+	// (OpenClickHouse) so a slow dashboard never queues behind event inserts.
 	Conn driver.Conn
 	// DB is the ClickHouse database holding the tables (default "refedge" is not
 	// assumed: it is required).
 	DB string
+	// ClickHouseDSN and Pool are how OpenClickHouse opens Conn: another DSN than the
+	// events' (for example a read-only user) and the most connections (0 means 4).
+	ClickHouseDSN string
+	Pool          int
 	// Logger receives query failures; nil means slog.Default().
 	Logger *slog.Logger
 	// QueryTimeout bounds one API request's queries, in Go and on the server
@@ -67,7 +61,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// SealerConfig tunes the sealer that measures closed hours (see analytics_sealer.go).
+// SealerConfig tunes the sealer that measures closed hours (see sealer.go).
 type SealerConfig struct {
 	// Disabled turns the background loop off (figures stay exact; requests read more raw
 	// rows). REFEDGE_ANALYTICS_SEALER=0.
@@ -83,7 +77,7 @@ type SealerConfig struct {
 	Backfill time.Duration
 }
 
-// NewDefaultAnalyticsConfig returns a config with every default filled in (Conn and DB
+// NewDefaultConfig returns a config with every default filled in (Conn and DB
 // left empty).
 func NewDefaultConfig() Config {
 	var c Config
@@ -145,68 +139,50 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Analytics environment variables (all optional).
-const (
-	EnvAnalyticsTimeout       = "REFEDGE_ANALYTICS_TIMEOUT"         // Go duration, default 5s
-	EnvAnalyticsMaxRangeDays  = "REFEDGE_ANALYTICS_MAX_RANGE_DAYS"  // default 400
-	EnvAnalyticsMaxConcurrent = "REFEDGE_ANALYTICS_MAX_CONCURRENT"  // default 8
-	EnvAnalyticsSealer        = "REFEDGE_ANALYTICS_SEALER"          // 1 (default) or 0
-	EnvAnalyticsDSN           = "REFEDGE_ANALYTICS_CLICKHOUSE_DSN"  // default REFEDGE_CLICKHOUSE_DSN
-	EnvAnalyticsPool          = "REFEDGE_ANALYTICS_CLICKHOUSE_POOL" // max connections, default 4
-)
-
-// LoadEnv reads the optional REFEDGE_ANALYTICS_* variables into c, collecting every
-// problem; each message names its variable.
-func (c *Config) LoadEnv(getenv func(string) string) error {
-	var errs []error
-	if v := getenv(EnvAnalyticsTimeout); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > 10*time.Minute {
-			errs = append(errs, fmt.Errorf("%s: want a duration between 1ms and 10m, got %q", EnvAnalyticsTimeout, v))
-		}
-		c.QueryTimeout = d
-	}
-	if v := getenv(EnvAnalyticsMaxRangeDays); v != "" {
+// Vars are the analytics' optional variables; LoadEnv reads them.
+var Vars = envvar.Table[Config]{Part: "analytics", Vars: []envvar.Var[Config]{
+	{Name: "REFEDGE_ANALYTICS_CLICKHOUSE_DSN", Default: "", Help: "ClickHouse for partner analytics and review, for example a read-only user; empty: REFEDGE_CLICKHOUSE_DSN",
+		Set: envvar.String(func(c *Config) *string { return &c.ClickHouseDSN })},
+	{Name: "REFEDGE_ANALYTICS_CLICKHOUSE_POOL", Default: "4", Help: "analytics connections",
+		Set: envvar.Int(func(c *Config) *int { return &c.Pool }, 1, 256)},
+	{Name: "REFEDGE_ANALYTICS_TIMEOUT", Default: "5s", Help: "per-request query budget",
+		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.QueryTimeout }, time.Millisecond, 10*time.Minute)},
+	{Name: "REFEDGE_ANALYTICS_MAX_RANGE_DAYS", Default: "400", Help: "longest stats range in days", Set: func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 3660 {
-			errs = append(errs, fmt.Errorf("%s: want whole days 1..3660, got %q", EnvAnalyticsMaxRangeDays, v))
+			return errors.New("want whole days from 1 to 3660")
 		}
 		c.MaxRange = time.Duration(n) * 24 * time.Hour
 		if c.MaxHourlyRange == 0 && c.MaxRange < 31*24*time.Hour {
 			c.MaxHourlyRange = c.MaxRange
 		}
-	}
-	if v := getenv(EnvAnalyticsMaxConcurrent); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1024 {
-			errs = append(errs, fmt.Errorf("%s: want 1..1024, got %q", EnvAnalyticsMaxConcurrent, v))
+		return nil
+	}},
+	{Name: "REFEDGE_ANALYTICS_MAX_CONCURRENT", Default: "8", Help: "analytics requests at once; more get 429",
+		Set: envvar.Int(func(c *Config) *int { return &c.MaxConcurrent }, 1, 1024)},
+	{Name: "REFEDGE_ANALYTICS_SEALER", Default: "1", Help: "1 runs the background sealer of closed hours, 0 does not", Set: func(c *Config, v string) error {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want 1 or 0")
 		}
-		c.MaxConcurrent = n
-	}
-	switch v := getenv(EnvAnalyticsSealer); v {
-	case "", "1", "true":
-	case "0", "false":
-		c.Sealer.Disabled = true
-	default:
-		errs = append(errs, fmt.Errorf("%s: want 1 or 0, got %q", EnvAnalyticsSealer, v))
-	}
-	return errors.Join(errs...)
-}
+		c.Sealer.Disabled = !on
+		return nil
+	}},
+}}
 
-// OpenAnalyticsClickHouse opens a connection pool of its own for analytics queries:
-// REFEDGE_ANALYTICS_CLICKHOUSE_DSN if set (for example a read-only user), else dsn,
-// with at most REFEDGE_ANALYTICS_CLICKHOUSE_POOL (default 4) connections.
-func OpenClickHouse(dsn string, getenv func(string) string) (driver.Conn, string, error) {
-	if v := getenv(EnvAnalyticsDSN); v != "" {
-		dsn = v
+// LoadEnv reads the REFEDGE_ANALYTICS_* variables that are set into c, collecting every
+// problem; each message names its variable.
+func (c *Config) LoadEnv(getenv func(string) string) error { return Vars.Load(c, getenv) }
+
+// OpenClickHouse opens a connection pool of its own for analytics queries:
+// c.ClickHouseDSN if set, else dsn, with at most c.Pool (default 4) connections.
+func OpenClickHouse(dsn string, c *Config) (driver.Conn, string, error) {
+	if c.ClickHouseDSN != "" {
+		dsn = c.ClickHouseDSN
 	}
-	pool := 4
-	if v := getenv(EnvAnalyticsPool); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 256 {
-			return nil, "", fmt.Errorf("%s: want 1..256, got %q", EnvAnalyticsPool, v)
-		}
-		pool = n
+	pool := c.Pool
+	if pool <= 0 {
+		pool = 4
 	}
 	opts, db, err := sink.ClickHouseOptions(dsn)
 	if err != nil {
@@ -232,7 +208,7 @@ type Analytics struct {
 	sealer *sealer
 }
 
-// NewAnalytics validates cfg and returns an Analytics. Call Start to run the sealer and
+// New validates cfg and returns an Analytics. Call Start to run the sealer and
 // Stop to end it.
 func New(cfg Config) (*Analytics, error) {
 	cfg.defaults()

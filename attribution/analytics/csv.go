@@ -17,7 +17,7 @@ type csvTable struct {
 	rows   [][]string
 }
 
-// csvText neutralises a user-supplied cell that a spreadsheet would run as a formula
+// CSVText neutralises a user-supplied cell that a spreadsheet would run as a formula
 // (OWASP "CSV injection"): a leading =, +, -, @, tab or carriage return gets a quote.
 func CSVText(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution/analytics"
-	"github.com/refedge/refedge/attribution/analytics/analyticstest"
+	"github.com/refedge/refedge/attribution/analyticstest"
 )
 
 // A batch the writer retries lands twice in the raw table and twice in the hourly

@@ -10,7 +10,7 @@ import (
 	"github.com/refedge/refedge/internal/currency"
 )
 
-// fmtCount writes n with thousands separators: 1234567 -> "1,234,567".
+// FormatCount writes n with thousands separators: 1234567 -> "1,234,567".
 func FormatCount(n uint64) string {
 	s := strconv.FormatUint(n, 10)
 	var b strings.Builder
@@ -34,7 +34,7 @@ func FormatPercent(f float64) string {
 	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
 }
 
-// fmtMoney writes minor units as a decimal amount with the currency's ISO 4217
+// FormatMoney writes minor units as a decimal amount with the currency's ISO 4217
 // exponent (currency.Exponent): (-123456, "RUB") -> "-1,234.56 RUB", (1000, "JPY") ->
 // "1,000 JPY", (1000, "BHD") -> "1.000 BHD".
 func FormatMoney(v int64, cur string) string {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution/analytics"
-	"github.com/refedge/refedge/attribution/analytics/analyticstest"
+	"github.com/refedge/refedge/attribution/analyticstest"
 	"github.com/refedge/refedge/attribution/event"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/attribution/analytics"
-	"github.com/refedge/refedge/attribution/analytics/analyticstest"
+	"github.com/refedge/refedge/attribution/analyticstest"
 	"github.com/refedge/refedge/internal/partnerapi"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// AnalyticsInterval is the bucket size of a time series. Buckets are UTC.
+// Interval is the bucket size of a time series. Buckets are UTC.
 type Interval uint8
 
 // Intervals, as spelled in ?interval=.
@@ -66,7 +66,7 @@ func (i Interval) sqlBucket(col string) string {
 	return "toUInt64(intDiv(toUInt32(" + col + "), 3600) * 3600)"
 }
 
-// AnalyticsRange is a validated, hour-aligned [From, To) with its bucket size.
+// Range is a validated, hour-aligned [From, To) with its bucket size.
 type Range struct {
 	From, To time.Time
 	Interval Interval
@@ -85,7 +85,7 @@ func (r Range) Buckets() []time.Time {
 // Hours returns the number of hours the range spans.
 func (r Range) Hours() int { return int(r.To.Sub(r.From) / time.Hour) }
 
-// analyticsParamError is a bad query parameter; the API answers 400 with its text.
+// ParamError is a bad query parameter; the API answers 400 with its text.
 type ParamError struct {
 	param, msg string
 }
@@ -109,7 +109,7 @@ const (
 	analyticsDefaultHourlySpan = 48 * time.Hour
 )
 
-// parseAnalyticsRange reads from, to, interval and range (get returns "" for a missing
+// ParseRange reads from, to, interval and range (get returns "" for a missing
 // parameter) and bounds them by cfg. Times are RFC 3339 or YYYY-MM-DD (UTC midnight); to
 // is exclusive; range is a span ending at to, "48h" or "30d". The result is aligned
 // outwards to whole hours.
@@ -208,7 +208,7 @@ func ParseSpan(s string) (d time.Duration, hours bool, err error) {
 	return 0, false, ParamErr("range", "want a span such as 48h or 30d")
 }
 
-// parseAnalyticsTime reads an RFC 3339 time or a YYYY-MM-DD date (UTC midnight).
+// ParseTime reads an RFC 3339 time or a YYYY-MM-DD date (UTC midnight).
 func ParseTime(param, s string) (time.Time, error) {
 	if len(s) > 40 {
 		return time.Time{}, ParamErr(param, "too long")

@@ -128,17 +128,17 @@ func TestAnalyticsConfigLoadEnv(t *testing.T) {
 		}
 	}
 	f(nil, "")
-	f(map[string]string{EnvAnalyticsTimeout: "2s", EnvAnalyticsMaxRangeDays: "90", EnvAnalyticsMaxConcurrent: "4", EnvAnalyticsSealer: "0"}, "")
-	f(map[string]string{EnvAnalyticsTimeout: "soon"}, EnvAnalyticsTimeout)
-	f(map[string]string{EnvAnalyticsMaxRangeDays: "0"}, EnvAnalyticsMaxRangeDays)
-	f(map[string]string{EnvAnalyticsMaxConcurrent: "many"}, EnvAnalyticsMaxConcurrent)
-	f(map[string]string{EnvAnalyticsSealer: "maybe"}, EnvAnalyticsSealer)
+	f(map[string]string{"REFEDGE_ANALYTICS_TIMEOUT": "2s", "REFEDGE_ANALYTICS_MAX_RANGE_DAYS": "90", "REFEDGE_ANALYTICS_MAX_CONCURRENT": "4", "REFEDGE_ANALYTICS_SEALER": "0"}, "")
+	f(map[string]string{"REFEDGE_ANALYTICS_TIMEOUT": "soon"}, "REFEDGE_ANALYTICS_TIMEOUT")
+	f(map[string]string{"REFEDGE_ANALYTICS_MAX_RANGE_DAYS": "0"}, "REFEDGE_ANALYTICS_MAX_RANGE_DAYS")
+	f(map[string]string{"REFEDGE_ANALYTICS_MAX_CONCURRENT": "many"}, "REFEDGE_ANALYTICS_MAX_CONCURRENT")
+	f(map[string]string{"REFEDGE_ANALYTICS_SEALER": "maybe"}, "REFEDGE_ANALYTICS_SEALER")
 	// Every problem is reported at once.
-	f(map[string]string{EnvAnalyticsTimeout: "x", EnvAnalyticsSealer: "y"}, EnvAnalyticsSealer)
+	f(map[string]string{"REFEDGE_ANALYTICS_TIMEOUT": "x", "REFEDGE_ANALYTICS_SEALER": "y"}, "REFEDGE_ANALYTICS_SEALER")
 
 	var c Config
 	_ = c.LoadEnv(func(k string) string {
-		return map[string]string{EnvAnalyticsMaxRangeDays: "7", EnvAnalyticsSealer: "0"}[k]
+		return map[string]string{"REFEDGE_ANALYTICS_MAX_RANGE_DAYS": "7", "REFEDGE_ANALYTICS_SEALER": "0"}[k]
 	})
 	c.defaults()
 	if c.MaxRange != 7*24*time.Hour || c.MaxHourlyRange != 7*24*time.Hour || !c.Sealer.Disabled {

@@ -20,7 +20,7 @@ func (a *Analytics) each(ctx context.Context, q SQL, fn func(scan func(...any) e
 }
 
 // eachRow runs q on conn and calls fn for every row. The analytics and the review
-// share it, each with its own deadline (chQueryCtx).
+// share it, each with its own deadline (QueryCtx).
 func EachRow(ctx context.Context, conn driver.Conn, q SQL, fn func(scan func(...any) error) error) error {
 	rows, err := conn.Query(ctx, q.String(), q.args...)
 	if err != nil {
@@ -35,7 +35,7 @@ func EachRow(ctx context.Context, conn driver.Conn, q SQL, fn func(scan func(...
 	return rows.Err()
 }
 
-// chQueryCtx bounds a query by timeout twice: the client's context, and ClickHouse's
+// QueryCtx bounds a query by timeout twice: the client's context, and ClickHouse's
 // own max_execution_time (whole seconds, at least one), so an abandoned query does not
 // run on in the server. settings adds to them.
 func QueryCtx(ctx context.Context, timeout time.Duration, settings clickhouse.Settings) (context.Context, context.CancelFunc) {
@@ -45,7 +45,7 @@ func QueryCtx(ctx context.Context, timeout time.Duration, settings clickhouse.Se
 	return clickhouse.Context(ctx, clickhouse.WithSettings(all)), cancel
 }
 
-// anParallel runs fns at once and returns the first error; the others are cancelled.
+// Parallel runs fns at once and returns the first error; the others are cancelled.
 func Parallel(ctx context.Context, fns ...func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution/analytics"
-	"github.com/refedge/refedge/attribution/analytics/analyticstest"
+	"github.com/refedge/refedge/attribution/analyticstest"
 )
 
 // A referral's state follows from which attribution events it has, whatever their

@@ -13,7 +13,7 @@ import (
 
 // The sealer measures, for each partner and closed hour, how many distinct events the raw
 // table holds, and records it in analytics_seals with the aggregate's row count it saw.
-// The API trusts an aggregate hour only when the two agree (analytics_trust.go), so the
+// The API trusts an aggregate hour only when the two agree (trust.go), so the
 // sealer decides how much is read from aggregates, never what the figures are. It is
 // idempotent and needs no coordination: several refedge processes may all run it.
 //

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution/analytics"
-	"github.com/refedge/refedge/attribution/analytics/analyticstest"
+	"github.com/refedge/refedge/attribution/analyticstest"
 	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/internal/testenv"
 )

@@ -6,7 +6,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
-// anSQL builds a query from constant text and bound arguments. Request values only ever
+// SQL builds a query from constant text and bound arguments. Request values only ever
 // enter through args, which clickhouse-go binds with quoting.
 type SQL struct {
 	b    strings.Builder

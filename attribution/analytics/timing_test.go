@@ -14,7 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/refedge/refedge/attribution/analytics"
-	"github.com/refedge/refedge/attribution/analytics/analyticstest"
+	"github.com/refedge/refedge/attribution/analyticstest"
 	"github.com/refedge/refedge/attribution/sink"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -156,7 +156,7 @@ WHERE k = 0 OR (number %% 10 < 6 AND (k < 4 OR number %% 10 = 0))`, e.DB, from.U
 	}
 	t.Logf("sealed 30 days in %v", time.Since(start).Round(time.Second))
 
-	// Analytics on a pool like production's (OpenAnalyticsClickHouse: 4 connections) that
+	// Analytics on a pool like production's (OpenClickHouse: 4 connections) that
 	// logs its queries, so the server CPU each request costs can be read back.
 	aopts, _ := clickhouse.ParseDSN(testenv.ClickHouseDSN(t))
 	aopts.MaxOpenConns, aopts.MaxIdleConns = 4, 4

@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/refedge/refedge/attribution/analytics"
-	"github.com/refedge/refedge/attribution/analytics/analyticstest"
+	"github.com/refedge/refedge/attribution/analyticstest"
 	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/testenv"

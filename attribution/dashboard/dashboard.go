@@ -27,7 +27,7 @@ import (
 //go:embed web/dashboard.html web/signin.html web/dashboard.js web/dashboard.css
 var Assets embed.FS
 
-// DashboardConfig configures the dashboard.
+// Config configures the dashboard.
 type Config struct {
 	// Analytics computes the figures (required).
 	Analytics *analytics.Analytics
@@ -50,7 +50,7 @@ type Dashboard struct {
 	log    *slog.Logger
 }
 
-// NewDashboard parses the embedded templates.
+// New parses the embedded templates.
 func New(cfg Config) (*Dashboard, error) {
 	if cfg.Analytics == nil || cfg.Auth == nil {
 		return nil, errors.New("dashboard: Analytics and Auth are required")

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// SpoolCodec turns events into spool records and back.
+// Codec turns events into spool records and back.
 type Codec[T any] struct {
 	Encode func(dst []byte, e T) []byte
 	Decode func(b []byte) (T, error)

@@ -1,23 +1,13 @@
-// Package attribution owns refedge's events and what happens to them after the edge.
+// Package event holds refedge's events and nothing else: the Click, Impression and
+// Revocation the edges produce, the Verdict and its reason codes, the Kafka Envelope and
+// topic names, the marketplace's payloads (partners, users, kworks, orders) and the
+// ledger's output payloads, their codecs and ids. It imports only the standard library,
+// so the edges (tracker, widget, banners) can fill events without pulling in Kafka,
+// ClickHouse or JSON Schema code.
 //
-// Events. The edge hands each click, impression or revocation to a Pipeline without
-// waiting. A pipeline batches events by count and age and gives each batch to its sinks
-// (ClickHouse, Kafka), each on its own goroutine, so a slow sink never stalls the others
-// or the visitor. A sink that keeps failing spools its batches to disk (spool.go:
-// checksummed segments, replayed in order when the sink answers again, corrupt segments
-// quarantined); Stop flushes or spools everything queued, so a clean shutdown loses
-// nothing. The ClickHouse schema comes from deploy/clickhouse (Migrate, MigrateCluster);
-// every Kafka event is an Envelope.
-//
-// Ledger (ledger_*.go, rules*.go, commission.go, consumer*.go). Consumer groups read the
-// marketplace's topics (partners, users, kworks, orders), one Lua script per referral
-// decides attribution, activation, detachment, expiry and commission lines on the
-// events' own time, and an outbox with leases produces referral.attributions and
-// referral.commissions exactly once per idempotency key before offsets are committed.
-// docs/commissions.md has the rules and the rounding.
-//
-// Analytics (analytics_*.go, dashboard*.go) answers the partner API and the /partner
-// dashboard from sealed hourly and daily aggregates, exact after retried batches
-// (docs/analytics.md). Review (review*.go) ranks partners by risk for operators
-// (docs/review.md). Simulate plays the marketplace core for tests and demos.
+// Where things happen to these events: pipeline batches them to the sinks (sink), with
+// spool keeping batches on disk while a sink is down; ledger turns marketplace events
+// into attributions and commissions by the program's rules (rules); analytics answers
+// partners' questions from ClickHouse, drawn by dashboard; review ranks partners for
+// operators.
 package event

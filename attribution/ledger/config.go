@@ -3,18 +3,18 @@ package ledger
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/attribution/rules"
+	"github.com/refedge/refedge/internal/envvar"
 )
 
-// LedgerConfig configures the referral ledger service. The zero value works: every field
+// Config configures the referral ledger service. The zero value works: every field
 // documents its default, applied by Validate.
 type Config struct {
-	// Rules is the program; nil means RulesFile, or DefaultRules() when that is empty too.
+	// Rules is the program; nil means RulesFile, or rules.Default() when that is empty too.
 	Rules *rules.Rules
 	// RulesFile is a rules JSON file such as deploy/rules.json (REFEDGE_RULES_FILE).
 	RulesFile string
@@ -64,7 +64,7 @@ type Config struct {
 	SweepLateness time.Duration
 }
 
-// NewDefaultLedgerConfig returns a config with every default filled in.
+// NewDefaultConfig returns a config with every default filled in.
 func NewDefaultConfig() Config {
 	var c Config
 	c.defaults()
@@ -156,49 +156,25 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// LedgerEnv documents the environment variables LedgerConfigFromEnv reads.
-var Env = []struct{ Name, Default, Help string }{
-	{"REFEDGE_RULES_FILE", "", "commission rules JSON (see deploy/rules.json); empty: the built-in default program"},
-	{"REFEDGE_LEDGER_GROUP", "refedge-ledger", "prefix of the ledger's Kafka consumer groups"},
-	{"REFEDGE_LEDGER_BATCH", "1000", "events the ledger handles per batch"},
-	{"REFEDGE_LEDGER_ORDER_READERS", "2", "members of the orders consumer group in this process"},
-	{"REFEDGE_LEDGER_PARK_TTL", "168h", "how long lines wait for a late registration or activation"},
-	{"REFEDGE_LEDGER_LINE_TTL", "17520h", "how long commission lines are kept for refunds"},
-	{"REFEDGE_LEDGER_SWEEP_INTERVAL", "1m", "how often idle referrals are detached or expired; -1s disables"},
-}
+// Vars are the ledger's optional variables; LoadEnv reads them and Validate checks
+// the result.
+var Vars = envvar.Table[Config]{Part: "ledger", Vars: []envvar.Var[Config]{
+	{Name: "REFEDGE_RULES_FILE", Default: "", Help: "commission rules JSON (see deploy/rules.json); empty: the built-in default program",
+		Set: envvar.String(func(c *Config) *string { return &c.RulesFile })},
+	{Name: "REFEDGE_LEDGER_GROUP", Default: "refedge-ledger", Help: "prefix of the ledger's Kafka consumer groups",
+		Set: envvar.String(func(c *Config) *string { return &c.Group })},
+	{Name: "REFEDGE_LEDGER_BATCH", Default: "1000", Help: "events the ledger handles per batch",
+		Set: envvar.Int(func(c *Config) *int { return &c.MaxBatch }, 1, 100000)},
+	{Name: "REFEDGE_LEDGER_ORDER_READERS", Default: "2", Help: "members of the orders consumer group in this process",
+		Set: envvar.Int(func(c *Config) *int { return &c.OrderReaders }, 1, 64)},
+	{Name: "REFEDGE_LEDGER_PARK_TTL", Default: "168h", Help: "how long lines wait for a late registration or activation",
+		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.ParkTTL }, time.Minute, 100000*time.Hour)},
+	{Name: "REFEDGE_LEDGER_LINE_TTL", Default: "17520h", Help: "how long commission lines are kept for refunds",
+		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.LineTTL }, time.Hour, 1000000*time.Hour)},
+	{Name: "REFEDGE_LEDGER_SWEEP_INTERVAL", Default: "1m", Help: "how often idle referrals are detached or expired; -1s disables",
+		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.SweepInterval }, -time.Second, 24*time.Hour)},
+}}
 
-// LedgerConfigFromEnv reads the REFEDGE_RULES_FILE and REFEDGE_LEDGER_* variables and
-// validates the result; every problem is reported, each naming its variable.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	var c Config
-	var errs []error
-	c.RulesFile = strings.TrimSpace(getenv("REFEDGE_RULES_FILE"))
-	c.Group = strings.TrimSpace(getenv("REFEDGE_LEDGER_GROUP"))
-	posInt := func(name string, dst *int) {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				errs = append(errs, fmt.Errorf("%s: want a positive integer", name))
-			}
-			*dst = n
-		}
-	}
-	posInt("REFEDGE_LEDGER_BATCH", &c.MaxBatch)
-	posInt("REFEDGE_LEDGER_ORDER_READERS", &c.OrderReaders)
-	dur := func(name string, dst *time.Duration) {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			}
-			*dst = d
-		}
-	}
-	dur("REFEDGE_LEDGER_PARK_TTL", &c.ParkTTL)
-	dur("REFEDGE_LEDGER_LINE_TTL", &c.LineTTL)
-	dur("REFEDGE_LEDGER_SWEEP_INTERVAL", &c.SweepInterval)
-	if err := errors.Join(errs...); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
-}
+// LoadEnv reads the ledger's variables that are set into c, collecting every problem;
+// each message names its variable.
+func (c *Config) LoadEnv(getenv func(string) string) error { return Vars.Load(c, getenv) }

@@ -8,8 +8,16 @@ import (
 	"github.com/refedge/refedge/attribution/event"
 )
 
-func TestLedgerConfigFromEnv(t *testing.T) {
+func TestConfigLoadEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	// ConfigFromEnv is what serve does: the defaults, the variables, then Validate.
+	ConfigFromEnv := func(getenv func(string) string) (Config, error) {
+		c := NewDefaultConfig()
+		if err := c.LoadEnv(getenv); err != nil {
+			return c, err
+		}
+		return c, c.Validate()
+	}
 	c, err := ConfigFromEnv(env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +43,6 @@ func TestLedgerConfigFromEnv(t *testing.T) {
 	if _, err := New(Config{}, nil, nil, "", nil, nil, nil); err == nil ||
 		!strings.Contains(err.Error(), "REFEDGE_REDIS_URL") || !strings.Contains(err.Error(), "REFEDGE_KAFKA_BROKERS") ||
 		!strings.Contains(err.Error(), "REFEDGE_SECRET") {
-		t.Errorf("NewLedgerService without dependencies: %v", err)
+		t.Errorf("New without dependencies: %v", err)
 	}
 }

@@ -138,9 +138,9 @@ func (s *Service) OrderDecisions(ctx context.Context, id string) (OrderDecisions
 		fields = append(fields, f, v)
 	}
 	for _, r := range parseRefunds(fields) {
-		v := RefundView{EventID: r.ID, At: msTime(r.T)}
-		if r.Amt != "" {
-			n := atoi64(r.Amt)
+		v := RefundView{EventID: r.ID, At: msTime(r.AtMS)}
+		if r.Amount != "" {
+			n := atoi64(r.Amount)
 			v.AmountMain = &n
 		}
 		out.Refunds = append(out.Refunds, v)

@@ -22,7 +22,7 @@ import (
 
 // The differential test drives long random event histories through the real ledger
 // (real Redis, the embedded broker over TCP, consumer groups) and through the reference
-// model (ledger_model_test.go), and requires the same output events.
+// model (model_test.go), and requires the same output events.
 //
 // Histories run in lockstep: step k of every history is produced together (one event per
 // history), then the test waits until the ledger consumed everything before step k+1. So

@@ -16,7 +16,7 @@ import (
 // ledgerModel is the reference model of the ledger's program rules (/tmp/ledger-spec.md,
 // "Ledger rules"): a plain fold over input events in delivery order. No Redis, no Lua, no
 // concurrency, no I/O: each rule of the spec is one obvious piece of code below, so that
-// the differential test (ledger_diff_test.go) can compare the real ledger against it.
+// the differential test (diff_test.go) can compare the real ledger against it.
 //
 // Its output is the list of events the ledger must produce, in the shape the tests read
 // back from Kafka (outEvent), without envelope ids.

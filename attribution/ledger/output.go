@@ -53,15 +53,15 @@ func (w *ledgerWriters) close() error {
 // the entry's id, so an event produced twice (a crash between the broker's ack and the
 // outbox delete) carries the same id and key both times.
 func (e *outEntry) message() (kafka.Message, bool, error) {
-	at := msTime(e.ev.Occ)
+	at := msTime(e.ev.OccurredAtMS)
 	id := e.eventID()
 	switch e.ev.Type {
 	case event.TypeAttributed, event.TypeActivated, event.TypeDetached, event.TypeExpired:
 		b, err := event.EncodeLedgerEvent(id, e.ev.Type, at, attributionPayload(&e.ev))
-		return kafka.Message{Key: []byte(e.ev.U), Value: b}, false, err
+		return kafka.Message{Key: []byte(e.ev.UserID), Value: b}, false, err
 	case event.TypeCommissionAccrued, event.TypeCommissionReversed:
 		b, err := event.EncodeLedgerEvent(id, e.ev.Type, at, commissionPayload(&e.ev))
-		return kafka.Message{Key: []byte(e.ev.P), Value: b}, true, err
+		return kafka.Message{Key: []byte(e.ev.PartnerID), Value: b}, true, err
 	}
 	return kafka.Message{}, false, fmt.Errorf("ledger outbox holds an event of unknown type %q", e.ev.Type)
 }

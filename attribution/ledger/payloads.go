@@ -10,11 +10,11 @@ import (
 
 // newLineArg converts the line to ledger.lua's form, with the order's refunds known so far.
 func newLineArg(l *rules.CommissionLine, o *event.OrderCompleted, atMS int64, refunds []refundArg) lineArg {
-	a := lineArg{Key: l.Key, Role: l.Role, O: o.OrderID, Buyer: o.BuyerID, Seller: o.SellerID,
-		B: itoa64(l.Base), Rate: strconv.FormatUint(uint64(l.RateBP), 10), Rnd: string(l.Rounding), Amt: itoa64(l.Amount),
-		Cur: l.Currency, Prog: l.Program, T: itoa64(atMS), RFs: refunds}
+	a := lineArg{Key: l.Key, Role: l.Role, OrderID: o.OrderID, Buyer: o.BuyerID, Seller: o.SellerID,
+		Base: itoa64(l.Base), Rate: strconv.FormatUint(uint64(l.RateBP), 10), Rounding: string(l.Rounding), Amount: itoa64(l.Amount),
+		Currency: l.Currency, Program: l.Program, AtMS: itoa64(atMS), Refunds: refunds}
 	if o.PaidAt != nil {
-		a.PA = itoa64(o.PaidAt.UnixMilli())
+		a.PaidAtMS = itoa64(o.PaidAt.UnixMilli())
 	}
 	return a
 }
@@ -22,17 +22,17 @@ func newLineArg(l *rules.CommissionLine, o *event.OrderCompleted, atMS int64, re
 // commissionPayload converts an outbox entry to the commission event payload.
 func commissionPayload(e *outboxEvent) event.CommissionPayload {
 	rate, _ := strconv.ParseUint(e.Rate, 10, 32)
-	return event.CommissionPayload{Key: e.Key, PartnerID: e.P, ReferralUserID: e.U, OrderID: e.O, Role: e.Role,
-		BaseAmount: atoi64(e.B), RateBP: uint32(rate), Amount: atoi64(e.Amt), Currency: e.Cur,
-		Program: e.Prog, Reverses: e.Rev}
+	return event.CommissionPayload{Key: e.Key, PartnerID: e.PartnerID, ReferralUserID: e.UserID, OrderID: e.OrderID, Role: e.Role,
+		BaseAmount: atoi64(e.Base), RateBP: uint32(rate), Amount: atoi64(e.Amount), Currency: e.Currency,
+		Program: e.Program, Reverses: e.Reverses}
 }
 
 // attributionPayload converts an outbox entry to the attribution event payload.
 func attributionPayload(e *outboxEvent) event.AttributionPayload {
-	p := event.AttributionPayload{UserID: e.U, PartnerID: e.P, ClickID: e.C, State: e.St,
-		RegisteredAt: msTime(e.R), ActivationDeadline: msTime(e.AD), ExpiresAt: msTime(e.XD), Cause: e.Cause}
-	if e.A != "" {
-		a := msTime(e.A)
+	p := event.AttributionPayload{UserID: e.UserID, PartnerID: e.PartnerID, ClickID: e.ClickID, State: e.State,
+		RegisteredAt: msTime(e.RegisteredAtMS), ActivationDeadline: msTime(e.ActivationDeadlineMS), ExpiresAt: msTime(e.ExpiresAtMS), Cause: e.Cause}
+	if e.ActivatedAtMS != "" {
+		a := msTime(e.ActivatedAtMS)
 		p.ActivatedAt = &a
 	}
 	return p

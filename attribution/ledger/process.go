@@ -312,9 +312,9 @@ func (l *ledger) ack(ctx context.Context, entries []outEntry) error {
 		due := l.k.due(dueShard(e.user))
 		switch e.ev.Type {
 		case event.TypeAttributed:
-			pipe.ZAdd(ctx, due, redis.Z{Score: float64(atoi64(e.ev.AD)), Member: e.user})
+			pipe.ZAdd(ctx, due, redis.Z{Score: float64(atoi64(e.ev.ActivationDeadlineMS)), Member: e.user})
 		case event.TypeActivated:
-			pipe.ZAdd(ctx, due, redis.Z{Score: float64(atoi64(e.ev.XD)), Member: e.user})
+			pipe.ZAdd(ctx, due, redis.Z{Score: float64(atoi64(e.ev.ExpiresAtMS)), Member: e.user})
 		case event.TypeDetached, event.TypeExpired:
 			pipe.ZRem(ctx, due, e.user)
 		}

@@ -90,7 +90,7 @@ func scanPartition(ctx context.Context, brokers []string, topic string, partitio
 	}
 }
 
-// RebuildLedger restores every referral record from the compacted referral.attributions
+// Rebuild restores every referral record from the compacted referral.attributions
 // topic (or any copy of it) into Redis under keyPrefix: partner, click, registration,
 // deadlines, state and activation. Each attribution event carries the referral's whole
 // state, so the newest per user — all compaction keeps — is enough; older ones that

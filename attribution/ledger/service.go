@@ -17,9 +17,9 @@ import (
 	"github.com/refedge/refedge/internal/signing"
 )
 
-// LedgerService runs the referral ledger: one consumer group per marketplace topic, the
+// Service runs the referral ledger: one consumer group per marketplace topic, the
 // ClickHouse mirror of its output, and the sweeper that detaches and expires idle
-// referrals. Construct it with NewLedgerService, then Start, then Stop.
+// referrals. Construct it with New, then Start, then Stop.
 type Service struct {
 	cfg     Config
 	l       *ledger
@@ -37,7 +37,7 @@ type Service struct {
 	bg          sync.WaitGroup // sweeper and lag monitor
 }
 
-// NewLedgerService validates cfg and prepares the service; nothing runs until Start.
+// New validates cfg and prepares the service; nothing runs until Start.
 // ch may be nil: then output events are not mirrored to ClickHouse (another process, or
 // nobody, mirrors them). keys verifies rfe_ref cookies (REFEDGE_SECRET).
 func New(cfg Config, rdb redis.UniversalClient, ch driver.Conn, chDB string,
@@ -72,7 +72,7 @@ func New(cfg Config, rdb redis.UniversalClient, ch driver.Conn, chDB string,
 	s.writers = newLedgerWriters(brokers, cfg.Topics, cfg.Group)
 	s.l = &ledger{
 		rules: cfg.Rules, keyring: keys, rdb: rdb, k: storeKeys{cfg.KeyPrefix},
-		reg: &partners.Registry{R: rdb}, schemas: sch, out: s.writers, log: log,
+		reg: &partners.Registry{Redis: rdb}, schemas: sch, out: s.writers, log: log,
 		pttl: strconv.Itoa(int(cfg.ParkTTL / time.Second)), lttl: strconv.Itoa(int(cfg.LineTTL / time.Second)),
 		parkTTL: cfg.ParkTTL, lease: cfg.ProduceLease,
 		keepDue: cfg.SweepInterval > 0,

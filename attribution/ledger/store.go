@@ -114,30 +114,30 @@ type msParam struct {
 
 // lineArg is a commission line as computed from an order, before the ledger decides it.
 type lineArg struct {
-	Key    string `json:"key"`
-	Role   string `json:"role"`
-	O      string `json:"o"`
-	Buyer  string `json:"buyer"`
-	Seller string `json:"seller"`
-	B      string `json:"b"`
-	Rate   string `json:"rate"`
-	Rnd    string `json:"rnd"`
-	Amt    string `json:"amt"`
-	Cur    string `json:"cur"`
-	Prog   string `json:"prog"`
-	T      string `json:"t"`
-	// PA is when the buyer paid (Unix ms), or "": activation uses it.
-	PA string `json:"pa"`
-	// RFs are the order's refunds known when the line is decided.
-	RFs []refundArg `json:"rfs"`
+	Key      string `json:"key"`
+	Role     string `json:"role"`
+	OrderID  string `json:"o"`
+	Buyer    string `json:"buyer"`
+	Seller   string `json:"seller"`
+	Base     string `json:"b"`
+	Rate     string `json:"rate"`
+	Rounding string `json:"rnd"`
+	Amount   string `json:"amt"`
+	Currency string `json:"cur"`
+	Program  string `json:"prog"`
+	AtMS     string `json:"t"`
+	// PaidAtMS is when the buyer paid (Unix ms), or "": activation uses it.
+	PaidAtMS string `json:"pa"`
+	// Refunds are the order's refunds known when the line is decided.
+	Refunds []refundArg `json:"rfs"`
 }
 
 // refundArg is one refund of an order: its event id, time (Unix ms) and the refunded
 // part of the main-balance payment in minor units ("" for all of it).
 type refundArg struct {
-	ID  string `json:"id"`
-	T   string `json:"t"`
-	Amt string `json:"amt"`
+	ID     string `json:"id"`
+	AtMS   string `json:"t"`
+	Amount string `json:"amt"`
 }
 
 // parseRefunds reads the refunds an order record holds: field "r:<id>" = "<ms>|<amount>";
@@ -148,10 +148,10 @@ func parseRefunds(fields []string) []refundArg {
 		f, v := fields[i], fields[i+1]
 		switch {
 		case f == "rf":
-			out = append(out, refundArg{ID: "rf", T: v})
+			out = append(out, refundArg{ID: "rf", AtMS: v})
 		case strings.HasPrefix(f, "r:"):
 			t, amt, _ := strings.Cut(v, "|")
-			out = append(out, refundArg{ID: f[2:], T: t, Amt: amt})
+			out = append(out, refundArg{ID: f[2:], AtMS: t, Amount: amt})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -210,27 +210,27 @@ type outEntry struct {
 
 // outboxEvent is an output event as ledger.lua writes it.
 type outboxEvent struct {
-	N     string `json:"n"`
-	Type  string `json:"type"`
-	Occ   string `json:"occ"`
-	U     string `json:"u"`
-	P     string `json:"p"`
-	C     string `json:"c"`
-	St    string `json:"st"`
-	R     string `json:"r"`
-	AD    string `json:"ad"`
-	XD    string `json:"xd"`
-	A     string `json:"a"`
-	Cause string `json:"cause"`
-	Key   string `json:"key"`
-	O     string `json:"o"`
-	Role  string `json:"role"`
-	B     string `json:"b"`
-	Rate  string `json:"rate"`
-	Amt   string `json:"amt"`
-	Cur   string `json:"cur"`
-	Prog  string `json:"prog"`
-	Rev   string `json:"rev"`
+	Seq                  string `json:"n"`
+	Type                 string `json:"type"`
+	OccurredAtMS         string `json:"occ"`
+	UserID               string `json:"u"`
+	PartnerID            string `json:"p"`
+	ClickID              string `json:"c"`
+	State                string `json:"st"`
+	RegisteredAtMS       string `json:"r"`
+	ActivationDeadlineMS string `json:"ad"`
+	ExpiresAtMS          string `json:"xd"`
+	ActivatedAtMS        string `json:"a"`
+	Cause                string `json:"cause"`
+	Key                  string `json:"key"`
+	OrderID              string `json:"o"`
+	Role                 string `json:"role"`
+	Base                 string `json:"b"`
+	Rate                 string `json:"rate"`
+	Amount               string `json:"amt"`
+	Currency             string `json:"cur"`
+	Program              string `json:"prog"`
+	Reverses             string `json:"rev"`
 }
 
 // opShards is how many pipelines run a batch's ops at once. Ops of one user always share
@@ -325,7 +325,7 @@ func parseOpResult(o *userOp, cmd *redis.Cmd) error {
 		}
 		o.entries = append(o.entries, e)
 	}
-	sort.SliceStable(o.entries, func(i, j int) bool { return atoi64(o.entries[i].ev.N) < atoi64(o.entries[j].ev.N) })
+	sort.SliceStable(o.entries, func(i, j int) bool { return atoi64(o.entries[i].ev.Seq) < atoi64(o.entries[j].ev.Seq) })
 	return nil
 }
 

@@ -16,7 +16,7 @@ import (
 //
 //	go test -run '^$' -bench LedgerOrders -benchtime 200000x ./attribution/ledger/
 //
-// The target is 100k orders/minute (issue 4); see the orders/min metric.
+// The target is 100k orders/minute (the ledger's throughput target); see the orders/min metric.
 func BenchmarkLedgerOrders(b *testing.B) {
 	e := newLedgerEnv(b)
 	cfg := e.cfg

@@ -14,6 +14,7 @@ import (
 
 	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/attribution/spool"
+	"github.com/refedge/refedge/internal/envvar"
 	"github.com/refedge/refedge/internal/logx"
 )
 
@@ -24,18 +25,18 @@ type Sink[T any] interface {
 	Write(ctx context.Context, batch []T) error
 }
 
-// PipelineConfig tunes a pipeline. The zero value works: every field documents its default.
+// Config tunes a pipeline. The zero value works: every field documents its default.
 type Config struct {
 	// Name labels metrics and logs ("clicks", "impressions").
 	Name string
-	// QueueSize bounds events waiting to be batched; 0 means 262144. A full queue makes
+	// QueueSize bounds events waiting to be batched; 0 means 32768. A full queue makes
 	// Enqueue wait (backpressure) rather than drop.
 	QueueSize int
-	// BatchSize flushes a batch when it holds this many events; 0 means 5000.
+	// BatchSize flushes a batch when it holds this many events; 0 means 20000.
 	BatchSize int
-	// FlushInterval flushes a non-empty batch at least this often; 0 means 250ms.
+	// FlushInterval flushes a non-empty batch at least this often; 0 means 1s.
 	FlushInterval time.Duration
-	// SinkQueue bounds batches waiting for each sink; 0 means 8.
+	// SinkQueue bounds batches waiting for each sink; 0 means 1.
 	SinkQueue int
 	// RetryMin and RetryMax bound the backoff between attempts of a failed write; 0 means 100ms and 5s.
 	RetryMin, RetryMax time.Duration
@@ -51,26 +52,42 @@ func (c Config) MemoryBound() int {
 	return c.QueueSize + (c.SinkQueue+2)*c.BatchSize
 }
 
-// NewDefaultPipelineConfig returns a config with every default filled in, the settings
-// a pipeline built from the zero config runs with.
+// NewDefaultConfig returns a config with every default filled in, the settings
+// a pipeline built from the zero config runs with. They are the click pipeline's
+// production settings; docs/performance.md ("Event pipeline defaults") says why.
 func NewDefaultConfig() Config {
 	var c Config
 	c.defaults()
 	return c
 }
 
+// Vars are the variables of the click and impression pipelines, the two that carry the
+// edge's traffic; LoadEnv reads them.
+var Vars = envvar.Table[Config]{Part: "events", Vars: []envvar.Var[Config]{
+	{Name: "REFEDGE_EVENT_BATCH_SIZE", Default: "20000", Help: "clicks (impressions) per ClickHouse insert and Kafka produce, 100 to 1000000; bigger batches cost ClickHouse less per row and hold more in memory",
+		Set: envvar.Int(func(c *Config) *int { return &c.BatchSize }, 100, 1_000_000)},
+	{Name: "REFEDGE_EVENT_QUEUE_SIZE", Default: "32768", Help: "clicks (impressions) waiting to be batched, at least 1024; a full queue makes the handlers wait. At most queue + 3 x batch events are in memory per pipeline",
+		Set: envvar.Int(func(c *Config) *int { return &c.QueueSize }, 1024, 1<<30)},
+	{Name: "REFEDGE_EVENT_FLUSH_INTERVAL", Default: "1s", Help: "a non-empty batch of clicks (impressions) is written at least this often, 10ms to 1m; shorter means more ClickHouse inserts and a shorter kill -9 window",
+		Set: envvar.Duration(func(c *Config) *time.Duration { return &c.FlushInterval }, 10*time.Millisecond, time.Minute)},
+}}
+
+// LoadEnv reads the pipeline variables that are set into c, collecting every problem;
+// each message names its variable.
+func (c *Config) LoadEnv(getenv func(string) string) error { return Vars.Load(c, getenv) }
+
 func (c *Config) defaults() {
 	if c.QueueSize <= 0 {
-		c.QueueSize = 1 << 18
+		c.QueueSize = 32768
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 5000
+		c.BatchSize = 20000
 	}
 	if c.FlushInterval <= 0 {
-		c.FlushInterval = 250 * time.Millisecond
+		c.FlushInterval = time.Second
 	}
 	if c.SinkQueue <= 0 {
-		c.SinkQueue = 8
+		c.SinkQueue = 1
 	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 100 * time.Millisecond
@@ -126,7 +143,7 @@ const pausedLogEvery = 30 * time.Second
 // ErrStopped is returned by Enqueue after Stop.
 var ErrStopped = errors.New("pipeline stopped")
 
-// NewPipeline starts a pipeline without a disk spool: failed writes are retried in
+// New starts a pipeline without a disk spool: failed writes are retried in
 // memory. release is called once per event after every sink has written it (or given
 // up); it may be nil.
 func New[T any](cfg Config, release func(T), sinks ...Sink[T]) *Pipeline[T] {
@@ -137,7 +154,7 @@ func New[T any](cfg Config, release func(T), sinks ...Sink[T]) *Pipeline[T] {
 	return p
 }
 
-// NewSpooledPipeline starts a pipeline whose sinks spool to disk (sc.Dir/<sink>) the
+// NewSpooled starts a pipeline whose sinks spool to disk (sc.Dir/<sink>) the
 // batches they cannot write, and replay them in order when the sink answers again.
 // An empty sc.Dir disables spooling.
 func NewSpooled[T any](cfg Config, sc spool.Config, codec event.Codec[T], release func(T), sinks ...Sink[T]) (*Pipeline[T], error) {

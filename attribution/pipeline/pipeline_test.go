@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,7 +110,7 @@ func TestPipelineReportsItsCapacity(t *testing.T) {
 	if got := cfg.MemoryBound(); got != 1000+4*300 {
 		t.Fatalf("MemoryBound %d, want %d", got, 1000+4*300)
 	}
-	if got, want := (Config{}).MemoryBound(), 1<<18+10*5000; got != want {
+	if got, want := (Config{}).MemoryBound(), 32768+3*20000; got != want {
 		t.Fatalf("default MemoryBound %d, want %d", got, want)
 	}
 	p := New(cfg, nil, Sink[int](&recordSink{}))
@@ -120,5 +121,36 @@ func TestPipelineReportsItsCapacity(t *testing.T) {
 	}
 	if got := m.GetGauge().GetValue(); got != 2200 {
 		t.Fatalf("refedge_events_capacity %v, want 2200", got)
+	}
+}
+
+// The REFEDGE_EVENT_* variables: each bad value is refused with a message naming the
+// variable and not echoing the value; the defaults are the package's.
+func TestConfigLoadEnv(t *testing.T) {
+	for _, kv := range [][2]string{
+		{"REFEDGE_EVENT_BATCH_SIZE", "99"}, {"REFEDGE_EVENT_BATCH_SIZE", "1000001"},
+		{"REFEDGE_EVENT_QUEUE_SIZE", "1023"}, {"REFEDGE_EVENT_QUEUE_SIZE", "lots"},
+		{"REFEDGE_EVENT_FLUSH_INTERVAL", "9ms"}, {"REFEDGE_EVENT_FLUSH_INTERVAL", "2m"}, {"REFEDGE_EVENT_FLUSH_INTERVAL", "1000"},
+	} {
+		c := NewDefaultConfig()
+		err := c.LoadEnv(func(k string) string {
+			if k == kv[0] {
+				return kv[1]
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), kv[0]) || len(kv[1]) > 3 && strings.Contains(err.Error(), kv[1]) {
+			t.Errorf("%s=%q: %v", kv[0], kv[1], err)
+		}
+	}
+	c := NewDefaultConfig()
+	if err := c.LoadEnv(func(string) string { return "" }); err != nil || c != NewDefaultConfig() {
+		t.Errorf("defaults: %+v %v", c, err)
+	}
+	if err := c.LoadEnv(func(k string) string {
+		return map[string]string{"REFEDGE_EVENT_BATCH_SIZE": "500", "REFEDGE_EVENT_FLUSH_INTERVAL": "250ms"}[k]
+	}); err != nil ||
+		c.BatchSize != 500 || c.FlushInterval != 250*time.Millisecond || c.QueueSize != 32768 {
+		t.Errorf("set: %+v %v", c, err)
 	}
 }

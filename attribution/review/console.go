@@ -22,7 +22,7 @@ import (
 	"github.com/refedge/refedge/internal/refcookie"
 )
 
-// The operator console for people: the review's ranking and partner pages (review_http.go)
+// The operator console for people: the review's ranking and partner pages (http.go)
 // plus, linked from them, one page per order and per referral with the ledger's
 // per-(order, role) commission decisions and their reasons, a lookup box for either, and
 // each partner's audit trail. Every page reads only, answers CSV with ?format=csv, and
@@ -39,7 +39,7 @@ const (
 	consoleLookupPath   = "/admin/lookup"
 )
 
-// ConsoleLedger is what the console reads of the ledger (LedgerService).
+// ConsoleLedger is what the console reads of the ledger (ledger.Service).
 type ConsoleLedger interface {
 	OrderDecisions(ctx context.Context, id string) (ledger.OrderDecisions, error)
 	Referral(ctx context.Context, user string) (ledger.ReferralView, error)

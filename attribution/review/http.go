@@ -219,7 +219,7 @@ func (r *Review) handleDetail(w http.ResponseWriter, req *http.Request) {
 }
 
 // writeReviewCSV writes one row per listed partner. Partner ids, reason codes and flags
-// are neutralised against spreadsheet formulas (csvText).
+// are neutralised against spreadsheet formulas (analytics.CSVText).
 func writeReviewCSV(w http.ResponseWriter, rk *Ranking) {
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)

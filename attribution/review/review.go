@@ -4,12 +4,12 @@ package review
 // period, for the people who decide sanctions. Read-only: blocking a partner stays the
 // marketplace's decision and reaches refedge as partner.upserted with status blocked.
 //
-// Flow of one request: parse and bound the period (review_http.go); run five queries at
-// once on ClickHouse (review_query.go) — the verdict mix of the period and of the
+// Flow of one request: parse and bound the period (http.go); run five queries at
+// once on ClickHouse (query.go) — the verdict mix of the period and of the
 // baseline (the previous period of the same length), with beacon revocations applied;
 // the reasons of flagged clicks; click-to-signup times of attributed signups; signups
 // sharing a browser (rfe_vid) or a daily IP+User-Agent hash; commission concentration —
-// and score and rank in Go (review_score.go). Every request value is a bound parameter;
+// and score and rank in Go (score.go). Every request value is a bound parameter;
 // each query has a deadline in Go and on the server (max_execution_time).
 
 import (
@@ -26,11 +26,11 @@ import (
 	"github.com/refedge/refedge/internal/webasset"
 )
 
-// ReviewConfig configures the operator review. Conn and DB are required; zero limits
+// Config configures the operator review. Conn and DB are required; zero limits
 // take the defaults written on their fields.
 type Config struct {
 	// Conn is the ClickHouse connection; give it the analytics pool
-	// (OpenAnalyticsClickHouse), never the event writers'.
+	// (analytics.OpenClickHouse), never the event writers'.
 	Conn driver.Conn
 	// DB is the database holding clicks, click_revocations and conversions.
 	DB string
@@ -126,7 +126,7 @@ type Review struct {
 	console *Console
 }
 
-// NewReview validates cfg and parses the embedded pages.
+// New validates cfg and parses the embedded pages.
 func New(cfg Config) (*Review, error) {
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
@@ -140,7 +140,7 @@ func New(cfg Config) (*Review, error) {
 		sem: make(chan struct{}, cfg.MaxConcurrent), pages: pages}, nil
 }
 
-// ReviewPeriod is a validated, hour-aligned [From, To) and its baseline, the previous
+// Period is a validated, hour-aligned [From, To) and its baseline, the previous
 // period of the same length.
 type Period struct {
 	From         time.Time `json:"from"`
@@ -153,7 +153,7 @@ func newReviewPeriod(from, to time.Time) Period {
 	return Period{From: from, To: to, BaselineFrom: from.Add(-to.Sub(from)), BaselineTo: from}
 }
 
-// ReviewRanking is the answer of GET /admin/v1/review.
+// Ranking is the answer of GET /admin/v1/review.
 type Ranking struct {
 	Period
 	// ScoreVersion names the formula in docs/review.md that produced the scores.
@@ -189,7 +189,7 @@ type PartnerRisk struct {
 	Flags []string `json:"flags"`
 }
 
-// ReviewComponents are the parts of a risk score (docs/review.md).
+// Components are the parts of a risk score (docs/review.md).
 type Components struct {
 	Traffic        float64 `json:"traffic"`
 	Shift          float64 `json:"shift"`
@@ -198,7 +198,7 @@ type Components struct {
 	Concentration  float64 `json:"concentration"`
 }
 
-// ReviewClicks is a verdict mix (final verdicts: beacon revocations applied).
+// Clicks is a verdict mix (final verdicts: beacon revocations applied).
 type Clicks struct {
 	Total     uint64            `json:"total"`
 	Flagged   uint64            `json:"flagged"`
@@ -209,14 +209,14 @@ type Clicks struct {
 	WeightedShare float64 `json:"weighted_share"`
 }
 
-// ReviewReason is a reason code of flagged clicks with its count.
+// Reason is a reason code of flagged clicks with its count.
 type Reason struct {
 	Code   string `json:"code"`
 	Text   string `json:"text"`
 	Clicks uint64 `json:"clicks"`
 }
 
-// ReviewSignups describes the partner's attributed signups in the period.
+// Signups describes the partner's attributed signups in the period.
 type Signups struct {
 	Attributed uint64 `json:"attributed"`
 	// Matched signups have their click in ClickHouse (within ClickLookback).
@@ -236,7 +236,7 @@ type Signups struct {
 	SharedApprox bool `json:"shared_approx,omitempty"`
 }
 
-// ReviewEarnings is commission concentration in the partner's main currency.
+// Earnings is commission concentration in the partner's main currency.
 type Earnings struct {
 	Currency    string `json:"currency"`
 	Net         int64  `json:"net"`
@@ -247,7 +247,7 @@ type Earnings struct {
 	TopShare float64 `json:"top_share"`
 }
 
-// ReviewDetail is the answer of GET /admin/v1/review/{partner}.
+// Detail is the answer of GET /admin/v1/review/{partner}.
 type Detail struct {
 	Period
 	ScoreVersion int         `json:"score_version"`
@@ -263,14 +263,14 @@ type Detail struct {
 	Limit        int           `json:"limit"`
 }
 
-// ReviewClickSample is one flagged click with its final verdict and every reason.
+// ClickSample is one flagged click with its final verdict and every reason.
 type ClickSample struct {
 	analytics.ClickSample
 	// Revoked is set when the beacon re-classified the click after the redirect.
 	Revoked bool `json:"revoked"`
 }
 
-// ReviewFastSignup is one attributed signup and its click.
+// FastSignup is one attributed signup and its click.
 type FastSignup struct {
 	UserID   string    `json:"user_id"`
 	ClickID  string    `json:"click_id"`
@@ -279,7 +279,7 @@ type FastSignup struct {
 	Seconds  int64     `json:"seconds"`
 }
 
-// ReviewSharedGroup is a browser or hash shared by several signups of the partner.
+// SharedGroup is a browser or hash shared by several signups of the partner.
 type SharedGroup struct {
 	// Kind is "visitor" (rfe_vid) or "hash" (daily IP+User-Agent hash).
 	Kind string `json:"kind"`

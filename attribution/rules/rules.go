@@ -97,7 +97,7 @@ func (p *Program) InForce(t time.Time) bool {
 // overflow and totals exact in Redis scripts (whose numbers are doubles).
 const MaxAmount = 10_000_000_000_000
 
-// DefaultRules returns the default program: the same as deploy/rules.json.
+// Default returns the default program: the same as deploy/rules.json.
 func Default() *Rules {
 	return &Rules{
 		Attribution: AttributionRules{Model: "last_click", Window: Period{Days: 30}, ClockSkew: Period{Dur: 5 * time.Minute}},
@@ -110,7 +110,7 @@ func Default() *Rules {
 	}
 }
 
-// LoadRules reads a rules file and validates it.
+// Load reads a rules file and validates it.
 func Load(path string) (*Rules, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -119,7 +119,7 @@ func Load(path string) (*Rules, error) {
 	return Parse(b)
 }
 
-// ParseRules decodes rules JSON (unknown fields are errors: a typo must not silently
+// Parse decodes rules JSON (unknown fields are errors: a typo must not silently
 // change a payout) and validates it.
 func Parse(b []byte) (*Rules, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))

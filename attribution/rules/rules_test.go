@@ -79,7 +79,7 @@ func TestPeriodAfterIsCalendar(t *testing.T) {
 	f("P30D", "2026-03-28T23:00:00+03:00", "2026-04-27T20:00:00Z")
 }
 
-// TestDeployRulesIsTheDefault keeps deploy/rules.json and DefaultRules the same program.
+// TestDeployRulesIsTheDefault keeps deploy/rules.json and Default the same program.
 func TestDeployRulesIsTheDefault(t *testing.T) {
 	r, err := Load("../../deploy/rules.json")
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/refedge/refedge/internal/signing"
 )
 
-// SimCore plays the marketplace core: it encodes the core's facts as envelopes stamped
+// Core plays the marketplace core: it encodes the core's facts as envelopes stamped
 // with whatever event time it is given and produces them to the marketplace topics. Tests
 // drive it directly; Simulate generates a whole marketplace with it. Events are buffered
 // until Flush. Keys follow the contract's recommendation: partners by partner id, users
@@ -38,7 +38,7 @@ type Core struct {
 	LastTopic string
 }
 
-// NewSimCore returns a core producing to brokers; keys signs the rfe_ref cookies its
+// NewCore returns a core producing to brokers; keys signs the rfe_ref cookies its
 // clicks hand out, as the tracker would (the ledger must verify them with the same keys).
 func NewCore(brokers []string, keys *signing.Keyring, topics event.LedgerTopics) *Core {
 	topics.Defaults()

@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/internal/kafkax"
 	"github.com/refedge/refedge/internal/signing"
 )
 
-// SimConfig describes a simulated marketplace. The zero value of each count or share
+// Config describes a simulated marketplace. The zero value of each count or share
 // takes the default written on it.
 type Config struct {
 	// Brokers and Topics are where the marketplace events go.
@@ -82,7 +83,7 @@ func (c *Config) defaults() {
 	c.Sellers = min(c.Sellers, c.Users)
 }
 
-// SimReport counts what a simulation produced.
+// Report counts what a simulation produced.
 type Report struct {
 	Partners, Users, Referred, Kworks, Orders, Refunds, PartialRefunds, Events int
 	// MainTotal is the sum of amount_main over all orders, in minor units.
@@ -217,7 +218,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if cfg.Rate > 0 {
 			// Pace by wall time: the chunk is a tenth of a second's worth.
 			want := start.Add(time.Duration(core.Sent()) * time.Second / time.Duration(cfg.Rate))
-			if !pause(ctx, time.Until(want)) {
+			if !kafkax.Sleep(ctx, time.Until(want)) {
 				return rep, ctx.Err()
 			}
 		}
@@ -236,7 +237,7 @@ func simPartnerStatus(i int) string {
 	return "active"
 }
 
-// SimulateMain is the `refedge simulate` subcommand: it parses args, plays a simulated
+// Main is the `refedge simulate` subcommand: it parses args, plays a simulated
 // marketplace core against the brokers, prints a summary to stdout and returns the exit
 // code. It reads REFEDGE_KAFKA_BROKERS and REFEDGE_SECRET as defaults for its flags.
 func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -282,7 +283,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		return 2
 	}
 	cfg.AfterPartners = func(ctx context.Context) error {
-		pause(ctx, *lead)
+		kafkax.Sleep(ctx, *lead)
 		return ctx.Err()
 	}
 	rep, err := Run(context.Background(), cfg)
@@ -294,16 +295,4 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		rep.Events, rep.Elapsed.Round(time.Millisecond), rep.Partners, rep.Users, rep.Referred, rep.Kworks, rep.Orders,
 		rep.MainTotal, cfg.Currency, rep.Refunds, rep.PartialRefunds)
 	return 0
-}
-
-// pause waits d, or less when ctx ends first; it reports whether the whole wait passed.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

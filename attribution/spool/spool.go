@@ -22,7 +22,7 @@ import (
 // pipeline has its own folder, so a ClickHouse outage never holds Kafka back.
 //
 // Record framing: 4-byte big-endian payload length, 4-byte CRC-32C of the payload, the
-// payload (one event, encoded by the pipeline's SpoolCodec). A record that fails its
+// payload (one event, encoded by the pipeline's event.Codec). A record that fails its
 // length or checksum marks the segment corrupt: the records before it are delivered,
 // the file is moved to quarantine/ and counted, and replay goes on with the next file.
 
@@ -39,7 +39,7 @@ const (
 	FsyncNever FsyncPolicy = "never"
 )
 
-// SpoolConfig configures a pipeline's disk spool. The zero Dir disables spooling:
+// Config configures a pipeline's disk spool. The zero Dir disables spooling:
 // failed writes are then retried in memory.
 type Config struct {
 	// Dir is the pipeline's spool folder; each sink gets a subfolder.
@@ -56,7 +56,7 @@ type Config struct {
 	SpoolAfter int
 }
 
-// NewDefaultSpoolConfig returns a config with every default filled in (Dir empty).
+// NewDefaultConfig returns a config with every default filled in (Dir empty).
 func NewDefaultConfig() Config {
 	var c Config
 	c.Defaults()

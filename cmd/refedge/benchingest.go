@@ -80,7 +80,8 @@ would count as the edge's).
 		}
 	}
 	cfg, err := config.Load(getenv)
-	if err != nil {
+	events := pipeline.NewDefaultConfig()
+	if err = errors.Join(err, events.LoadEnv(getenv)); err != nil {
 		fmt.Fprintf(stderr, "refedge: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		return 2
 	}
@@ -91,7 +92,7 @@ would count as the edge's).
 	if *noViews {
 		label += "-noviews"
 	}
-	if err := runBenchIngest(ctx, cfg, log, stdout, label, *noViews, opts, ingest.Config{
+	if err := runBenchIngest(ctx, cfg, events, log, stdout, label, *noViews, opts, ingest.Config{
 		Duration: *duration, Producers: *producers, Sample: *sample, Mark: *mark, Watch: procs, Out: stdout,
 	}, *cpuProfile, *memProfile); err != nil {
 		log.Error("bench-ingest failed", "err", err)
@@ -100,7 +101,7 @@ would count as the edge's).
 	return 0
 }
 
-func runBenchIngest(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer, label string, noViews bool,
+func runBenchIngest(ctx context.Context, cfg *config.Config, eventsCfg pipeline.Config, log *slog.Logger, out io.Writer, label string, noViews bool,
 	opts pipelineOptions, icfg ingest.Config, cpuProfile, memProfile string) error {
 	d, err := openDeps(ctx, cfg, log)
 	defer d.close(log)
@@ -115,7 +116,7 @@ func runBenchIngest(ctx context.Context, cfg *config.Config, log *slog.Logger, o
 	if d.broker != nil {
 		log.Warn("the Kafka broker runs inside this process: its memory counts in the RSS figures")
 	}
-	events, err := newEventPipelines(cfg, d, log, opts)
+	events, err := newEventPipelines(cfg, eventsCfg, d, log, opts)
 	if err != nil {
 		return err
 	}

@@ -17,10 +17,9 @@ import (
 // (default 127.0.0.1:8090); REFEDGE_PUBLIC_URL tells it where refedge's /v.js is.
 func devMarket(getenv func(string) string, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	addr := getenv("REFEDGE_DEV_MARKET_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:8090"
-	}
+	var dev devConfig
+	_ = devVars.Load(&dev, getenv) // string variables cannot be malformed
+	addr := dev.MarketAddr
 	beacon := ""
 	if pub := getenv("REFEDGE_PUBLIC_URL"); pub != "" {
 		beacon = pub + "/v.js"

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,15 +31,11 @@ const e2eSecret = "e2e-secret-0123456789abcdef"
 type stack struct {
 	t       *testing.T
 	cfg     stackConfig
-	cmd     *exec.Cmd
+	p       *testenv.Proc
 	http    string // base URL of the public listener
 	admin   string
 	db      string
 	brokers []string
-	dead    chan struct{} // closed when the process has exited; exitErr is then set
-	exitErr error
-	logMu   sync.Mutex
-	logs    strings.Builder
 }
 
 // stackConfig names the servers a refedge process uses. launch starts a process on
@@ -103,79 +97,36 @@ func launchEnv(t *testing.T, cfg stackConfig) []string {
 	)
 }
 
-// launch starts refedge on cfg and waits until it is ready. The process is killed in
-// t.Cleanup if the test has not stopped it.
+// launch starts refedge on cfg and waits until it logs "refedge ready" with its
+// listeners' addresses. The process is killed in t.Cleanup if the test has not stopped it.
 func launch(t *testing.T, cfg stackConfig) *stack {
 	t.Helper()
-	s := &stack{t: t, cfg: cfg, db: cfg.chDSN[strings.LastIndexByte(cfg.chDSN, '/')+1:], brokers: cfg.brokers, dead: make(chan struct{})}
-	s.cmd = exec.Command(clustertest.Binary(t))
-	s.cmd.Env = launchEnv(t, cfg)
-	stderr, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan map[string]any, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			s.logMu.Lock()
-			s.logs.WriteString(line + "\n")
-			s.logMu.Unlock()
+	s := &stack{t: t, cfg: cfg, db: cfg.chDSN[strings.LastIndexByte(cfg.chDSN, '/')+1:], brokers: cfg.brokers}
+	s.p = testenv.StartProc(t, testenv.ProcConfig{
+		Name: "refedge", Path: clustertest.Binary(t), Env: launchEnv(t, cfg),
+		StartTimeout: time.Minute, StopTimeout: time.Minute,
+		ReadyLine: func(line string) bool {
 			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "refedge ready" {
-				ready <- m
+			if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "refedge ready" {
+				return false
 			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		s.exitErr = s.cmd.Wait()
-		close(s.dead)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.dead:
-		default:
-			_ = s.cmd.Process.Kill()
-			<-s.dead
-		}
-		if t.Failed() {
-			t.Logf("refedge log:\n%s", s.log())
-		}
+			public, _ := m["http"].(string)
+			admin, _ := m["admin"].(string)
+			s.http, s.admin = "http://"+public, "http://"+admin
+			return true
+		},
 	})
-	select {
-	case m := <-ready:
-		s.http, s.admin = "http://"+m["http"].(string), "http://"+m["admin"].(string)
-	case <-s.dead:
-		t.Fatalf("refedge exited before it was ready: %v\n%s", s.exitErr, s.log())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("refedge not ready after 60s:\n%s", s.log())
-	}
 	return s
 }
 
-func (s *stack) log() string {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	return s.logs.String()
-}
+// log returns what refedge has printed.
+func (s *stack) log() string { return s.p.Output() }
 
-// stop sends SIGTERM and waits for a clean exit.
+// stop sends SIGTERM and wants a clean exit within a minute.
 func (s *stack) stop() {
 	s.t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		s.t.Fatal(err)
-	}
-	select {
-	case <-s.dead:
-		if s.exitErr != nil {
-			s.t.Fatalf("refedge exited with %v after SIGTERM", s.exitErr)
-		}
-	case <-time.After(60 * time.Second):
-		s.t.Fatal("refedge did not stop within 60s of SIGTERM")
+	if err := s.p.Stop(syscall.SIGTERM); err != nil {
+		s.t.Fatalf("refedge exited with %v after SIGTERM", err)
 	}
 }
 

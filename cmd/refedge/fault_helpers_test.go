@@ -59,17 +59,7 @@ func eventually(d, interval time.Duration, cond func() bool) bool {
 }
 
 // kill ends refedge with SIGKILL (nothing is flushed) and waits for the exit.
-func (s *stack) kill() {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		s.t.Fatal(err)
-	}
-	select {
-	case <-s.dead:
-	case <-time.After(30 * time.Second):
-		s.t.Fatal("refedge still running 30s after SIGKILL")
-	}
-}
+func (s *stack) kill() { s.p.Stop(syscall.SIGKILL) }
 
 // metric returns the sample name{labels} of the admin listener's /metrics (labels as
 // Prometheus prints them, sorted: `pipeline="clicks",sink="clickhouse"`), 0 if absent.

@@ -1,51 +1,31 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
-	"github.com/refedge/refedge/attribution/ledger"
+	"github.com/refedge/refedge/deploy/envdoc"
+	"github.com/refedge/refedge/internal/envvar"
 )
 
-// componentVars are the optional tunables each part reads itself (its LoadEnv); every
-// one has a default. Listed here so --help names every variable refedge reads.
-var componentVars = []struct{ part, name, help string }{
-	{"banners", "REFEDGE_BANNERS_DIR", "master creatives, one folder per creative; receives uploads (default ./creatives)"},
-	{"banners", "REFEDGE_BANNERS_CACHE_DIR", "rendered JPEGs kept across restarts (default ./banner-cache)"},
-	{"banners", "REFEDGE_BANNERS_BUILTIN", "serve the generated default creatives, 1 or 0 (default 1)"},
-	{"banners", "REFEDGE_BANNERS_JPEG_QUALITY", "JPEG quality 1-100 (default 85)"},
-	{"banners", "REFEDGE_BANNERS_MAX_UPLOAD_BYTES", "largest master upload (default 20 MiB)"},
-	{"banners", "REFEDGE_BANNERS_MAX_PIXELS", "largest master width*height, checked before decoding (default 25000000)"},
-	{"banners", "REFEDGE_BANNERS_DEDUP_WINDOW", "one banner impression per visitor within (default 1h)"},
-	{"widget", "REFEDGE_WIDGET_LINK_BASE", "base of card links (default the market origin; REFEDGE_PUBLIC_URL in dev)"},
-	{"widget", "REFEDGE_WIDGET_CACHE_TTL", "how long widget configs and partner standing are reused (default 2s)"},
-	{"widget", "REFEDGE_WIDGET_VIEW_WINDOW", "how long a render's view beacon is accepted (default 1h)"},
-	{"widget", "REFEDGE_WIDGET_MAX_PER_PARTNER", "widgets per partner (default 200)"},
-	{"widget", "REFEDGE_WIDGET_MAX_UPLOAD_BYTES", "largest kwork image upload (default 5 MiB)"},
-	{"widget", "REFEDGE_WIDGET_MAX_PIXELS", "largest kwork image width*height (default 16 megapixels)"},
-	{"widget", "REFEDGE_WIDGET_THUMB_CACHE_BYTES", "in-memory thumbnail cache (default 64 MiB)"},
-	{"links", "REFEDGE_LINK_BASE", "base of links the link builder makes (default the market origin; REFEDGE_PUBLIC_URL in dev)"},
-	{"analytics", "REFEDGE_ANALYTICS_CLICKHOUSE_DSN", "ClickHouse for partner analytics and review (default REFEDGE_CLICKHOUSE_DSN)"},
-	{"analytics", "REFEDGE_ANALYTICS_CLICKHOUSE_POOL", "analytics connections (default 4)"},
-	{"analytics", "REFEDGE_ANALYTICS_TIMEOUT", "per-request query budget (default 5s)"},
-	{"analytics", "REFEDGE_ANALYTICS_MAX_RANGE_DAYS", "longest stats range (default 400)"},
-	{"analytics", "REFEDGE_ANALYTICS_MAX_CONCURRENT", "analytics requests at once; more get 429 (default 8)"},
-	{"analytics", "REFEDGE_ANALYTICS_SEALER", "1 runs the background sealer of closed hours (default 1)"},
-}
+// devConfig is what the development commands read besides the process's variables.
+type devConfig struct{ MarketAddr, KafkaDataDir string }
 
-// componentHelp lists the parts' optional variables, the ledger's from its own table.
-func componentHelp() string {
+// devVars are the development commands' own variables (dev-market, kafka-dev).
+var devVars = envvar.Table[devConfig]{Part: "development", Strict: true, Vars: []envvar.Var[devConfig]{
+	{Name: "REFEDGE_DEV_MARKET_ADDR", Default: "127.0.0.1:8090", Help: "where `refedge dev-market` listens",
+		Set: envvar.String(func(c *devConfig) *string { return &c.MarketAddr })},
+	{Name: "REFEDGE_KAFKA_DATA_DIR", Default: "", Help: "folder where `refedge kafka-dev` keeps the broker's log across restarts; empty: memory only",
+		Set: envvar.String(func(c *devConfig) *string { return &c.KafkaDataDir })},
+}}
+
+// helpText is --help: the commands, then every variable from the tables that read them.
+func helpText() string {
 	var b strings.Builder
+	b.WriteString(usage)
+	b.WriteString(envvar.Help(envdoc.Process()))
 	b.WriteString("\nOptional tunables of each part (all have defaults):\n")
-	for _, v := range ledger.Env {
-		fmt.Fprintf(&b, "  %s\n      ledger: %s", v.Name, v.Help)
-		if v.Default != "" {
-			fmt.Fprintf(&b, " (default %q)", v.Default)
-		}
-		b.WriteString("\n")
-	}
-	for _, v := range componentVars {
-		fmt.Fprintf(&b, "  %s\n      %s: %s\n", v.name, v.part, v.help)
-	}
+	b.WriteString(envvar.Help(envdoc.Parts()))
+	b.WriteString("\nDevelopment commands:\n")
+	b.WriteString(envvar.Help(devVars.Docs()))
 	return b.String()
 }

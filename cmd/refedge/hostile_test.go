@@ -23,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -273,7 +272,7 @@ func isTimeout(err error) bool {
 func newHostileFixture(t *testing.T, s *stack) *hfixture {
 	t.Helper()
 	fx := &hfixture{public: strings.TrimPrefix(s.http, "http://"), admin: strings.TrimPrefix(s.admin, "http://"), vals: map[string]string{},
-		alive: func() bool { return s.cmd.Process.Signal(syscall.Signal(0)) == nil }, logs: s.log}
+		alive: s.p.Running, logs: s.log}
 	n := rand.IntN(1 << 30)
 	v := fx.vals
 	v["A"], v["B"], v["pput"] = fmt.Sprintf("hx-alpha-%d", n), fmt.Sprintf("hx-beta-%d", n), fmt.Sprintf("hx-put-%d", n)

@@ -17,11 +17,13 @@ import (
 // REFEDGE_KAFKA_EMBEDDED_ADDR and REFEDGE_KAFKA_DATA_DIR.
 func kafkaDev(getenv func(string) string, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var dev devConfig
+	_ = devVars.Load(&dev, getenv) // string variables cannot be malformed
 	addr := getenv("REFEDGE_KAFKA_EMBEDDED_ADDR")
 	if addr == "" {
 		addr = "127.0.0.1:9092"
 	}
-	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: addr, Topics: event.AllTopics, DataDir: getenv("REFEDGE_KAFKA_DATA_DIR")})
+	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Addr: addr, Topics: event.AllTopics, DataDir: dev.KafkaDataDir})
 	if err != nil {
 		fmt.Fprintf(stderr, "refedge kafka-dev: REFEDGE_KAFKA_EMBEDDED_ADDR: %v\n", err)
 		return 1

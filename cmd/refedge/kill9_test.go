@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/attribution/pipeline"
 	"github.com/refedge/refedge/attribution/spool"
-	"github.com/refedge/refedge/internal/config"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -46,11 +46,11 @@ func clickAtRiskBound(t *testing.T, env []string) atRiskBound {
 		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
 	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
+	events := pipeline.NewDefaultConfig()
+	if err := events.LoadEnv(func(k string) string { return vars[k] }); err != nil {
 		t.Fatalf("the environment refedge is launched with: %v", err)
 	}
-	pc, sc := eventPipelineConfig(cfg, "clicks", nil), spool.NewDefaultConfig()
+	pc, sc := eventPipelineConfig(events, "clicks", nil), spool.NewDefaultConfig()
 	var onset time.Duration
 	backoff := pc.RetryMin
 	for range sc.SpoolAfter - 1 {

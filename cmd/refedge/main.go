@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,11 +56,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	switch cmd {
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage+config.Help()+componentHelp())
+		fmt.Fprint(stdout, helpText())
 		return 0
 	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics", "probe", "simulate", "bench-ingest":
 	default:
-		fmt.Fprintf(stderr, "refedge: unknown command %q\n\n%s%s", cmd, usage, config.Help())
+		fmt.Fprintf(stderr, "refedge: unknown command %q\n\n%s", cmd, helpText())
 		return 2
 	}
 	switch cmd {
@@ -87,8 +88,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 	}
 	cfg, err := config.Load(getenv)
-	if err == nil && cmd == "serve" {
-		err = cfg.ServeRules()
+	var parts *partConfigs
+	if cmd == "serve" {
+		var perr error
+		parts, perr = loadParts(getenv)
+		if err == nil {
+			err = cfg.ServeRules()
+		}
+		err = errors.Join(err, perr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "refedge: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
@@ -102,7 +109,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "migrate":
 		err = migrateCmd(ctx, cfg, log, mflags)
 	default:
-		err = serve(ctx, cfg, log)
+		var app *App
+		if app, err = NewApp(ctx, cfg, parts, log); err == nil {
+			err = app.Run(ctx)
+		}
 	}
 	if err != nil {
 		log.Error("refedge stopped with an error", "cmd", cmd, "err", err)

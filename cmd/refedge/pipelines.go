@@ -41,9 +41,9 @@ type pipelineOptions struct {
 }
 
 // newEventPipelines starts the click, revocation and impression pipelines.
-func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipelineOptions) (*eventPipelines, error) {
+func newEventPipelines(cfg *config.Config, events pipeline.Config, d *deps, log *slog.Logger, opts pipelineOptions) (*eventPipelines, error) {
 	keep := opts.Sinks
-	clickCfg := eventPipelineConfig(cfg, "clicks", log)
+	clickCfg := eventPipelineConfig(events, "clicks", log)
 	if opts.Clicks != nil {
 		opts.Clicks(&clickCfg)
 	}
@@ -71,7 +71,7 @@ func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipel
 		return nil, fmt.Errorf("REFEDGE_SPOOL_DIR: %w", err)
 	}
 	p.impressions, err = pipeline.NewSpooled(
-		eventPipelineConfig(cfg, "impressions", log), spoolIn("impressions"),
+		eventPipelineConfig(events, "impressions", log), spoolIn("impressions"),
 		event.ImpressionCodec, event.ReleaseImpression,
 		sinks(keep, pipeline.Sink[*event.Impression](&sink.ClickHouseImpressions{Conn: d.ch, DB: d.chDB}))...)
 	if err != nil {
@@ -89,27 +89,10 @@ func newEventPipelines(cfg *config.Config, d *deps, log *slog.Logger, opts pipel
 	return p, nil
 }
 
-// eventPipelineConfig sizes the click and impression pipelines, the two that carry the
-// edge's traffic, from REFEDGE_EVENT_BATCH_SIZE, _QUEUE_SIZE and _FLUSH_INTERVAL
-// (docs/performance.md, "Ingestion"; docs/reliability.md for what they mean on a crash).
-// Their defaults: batches of 20,000, as ClickHouse spends about half the CPU per row it
-// spends on batches of 5,000 (each click insert feeds six materialized views and makes
-// a part in seven tables). A queue of 32,768 and one batch waiting per sink bound the
-// events held while a sink is slower than the traffic to about 93,000 (queued, one
-// batch being collected, one waiting, one being written), against 312,000 with the
-// pipeline's own defaults; at about 600 bytes per queued click that is what keeps the
-// edge's RSS under 300 MB at full load. A flush at least once a second (the pipeline's
-// own default is 250 ms): below 80,000 events/s the batches are cut by time, not size,
-// and ClickHouse asks for about one insert per second per table; against 250 ms it cut
-// ClickHouse's CPU by about a quarter at 20,000 clicks/s, for a longer kill -9 window.
-// Every other field is the pipeline's default, filled in here so the kill -9 test's
-// at-risk bound reads the very settings the edge runs with.
-func eventPipelineConfig(cfg *config.Config, name string, log *slog.Logger) pipeline.Config {
-	c := pipeline.NewDefaultConfig()
-	c.Name, c.Logger = name, log
-	c.BatchSize, c.QueueSize, c.SinkQueue = cfg.EventBatchSize, cfg.EventQueueSize, 1
-	c.FlushInterval = cfg.EventFlushInterval
-	return c
+// eventPipelineConfig is events (the REFEDGE_EVENT_* settings) for the pipeline name.
+func eventPipelineConfig(events pipeline.Config, name string, log *slog.Logger) pipeline.Config {
+	events.Name, events.Logger = name, log
+	return events
 }
 
 // sinks returns the sinks keep selects (all of them when keep is nil).

@@ -49,7 +49,7 @@ if want go; then
   gobench 'ServeCached|ServeBare|Inmemory' ./banners/
   gobench 'Frame|BareHandler|ViewToken|ParsePath' ./widget/
   # Ingestion: the click envelope and the ClickHouse and Kafka click sinks.
-  gobench 'ClickEnvelope|ClicksWrite' ./attribution/
+  gobench 'ClickEnvelope|ClicksWrite' ./attribution/sink/
 fi
 
 want wrk || want ingest || exit 0
@@ -220,7 +220,7 @@ if want wrk; then
     printf '%-26s %8s %8s %8s %8s %8s %8s %8.1f\n' "$name" "$cpu" "$wrkc" "$redc" "$chc" "$brc" "$busy" \
       "$(awk -v b="$busy" -v a="$cpu" -v w="$wrkc" -v r="$redc" -v c="$chc" -v k="$brc" 'BEGIN{print b-a-w-r-c-k}')"
   done
-  # Issue #9's ratio targets as a CPU budget: at the target rate (a share of the bare
+  # The click path's ratio targets as a CPU budget: at the target rate (a share of the bare
   # baseline's rate), what wrk, Redis, ClickHouse and the broker spend per click (all
   # measured in the click run) leave refedge this much CPU per click; "floor" is the machine's cores the click
   # path would need at that rate if refedge cost no more than the bare handler.

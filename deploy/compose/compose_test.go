@@ -12,8 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refedge/refedge/deploy/envdoc"
 	"github.com/refedge/refedge/deploy/nginx"
 	"github.com/refedge/refedge/internal/config"
+	"github.com/refedge/refedge/internal/envvar"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -91,8 +93,8 @@ func TestComposeStack(t *testing.T) {
 		// The environment is valid for refedge itself: every variable known, every value
 		// accepted (secrets only as placeholders of the right shape).
 		for k := range s.Environment {
-			if strings.HasPrefix(k, "REFEDGE_") && !slices.ContainsFunc(config.Vars, func(v config.Var) bool { return v.Name == k }) {
-				t.Errorf("%s: %s is not a refedge variable (internal/config)", n, k)
+			if strings.HasPrefix(k, "REFEDGE_") && !slices.ContainsFunc(envdoc.All(), func(v envvar.Doc) bool { return v.Name == k }) {
+				t.Errorf("%s: %s is not a refedge variable (refedge --help)", n, k)
 			}
 		}
 		cfg, err := config.Load(func(k string) string { return s.Environment[k] })

@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refedge/refedge/deploy/envdoc"
 	"github.com/refedge/refedge/internal/config"
+	"github.com/refedge/refedge/internal/envvar"
 )
 
 // manifests are the Kubernetes files of this folder.
@@ -184,7 +186,7 @@ func TestManifestsMatchRefedge(t *testing.T) {
 				t.Errorf("%s set in both the ConfigMap and the Secret", k)
 			}
 			env[k], _ = v.(string)
-			if !slices.ContainsFunc(config.Vars, func(cv config.Var) bool { return cv.Name == k }) {
+			if !slices.ContainsFunc(envdoc.All(), func(v envvar.Doc) bool { return v.Name == k }) {
 				t.Errorf("%s is not a refedge variable", k)
 			}
 		}

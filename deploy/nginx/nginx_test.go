@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func lookTool(t *testing.T, name string) string {
 
 // edge is one refedge serve process.
 type edge struct {
-	p           *clustertest.Proc
+	p           *testenv.Proc
 	http, admin string
 }
 
@@ -76,7 +77,7 @@ func TestNginxRoutesToTwoEdges(t *testing.T) {
 	db := "test_ng_" + randomID()
 	chc.DropOnCleanup(t, db)
 	dir := t.TempDir()
-	front := clustertest.FreeAddr(t)
+	front := testenv.FreeAddr(t)
 	base := []string{
 		"REFEDGE_MARKET_ORIGIN=http://" + front, "REFEDGE_PUBLIC_URL=http://" + front,
 		"REFEDGE_SECRET=nginx-test-secret-0123456789", "REFEDGE_REDIS_URL=" + seeds,
@@ -95,24 +96,23 @@ func TestNginxRoutesToTwoEdges(t *testing.T) {
 	run(base, "kafka-topics", "--replication-factor", "1")
 	run(append(base, "REFEDGE_CLICKHOUSE_DSN="+chc.DSN(0, db)), "migrate", "--cluster", chc.Name)
 
-	market := clustertest.FreeAddr(t)
-	mp := clustertest.Start(t, "dev-market", bin, []string{"REFEDGE_DEV_MARKET_ADDR=" + market}, "dev-market")
+	market := testenv.FreeAddr(t)
+	testenv.StartProc(t, testenv.ProcConfig{Name: "dev-market", Path: bin, Args: []string{"dev-market"},
+		Env: []string{"REFEDGE_DEV_MARKET_ADDR=" + market}, Ready: testenv.HTTPReady("http://" + market + "/"),
+		StartTimeout: 10 * time.Second})
 	var edges [2]edge
 	for i := range edges {
-		e := edge{http: clustertest.FreeAddr(t), admin: clustertest.FreeAddr(t)}
+		e := edge{http: testenv.FreeAddr(t), admin: testenv.FreeAddr(t)}
 		// Each edge talks to its own ClickHouse server; both write through the Distributed
 		// tables, synchronously (insert_distributed_sync, as docs/operations.md advises).
 		env := append(append([]string{}, base...),
 			"REFEDGE_HTTP_ADDR="+e.http, "REFEDGE_ADMIN_ADDR="+e.admin,
 			"REFEDGE_CLICKHOUSE_DSN="+chc.DSN(i, db)+"?insert_distributed_sync=1",
 			"REFEDGE_SPOOL_DIR="+filepath.Join(dir, fmt.Sprintf("spool%d", i)))
-		e.p = clustertest.Start(t, fmt.Sprintf("refedge-%d", i+1), bin, env, "serve")
+		e.p = testenv.StartProc(t, testenv.ProcConfig{Name: fmt.Sprintf("refedge-%d", i+1), Path: bin, Args: []string{"serve"},
+			Env: env, Ready: testenv.HTTPReady("http://" + e.admin + "/readyz"), StartTimeout: time.Minute})
 		edges[i] = e
 	}
-	for _, e := range edges {
-		clustertest.WaitHTTP(t, e.p, "http://"+e.admin+"/readyz", time.Minute)
-	}
-	clustertest.WaitHTTP(t, mp, "http://"+market+"/", 10*time.Second)
 	partner := "ngx-" + randomID()
 	putPartner(t, edges[0].admin, partner)
 
@@ -125,8 +125,7 @@ func TestNginxRoutesToTwoEdges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startNginx(t, nginxBin, dir, conf)
-	clustertest.WaitHTTP(t, nil, "http://"+front+"/healthz-of-the-stub", 10*time.Second)
+	startNginx(t, nginxBin, dir, conf, "http://"+front+"/healthz-of-the-stub")
 
 	checkRouting(t, front, dir, partner, edges, market)
 	loadThroughNginx(t, ctx, wrkBin, front, dir, partner, edges, broker.Addrs(), chc, db)
@@ -150,8 +149,9 @@ func putPartner(t *testing.T, admin, id string) {
 }
 
 // startNginx runs nginx in the foreground with a private prefix: the template's server
-// block inside a minimal main config whose access log names each request's upstream.
-func startNginx(t *testing.T, bin, dir, conf string) {
+// block inside a minimal main config whose access log names each request's upstream. It
+// returns once readyURL answers 200 through nginx.
+func startNginx(t *testing.T, bin, dir, conf, readyURL string) {
 	t.Helper()
 	nd := filepath.Join(dir, "nginx")
 	for _, d := range []string{"", "tmp"} {
@@ -187,7 +187,8 @@ http {
 	if out, err := exec.Command(bin, "-t", "-p", nd, "-c", nd+"/nginx.conf").CombinedOutput(); err != nil {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
-	clustertest.Start(t, "nginx", bin, nil, "-p", nd, "-c", nd+"/nginx.conf", "-g", "daemon off;")
+	testenv.StartProc(t, testenv.ProcConfig{Name: "nginx", Path: bin, Args: []string{"-p", nd, "-c", nd + "/nginx.conf", "-g", "daemon off;"},
+		Ready: testenv.HTTPReady(readyURL), StartTimeout: 10 * time.Second})
 }
 
 // accessLog returns nginx's access log lines.
@@ -358,9 +359,9 @@ func loadThroughNginx(t *testing.T, ctx context.Context, wrkBin, front, dir, par
 	}
 
 	// Stop both edges: they flush their pipelines, then every click must be stored.
-	for _, e := range edges {
-		if err := e.p.Stop(time.Minute); err != nil {
-			t.Errorf("%s: %v", e.p.Name, err)
+	for i, e := range edges {
+		if err := e.p.Stop(syscall.SIGTERM); err != nil {
+			t.Errorf("refedge-%d exited with %v after SIGTERM", i+1, err)
 		}
 	}
 	// With no edge left, a click fails open: the visitor lands on the marketplace.

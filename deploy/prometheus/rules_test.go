@@ -19,7 +19,7 @@ import (
 
 // Label values the rules may match, per metric label, from the code that sets them:
 // verdicts from attribution.Verdicts (tracker/metrics.go), beacon outcomes from
-// tracker/beacon.go, signup outcomes from attribution/ledger_process.go.
+// tracker/beacon.go, signup outcomes from attribution/ledger/process.go.
 var knownValues = map[string]map[string]bool{
 	"outcome": set("confirmed", "revoked", "bad_token", "malformed", // beacon
 		"attributed", "no_cookie", "bad_cookie", "click_after_signup", "click_expired", // signups

@@ -58,7 +58,7 @@ func TestRedisClusterLedger(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	reg := &partners.Registry{R: rdb}
+	reg := &partners.Registry{Redis: rdb}
 	rep, err := simulate.Run(ctx, simulate.Config{Brokers: brokers, Keys: keys, Seed: 11, IDPrefix: prefix,
 		Partners: nPartners, Users: 150, Sellers: 20, Orders: 800, Days: 300,
 		AfterPartners: func(ctx context.Context) error {

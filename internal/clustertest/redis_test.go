@@ -79,13 +79,13 @@ func TestRedisClusterClickState(t *testing.T) {
 	}
 	t.Logf("partner %s on %s, visitor on %s, IP %s on %s", pid, masterOf(t, cc, partners.Key(pid)), visNode, ip, ipNode)
 
-	reg := &partners.Registry{R: rdb}
+	reg := &partners.Registry{Redis: rdb}
 	t0 := time.Now()
 	if err := reg.Upsert(ctx, partners.Partner{ID: pid, Status: partners.Active, EmailConfirmed: true, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	// No in-process standing cache: the test changes the partner's standing.
-	st := &tracker.RedisState{R: rdb, Q: tracker.Quality{VisitorRate: 3, VisitorBurst: 3}, PartnerTTL: -1}
+	st := &tracker.RedisState{Redis: rdb, Quality: tracker.Quality{VisitorRate: 3, VisitorBurst: 3}, PartnerTTL: -1}
 	lookup := func(partner, visitor string) tracker.State {
 		t.Helper()
 		var s tracker.State
@@ -146,7 +146,7 @@ func TestRedisClusterPartnersAndTokens(t *testing.T) {
 	ctx := t.Context()
 	pid := "clp-" + randomHex(4)
 	t.Cleanup(func() { cc.Del(context.Background(), partners.Key(pid)) })
-	reg := &partners.Registry{R: rdb}
+	reg := &partners.Registry{Redis: rdb}
 	t0 := time.Now().Truncate(time.Millisecond)
 	if err := reg.Upsert(ctx, partners.Partner{ID: pid, UserID: "u1", Status: partners.Active, EmailConfirmed: true, UpdatedAt: t0}); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/internal/admin"
+	"github.com/refedge/refedge/internal/envvar"
 	"github.com/refedge/refedge/internal/signing"
 )
 
@@ -58,12 +59,6 @@ type Config struct {
 	MaxConns int
 	// MaxConnsPerIP bounds one peer address's concurrent connections; 0 is no limit.
 	MaxConnsPerIP int
-	// EventBatchSize, EventQueueSize and EventFlushInterval size the click and impression
-	// pipelines: events per ClickHouse insert and Kafka produce, events waiting to be
-	// batched, and how often a non-empty batch is written at least.
-	EventBatchSize     int
-	EventQueueSize     int
-	EventFlushInterval time.Duration
 	// Dev allows embedded Redis and Kafka when their variables are empty.
 	Dev bool
 	// ShutdownTimeout bounds the whole graceful stop.
@@ -72,26 +67,21 @@ type Config struct {
 	LogFormat string
 }
 
-// Var documents one environment variable.
-type Var struct {
-	Name, Default, Help string
-	set                 func(c *Config, v string) error
-}
-
 // EmbeddedKafka is the REFEDGE_KAFKA_BROKERS value that selects the in-process broker.
 const EmbeddedKafka = "embedded"
 
-// Vars lists every variable in the order --help prints them.
-var Vars = []Var{
-	{"REFEDGE_HTTP_ADDR", ":8080", "public listener: clicks, widgets, banners, partner API and dashboard", func(c *Config, v string) error {
+// Vars lists every variable of the process in the order --help prints them. Every one
+// is read, unset ones as their default, so required ones can refuse to be empty.
+var Vars = envvar.Table[Config]{Strict: true, Vars: []envvar.Var[Config]{
+	{Name: "REFEDGE_HTTP_ADDR", Default: ":8080", Help: "public listener: clicks, widgets, banners, partner API and dashboard", Set: func(c *Config, v string) error {
 		c.HTTPAddr = v
 		return checkAddr(v)
 	}},
-	{"REFEDGE_ADMIN_ADDR", "127.0.0.1:8081", "internal listener: /healthz, /readyz, /metrics, pprof, admin API", func(c *Config, v string) error {
+	{Name: "REFEDGE_ADMIN_ADDR", Default: "127.0.0.1:8081", Help: "internal listener: /healthz, /readyz, /metrics, pprof, admin API", Set: func(c *Config, v string) error {
 		c.AdminAddr = v
 		return checkAddr(v)
 	}},
-	{"REFEDGE_ADMIN_TOKENS", "", "operator credentials of the admin listener, comma-separated name:role:secret (role viewer or admin, secret of 24+ characters; list several to rotate); required unless REFEDGE_DEV=1", func(c *Config, v string) (err error) {
+	{Name: "REFEDGE_ADMIN_TOKENS", Default: "", Help: "operator credentials of the admin listener, comma-separated name:role:secret (role viewer or admin, secret of 24+ characters; list several to rotate); required unless REFEDGE_DEV=1", Set: func(c *Config, v string) (err error) {
 		c.AdminCredentials, err = admin.ParseCredentials(v)
 		if err != nil {
 			// ParseCredentials' messages name entries by position and name, never a secret.
@@ -99,34 +89,34 @@ var Vars = []Var{
 		}
 		return nil
 	}},
-	{"REFEDGE_ADMIN_AUTH_FAILURES", "10", "wrong operator credentials one client address may present per minute before the admin listener answers it 429", intSetter(func(c *Config) *int { return &c.AdminAuthFailures }, 1, math.MaxInt, "want a positive number")},
-	{"REFEDGE_MARKET_ORIGIN", "", "the marketplace origin, the only redirect target (required), e.g. https://market.example", func(c *Config, v string) (err error) {
+	{Name: "REFEDGE_ADMIN_AUTH_FAILURES", Default: "10", Help: "wrong operator credentials one client address may present per minute before the admin listener answers it 429", Set: intSetter(func(c *Config) *int { return &c.AdminAuthFailures }, 1, math.MaxInt, "want a positive number")},
+	{Name: "REFEDGE_MARKET_ORIGIN", Default: "", Help: "the marketplace origin, the only redirect target (required), e.g. https://market.example", Set: func(c *Config, v string) (err error) {
 		c.MarketOrigin, err = parseOrigin(v)
 		return err
 	}},
-	{"REFEDGE_PUBLIC_URL", "http://localhost:8080", "refedge's own public base URL, used in embed codes", func(c *Config, v string) (err error) {
+	{Name: "REFEDGE_PUBLIC_URL", Default: "http://localhost:8080", Help: "refedge's own public base URL, used in embed codes", Set: func(c *Config, v string) (err error) {
 		c.PublicURL, err = parseOrigin(v)
 		return err
 	}},
-	{"REFEDGE_COOKIE_DOMAIN", "", "Domain of the attribution cookies (the marketplace's registrable domain); empty: host-only", func(c *Config, v string) error {
+	{Name: "REFEDGE_COOKIE_DOMAIN", Default: "", Help: "Domain of the attribution cookies (the marketplace's registrable domain); empty: host-only", Set: func(c *Config, v string) error {
 		c.CookieDomain = strings.TrimPrefix(v, ".")
 		if v != "" && (strings.ContainsAny(v, " ;,/\\:") || !strings.Contains(c.CookieDomain, ".") && c.CookieDomain != "localhost") {
 			return errors.New("not a domain name")
 		}
 		return nil
 	}},
-	{"REFEDGE_SECRET", "", "HMAC keys for cookies and tokens, comma-separated, at least 16 bytes each; the first signs, all verify (required)", func(c *Config, v string) (err error) {
+	{Name: "REFEDGE_SECRET", Default: "", Help: "HMAC keys for cookies and tokens, comma-separated, at least 16 bytes each; the first signs, all verify (required)", Set: func(c *Config, v string) (err error) {
 		if v == "" {
 			return errors.New("is required")
 		}
 		c.Keys, err = signing.ParseKeyring(v)
 		return err
 	}},
-	{"REFEDGE_REDIS_URL", "", "redis://host:port/db, or comma-separated host:port seeds for Redis Cluster; empty with REFEDGE_DEV=1: embedded", func(c *Config, v string) error {
+	{Name: "REFEDGE_REDIS_URL", Default: "", Help: "redis://host:port/db, or comma-separated host:port seeds for Redis Cluster; empty with REFEDGE_DEV=1: embedded", Set: func(c *Config, v string) error {
 		c.RedisURL = v
 		return nil
 	}},
-	{"REFEDGE_CLICKHOUSE_DSN", "", "ClickHouse native DSN, e.g. clickhouse://127.0.0.1:9000/refedge (required)", func(c *Config, v string) error {
+	{Name: "REFEDGE_CLICKHOUSE_DSN", Default: "", Help: "ClickHouse native DSN, e.g. clickhouse://127.0.0.1:9000/refedge (required)", Set: func(c *Config, v string) error {
 		c.ClickHouseDSN = v
 		if v == "" {
 			return errors.New("is required")
@@ -137,7 +127,7 @@ var Vars = []Var{
 		}
 		return nil
 	}},
-	{"REFEDGE_KAFKA_BROKERS", "", "comma-separated brokers, or 'embedded' for the in-process broker; empty with REFEDGE_DEV=1: embedded", func(c *Config, v string) error {
+	{Name: "REFEDGE_KAFKA_BROKERS", Default: "", Help: "comma-separated brokers, or 'embedded' for the in-process broker; empty with REFEDGE_DEV=1: embedded", Set: func(c *Config, v string) error {
 		c.KafkaBrokers = nil
 		for _, b := range strings.Split(v, ",") {
 			if b = strings.TrimSpace(b); b != "" {
@@ -151,11 +141,11 @@ var Vars = []Var{
 		}
 		return nil
 	}},
-	{"REFEDGE_KAFKA_EMBEDDED_ADDR", "127.0.0.1:9092", "where the embedded broker listens, so outside clients can reach it", func(c *Config, v string) error {
+	{Name: "REFEDGE_KAFKA_EMBEDDED_ADDR", Default: "127.0.0.1:9092", Help: "where the embedded broker listens, so outside clients can reach it", Set: func(c *Config, v string) error {
 		c.KafkaEmbeddedAddr = v
 		return checkAddr(v)
 	}},
-	{"REFEDGE_TRUSTED_PROXIES", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", "CIDRs whose X-Forwarded-For is believed; 'none' trusts nobody", func(c *Config, v string) error {
+	{Name: "REFEDGE_TRUSTED_PROXIES", Default: "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", Help: "CIDRs whose X-Forwarded-For is believed; 'none' trusts nobody", Set: func(c *Config, v string) error {
 		c.TrustedProxies = nil
 		if v == "none" {
 			return nil
@@ -172,14 +162,14 @@ var Vars = []Var{
 		}
 		return nil
 	}},
-	{"REFEDGE_SPOOL_DIR", "./spool", "local folder for events that could not be delivered yet", func(c *Config, v string) error {
+	{Name: "REFEDGE_SPOOL_DIR", Default: "./spool", Help: "local folder for events that could not be delivered yet", Set: func(c *Config, v string) error {
 		c.SpoolDir = v
 		if v == "" {
 			return errors.New("is required")
 		}
 		return nil
 	}},
-	{"REFEDGE_SPOOL_MAX_BYTES", "1073741824", "bound of each sink's spool in bytes; a full spool raises refedge_spool_full and holds batches in memory", func(c *Config, v string) error {
+	{Name: "REFEDGE_SPOOL_MAX_BYTES", Default: "1073741824", Help: "bound of each sink's spool in bytes; a full spool raises refedge_spool_full and holds batches in memory", Set: func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1<<20 {
 			return errors.New("want a byte count of at least 1048576")
@@ -187,20 +177,9 @@ var Vars = []Var{
 		c.SpoolMaxBytes = n
 		return nil
 	}},
-	{"REFEDGE_MAX_CONNS", "20000", "most concurrent connections on the public listener; past it new connections are answered 503 and closed", intSetter(func(c *Config) *int { return &c.MaxConns }, 1, math.MaxInt, "want a positive number")},
-	{"REFEDGE_MAX_CONNS_PER_IP", "0", "most concurrent connections from one peer address on the public listener (0: no limit); set it only when refedge faces visitors directly, not behind a proxy or load balancer", intSetter(func(c *Config) *int { return &c.MaxConnsPerIP }, 0, math.MaxInt, "want a number, 0 for no limit")},
-	{"REFEDGE_EVENT_BATCH_SIZE", "20000", "clicks (impressions) per ClickHouse insert and Kafka produce, 100 to 1000000; bigger batches cost ClickHouse less per row and hold more in memory", intSetter(func(c *Config) *int { return &c.EventBatchSize }, 100, 1_000_000, "want a number from 100 to 1000000")},
-	{"REFEDGE_EVENT_QUEUE_SIZE", "32768", "clicks (impressions) waiting to be batched, at least 1024; a full queue makes the handlers wait. At most queue + 3 x batch events are in memory per pipeline", intSetter(func(c *Config) *int { return &c.EventQueueSize }, 1024, math.MaxInt, "want a number of at least 1024")},
-	{"REFEDGE_EVENT_FLUSH_INTERVAL", "1s", "a non-empty batch of clicks (impressions) is written at least this often, 10ms to 1m; shorter means more ClickHouse inserts and a shorter kill -9 window", func(c *Config, v string) (err error) {
-		if c.EventFlushInterval, err = time.ParseDuration(v); err != nil {
-			return errors.New("want a duration such as 1s")
-		}
-		if c.EventFlushInterval < 10*time.Millisecond || c.EventFlushInterval > time.Minute {
-			return errors.New("want a duration from 10ms to 1m")
-		}
-		return nil
-	}},
-	{"REFEDGE_DEV", "0", "1 allows embedded Redis and Kafka when their variables are empty", func(c *Config, v string) error {
+	{Name: "REFEDGE_MAX_CONNS", Default: "20000", Help: "most concurrent connections on the public listener; past it new connections are answered 503 and closed", Set: intSetter(func(c *Config) *int { return &c.MaxConns }, 1, math.MaxInt, "want a positive number")},
+	{Name: "REFEDGE_MAX_CONNS_PER_IP", Default: "0", Help: "most concurrent connections from one peer address on the public listener (0: no limit); set it only when refedge faces visitors directly, not behind a proxy or load balancer", Set: intSetter(func(c *Config) *int { return &c.MaxConnsPerIP }, 0, math.MaxInt, "want a number, 0 for no limit")},
+	{Name: "REFEDGE_DEV", Default: "0", Help: "1 allows embedded Redis and Kafka when their variables are empty", Set: func(c *Config, v string) error {
 		switch v {
 		case "1", "true":
 			c.Dev = true
@@ -211,7 +190,7 @@ var Vars = []Var{
 		}
 		return nil
 	}},
-	{"REFEDGE_SHUTDOWN_TIMEOUT", "30s", "upper bound of a graceful stop (drain, flush, close)", func(c *Config, v string) (err error) {
+	{Name: "REFEDGE_SHUTDOWN_TIMEOUT", Default: "30s", Help: "upper bound of a graceful stop (drain, flush, close)", Set: func(c *Config, v string) (err error) {
 		if c.ShutdownTimeout, err = time.ParseDuration(v); err != nil {
 			return errors.New("want a duration such as 30s")
 		}
@@ -220,14 +199,14 @@ var Vars = []Var{
 		}
 		return nil
 	}},
-	{"REFEDGE_LOG_FORMAT", "", "json or text; default json, text when REFEDGE_DEV=1", func(c *Config, v string) error {
+	{Name: "REFEDGE_LOG_FORMAT", Default: "", Help: "json or text; default json, text when REFEDGE_DEV=1", Set: func(c *Config, v string) error {
 		c.LogFormat = v
 		if v != "" && v != "json" && v != "text" {
 			return errors.New("want json or text")
 		}
 		return nil
 	}},
-}
+}}
 
 // intSetter parses a whole number from lo to hi into the field that field points at;
 // want is the error for anything else.
@@ -245,19 +224,9 @@ func intSetter(field func(*Config) *int, lo, hi int, want string) func(*Config, 
 // Load reads every variable through getenv and validates the result.
 func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{}
-	var errs []error
-	failed := map[string]bool{}
-	for _, v := range Vars {
-		val := strings.TrimSpace(getenv(v.Name))
-		if val == "" {
-			val = v.Default
-		}
-		if err := v.set(c, val); err != nil {
-			// The value itself is never echoed: it may be a secret.
-			errs = append(errs, fmt.Errorf("%s: %w", v.Name, err))
-			failed[v.Name] = true
-		}
-	}
+	err := Vars.Load(c, getenv)
+	errs := []error{err}
+	failed := envvar.Names(err)
 	// Cross-variable rules, except for variables already reported.
 	for _, err := range c.rules() {
 		name, _, _ := strings.Cut(err.Error(), ":")
@@ -305,19 +274,6 @@ func (c *Config) ServeRules() error {
 // EmbeddedKafka reports whether the in-process broker is to be started.
 func (c *Config) EmbeddedKafka() bool {
 	return len(c.KafkaBrokers) == 0 || (len(c.KafkaBrokers) == 1 && c.KafkaBrokers[0] == EmbeddedKafka)
-}
-
-// Help returns the variables table for --help.
-func Help() string {
-	var b strings.Builder
-	for _, v := range Vars {
-		fmt.Fprintf(&b, "  %s\n      %s", v.Name, v.Help)
-		if v.Default != "" {
-			fmt.Fprintf(&b, " (default %q)", v.Default)
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
 }
 
 func parseOrigin(v string) (*url.URL, error) {

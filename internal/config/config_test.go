@@ -3,7 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/refedge/refedge/internal/envvar"
 )
 
 func env(kv ...string) func(string) string {
@@ -28,8 +29,7 @@ func TestLoadGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.MarketOrigin.String() != "https://market.example" || len(c.KafkaBrokers) != 2 || c.EmbeddedKafka() ||
-		c.LogFormat != "json" || c.HTTPAddr != ":8080" || len(c.TrustedProxies) == 0 ||
-		c.EventBatchSize != 20000 || c.EventQueueSize != 32768 || c.EventFlushInterval != time.Second {
+		c.LogFormat != "json" || c.HTTPAddr != ":8080" || len(c.TrustedProxies) == 0 {
 		t.Fatalf("%+v", c)
 	}
 }
@@ -60,13 +60,6 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 	f("REFEDGE_CLICKHOUSE_DSN", "http://127.0.0.1:8123")
 	f("REFEDGE_KAFKA_BROKERS", "no-port-here")
 	f("REFEDGE_HTTP_ADDR", "8080")
-	f("REFEDGE_EVENT_BATCH_SIZE", "99")
-	f("REFEDGE_EVENT_BATCH_SIZE", "1000001")
-	f("REFEDGE_EVENT_QUEUE_SIZE", "1023")
-	f("REFEDGE_EVENT_QUEUE_SIZE", "lots")
-	f("REFEDGE_EVENT_FLUSH_INTERVAL", "9ms")
-	f("REFEDGE_EVENT_FLUSH_INTERVAL", "2m")
-	f("REFEDGE_EVENT_FLUSH_INTERVAL", "1000")
 	f("REFEDGE_TRUSTED_PROXIES", "10.0.0.0/33")
 	f("REFEDGE_DEV", "yes")
 	f("REFEDGE_SHUTDOWN_TIMEOUT", "-1s")
@@ -119,8 +112,8 @@ func TestDevAllowsEmbedded(t *testing.T) {
 }
 
 func TestHelpListsEveryVariable(t *testing.T) {
-	h := Help()
-	for _, v := range Vars {
+	h := envvar.Help(Vars.Docs())
+	for _, v := range Vars.Vars {
 		if !strings.Contains(h, v.Name) {
 			t.Errorf("--help lacks %s", v.Name)
 		}

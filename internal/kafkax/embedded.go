@@ -1,4 +1,5 @@
-// Package kafkax runs the embedded Kafka broker used in development and tests.
+// Package kafkax runs the embedded Kafka broker used in development and tests, and
+// holds the one consumer-group loop refedge's consumers share ([Consumer]).
 //
 // The broker is franz-go's kfake, a real Kafka-protocol server: refedge's own kafka-go
 // clients, kcat and a developer's marketplace stub all talk to it over TCP exactly as

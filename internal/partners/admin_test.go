@@ -16,7 +16,7 @@ import (
 
 func adminFixture(t *testing.T) (*Registry, func(method, id, body string) (int, Partner)) {
 	t.Helper()
-	reg := &Registry{R: testenv.Redis(t)}
+	reg := &Registry{Redis: testenv.Redis(t)}
 	s := admintest.New(slog.New(slog.DiscardHandler))
 	reg.RegisterAdmin(s)
 	return reg, func(method, id, body string) (int, Partner) {
@@ -90,13 +90,13 @@ func TestAdminPutKeepsEmailConfirmed(t *testing.T) {
 	step(`{"status":"active","email_confirmed":false}`, false, Active)
 
 	// An entry without the field (written by hand) stays unconfirmed.
-	if err := reg.R.HSet(ctx, Key("byhand"), "status", "active").Err(); err != nil {
+	if err := reg.Redis.HSet(ctx, Key("byhand"), "status", "active").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if code, p := call(http.MethodPut, "byhand", `{"status":"active"}`); code != http.StatusOK || p.EmailConfirmed {
 		t.Fatalf("PUT over an entry without email_confirmed: %d %+v", code, p)
 	}
-	if v, err := reg.R.HGet(ctx, Key("byhand"), FieldEmailConfirmed).Result(); err != nil || v != "false" {
+	if v, err := reg.Redis.HGet(ctx, Key("byhand"), FieldEmailConfirmed).Result(); err != nil || v != "false" {
 		t.Fatalf("stored email_confirmed %q, %v", v, err)
 	}
 }
@@ -113,7 +113,7 @@ func TestAdminPutRejects(t *testing.T) {
 
 // Upsert stores email_confirmed as given and never lets an older event win.
 func TestUpsertEmailConfirmed(t *testing.T) {
-	reg := &Registry{R: testenv.Redis(t)}
+	reg := &Registry{Redis: testenv.Redis(t)}
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	for _, p := range []Partner{

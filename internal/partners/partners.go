@@ -79,7 +79,7 @@ func (p *Partner) Validate() error {
 
 // Registry reads and writes partners.
 type Registry struct {
-	R redis.UniversalClient
+	Redis redis.UniversalClient
 }
 
 // Upsert stores p unless the stored entry is newer (events may arrive out of order).
@@ -99,7 +99,7 @@ func (r *Registry) upsert(ctx context.Context, p Partner, email string) (bool, e
 	if p.UpdatedAt.IsZero() {
 		p.UpdatedAt = time.Now()
 	}
-	v, err := upsertScript.Run(ctx, r.R, []string{Key(p.ID)},
+	v, err := upsertScript.Run(ctx, r.Redis, []string{Key(p.ID)},
 		string(p.Status), p.UserID, email, p.UpdatedAt.UnixMilli()).Text()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("cannot store partner %s: %w", p.ID, err)
@@ -126,7 +126,7 @@ return email`)
 
 // Get returns partner id or ErrNotFound.
 func (r *Registry) Get(ctx context.Context, id string) (Partner, error) {
-	m, err := r.R.HGetAll(ctx, Key(id)).Result()
+	m, err := r.Redis.HGetAll(ctx, Key(id)).Result()
 	if err != nil {
 		return Partner{}, fmt.Errorf("cannot read partner %s: %w", id, err)
 	}
@@ -147,7 +147,7 @@ func VisitorsKey(id string) string { return Key(id) + ":vids" }
 // AddVisitor records that visitor id rfe_vid belongs to partner id, for a year.
 func (r *Registry) AddVisitor(ctx context.Context, id, rfeVid string) error {
 	k := VisitorsKey(id)
-	pipe := r.R.TxPipeline()
+	pipe := r.Redis.TxPipeline()
 	pipe.SAdd(ctx, k, "v:"+rfeVid)
 	pipe.Expire(ctx, k, 365*24*time.Hour)
 	_, err := pipe.Exec(ctx)

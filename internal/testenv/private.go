@@ -10,31 +10,18 @@ package testenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/refedge/refedge/deploy/dev/chconf"
-)
-
-const (
-	// privateStartTimeout bounds a private server's start-up: ClickHouse 18.16 takes a
-	// few seconds on a quiet machine, much longer on a busy one with two cores.
-	privateStartTimeout = 2 * time.Minute
-	// privateStopTimeout is how long Stop waits after its signal before SIGKILL.
-	privateStopTimeout = time.Minute
-	privatePoll        = 50 * time.Millisecond
 )
 
 // InstallHint tells a developer how to get the server binaries.
@@ -56,189 +43,6 @@ func FindBinary(t testing.TB, name string) string {
 	}
 	Required(t, name+" (not on PATH nor in /usr/sbin)", InstallHint)
 	return ""
-}
-
-// FreeAddr returns a loopback host:port nothing listens on right now.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: no free loopback port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// ProcConfig describes a server process a test owns.
-type ProcConfig struct {
-	// Name labels messages ("redis", "clickhouse", "kafka-dev").
-	Name string
-	// Path and Args are the command line; Env is added to the test's environment.
-	Path string
-	Args []string
-	Env  []string
-	// Dir receives the process's output (Name.log), kept across restarts.
-	Dir string
-	// Ready reports whether the server answers; Start polls it until it returns nil.
-	Ready func(ctx context.Context) error
-}
-
-// Proc is a server process that can be stopped and started again with the same
-// command line, so on the same port and data folder. It is stopped in t.Cleanup.
-type Proc struct {
-	cfg ProcConfig
-	t   testing.TB
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	dead   chan struct{} // closed when the current process has exited
-	starts int
-}
-
-// StartProc starts the process and waits until cfg.Ready answers.
-func StartProc(t testing.TB, cfg ProcConfig) *Proc {
-	t.Helper()
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	p := &Proc{cfg: cfg, t: t}
-	t.Cleanup(func() {
-		if err := p.stop(syscall.SIGKILL); err != nil {
-			t.Logf("testenv: %s: %v", cfg.Name, err)
-		}
-		if t.Failed() {
-			t.Logf("testenv: %s output (tail):\n%s", cfg.Name, p.LogTail(3000))
-		}
-	})
-	p.Start()
-	return p
-}
-
-// Running reports whether the process is alive.
-func (p *Proc) Running() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.dead == nil {
-		return false
-	}
-	select {
-	case <-p.dead:
-		return false
-	default:
-		return true
-	}
-}
-
-// Start starts the process (again) and waits until it is ready. It fails the test if
-// the process is already running, exits during start-up or is not ready in time.
-func (p *Proc) Start() {
-	p.t.Helper()
-	if p.Running() {
-		p.t.Fatalf("testenv: %s is already running", p.cfg.Name)
-	}
-	out, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		p.t.Fatalf("testenv: %v", err)
-	}
-	cmd := exec.Command(p.cfg.Path, p.cfg.Args...)
-	cmd.Env = append(os.Environ(), p.cfg.Env...)
-	cmd.Dir = p.cfg.Dir
-	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group: a Ctrl-C aimed at `go test` does not reach it first, and
-	// the test decides how it stops.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		p.t.Fatalf("testenv: cannot start %s: %v", p.cfg.Name, err)
-	}
-	dead := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		out.Close()
-		close(dead)
-	}()
-	p.mu.Lock()
-	p.cmd, p.dead = cmd, dead
-	p.starts++
-	p.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(context.Background(), privateStartTimeout)
-	defer cancel()
-	var last error
-	for {
-		if last = p.cfg.Ready(ctx); last == nil {
-			return
-		}
-		select {
-		case <-dead:
-			p.t.Fatalf("testenv: %s exited during start-up (%v); output:\n%s", p.cfg.Name, last, p.LogTail(3000))
-		case <-ctx.Done():
-			p.t.Fatalf("testenv: %s not ready after %v (%v); output:\n%s", p.cfg.Name, privateStartTimeout, last, p.LogTail(3000))
-		case <-time.After(privatePoll):
-		}
-	}
-}
-
-// Stop sends sig (syscall.SIGTERM or syscall.SIGKILL) and waits until the process has
-// exited; after a minute it sends SIGKILL. Stopping a stopped process does nothing.
-func (p *Proc) Stop(sig syscall.Signal) {
-	p.t.Helper()
-	if err := p.stop(sig); err != nil {
-		p.t.Fatalf("testenv: %s: %v", p.cfg.Name, err)
-	}
-}
-
-func (p *Proc) stop(sig syscall.Signal) error {
-	p.mu.Lock()
-	cmd, dead := p.cmd, p.dead
-	p.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	select {
-	case <-dead:
-		return nil
-	default:
-	}
-	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("cannot send %v: %w", sig, err)
-	}
-	select {
-	case <-dead:
-		return nil
-	case <-time.After(privateStopTimeout):
-	}
-	_ = cmd.Process.Kill()
-	<-dead
-	return fmt.Errorf("still running %v after %v; killed", privateStopTimeout, sig)
-}
-
-// Restart stops the process with sig and starts it again.
-func (p *Proc) Restart(sig syscall.Signal) {
-	p.t.Helper()
-	p.Stop(sig)
-	p.Start()
-}
-
-// Pid returns the current process id (0 before the first start).
-func (p *Proc) Pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
-
-func (p *Proc) logPath() string { return filepath.Join(p.cfg.Dir, p.cfg.Name+".log") }
-
-// LogTail returns the last n bytes the process printed, over all its starts.
-func (p *Proc) LogTail(n int) string {
-	b, _ := os.ReadFile(p.logPath())
-	if len(b) > n {
-		b = append([]byte("…"), b[len(b)-n:]...)
-	}
-	return string(b)
 }
 
 // ---------------------------------------------------------------- Redis

@@ -52,7 +52,7 @@ var simReasons = map[string][]string{
 	"self_referral": {"self:partner-visitor"}, "unconfirmed_partner": {"partner:unconfirmed"},
 }
 
-// simHostileReason is a reason code carrying markup, as a request header could inject.
+// HostileReason is a reason code carrying markup, as a request header could inject.
 const HostileReason = `zz:<b id="pwned">x</b>&amp;`
 
 // simulate generates traffic for partner over [from, to) from seed.
@@ -384,7 +384,7 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 	return out
 }
 
-// simReferral is the expected row of one referral.
+// Referral is the expected row of one referral.
 type Referral struct {
 	Status                       string
 	Registered, Activated, Ended *time.Time
@@ -440,7 +440,7 @@ func (d *Data) WantReferrals() map[string]*Referral {
 	return out
 }
 
-// simHours returns the distinct hours of the given times, sorted.
+// Hours returns the distinct hours of the given times, sorted.
 func Hours(ts []time.Time) []time.Time {
 	set := map[time.Time]bool{}
 	for _, t := range ts {

@@ -28,7 +28,7 @@ import (
 	"github.com/refedge/refedge/internal/testenv"
 )
 
-// anEnv is a running analytics stack on real ClickHouse and Redis: the partner API
+// Env is a running analytics stack on real ClickHouse and Redis: the partner API
 // and the dashboard on a loopback fasthttp server, the admin API on an httptest-less
 // net/http handler.
 type Env struct {
@@ -46,7 +46,7 @@ type Env struct {
 
 const TestSecret = "analytics-test-secret-0123456789"
 
-// newAnEnv starts the stack on a fresh database; now is the analytics clock (nil for the
+// NewEnv starts the stack on a fresh database; now is the analytics clock (nil for the
 // wall clock).
 func NewEnv(t *testing.T, now func() time.Time) *Env {
 	t.Helper()
@@ -54,7 +54,7 @@ func NewEnv(t *testing.T, now func() time.Time) *Env {
 	return NewEnvOn(t, now, conn, db)
 }
 
-// newAnEnvOn starts the stack on database db (migrated if needed).
+// NewEnvOn starts the stack on database db (migrated if needed).
 func NewEnvOn(t *testing.T, now func() time.Time, conn driver.Conn, db string) *Env {
 	t.Helper()
 	rdb := testenv.Redis(t)
@@ -82,13 +82,13 @@ func NewEnvOn(t *testing.T, now func() time.Time, conn driver.Conn, db string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The partner app's shared assets and pages in front of the dashboard, as serve.go
+	// The partner app's shared assets and pages in front of the dashboard, as refedge
 	// wires them.
 	app, err := partnerui.NewHandler(auth, dash.Handler, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := &partners.Registry{R: rdb}
+	reg := &partners.Registry{Redis: rdb}
 	adm := admintest.New(log)
 	auth.RegisterAdmin(adm, reg)
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
@@ -195,7 +195,7 @@ func (e *Env) Page(c *http.Client, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// tLogWriter sends log lines to t.Log.
+// LogWriter sends log lines to t.Log.
 type LogWriter struct{ t *testing.T }
 
 func (w LogWriter) Write(p []byte) (int, error) {
