@@ -212,3 +212,24 @@ func TestLinksPage(t *testing.T) {
 		t.Fatalf("unknown asset: %d", code)
 	}
 }
+
+// A refused link is explained in the language the request asks for: the link builder
+// page's (its cookie, or Accept-Language), English for an API client naming none.
+func TestLinksAPIErrorsInTheRequestsLanguage(t *testing.T) {
+	e := newLinksEnv(t)
+	bearer := "Bearer " + e.auth.IssueToken("12345").Token
+	body := `{"url": "https://user:pw@market.example/"}`
+	code, v := e.post(body, "Authorization", bearer)
+	if code != 422 || v["error"] != "url: only pages of https://market.example can be linked (a user name or password before @ in the address is not allowed)" {
+		t.Fatalf("English: %d %v", code, v)
+	}
+	code, v = e.post(body, "Authorization", bearer, "Accept-Language", "ru-RU,ru;q=0.9")
+	if code != 422 || v["error"] != "url: можно ссылаться только на страницы https://market.example (имя пользователя или пароль перед @ в адресе не допускаются)" {
+		t.Fatalf("Russian: %d %v", code, v)
+	}
+	ck := e.session("12345")
+	code, v = e.post(`{"url": "https://evil.example/"}`, "Cookie", ck+"; rfe_lang=ru", "Origin", e.base, "Accept-Language", "en")
+	if code != 422 || v["error"] != "url: можно ссылаться только на страницы https://market.example (evil.example — другой сайт)" {
+		t.Fatalf("the page's remembered Russian: %d %v", code, v)
+	}
+}
