@@ -25,6 +25,7 @@ import (
 	"github.com/refedge/refedge/attribution/sink"
 	chschema "github.com/refedge/refedge/deploy/clickhouse"
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/i18n"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/testenv"
@@ -640,5 +641,15 @@ func TestBrowserBuilder(t *testing.T) {
 	eval(t, ctx, `document.documentElement.scrollWidth`, &width)
 	if width > 390 {
 		t.Fatalf("the builder is %d px wide on a 390 px phone", width)
+	}
+
+	// The preview's own message is in the partner's language (here the remembered
+	// choice, Russian), from the catalogue.
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`document.cookie = "rfe_lang=ru; path=/"`),
+		chromedp.Navigate(s.public+"/w/preview?size=300x250&theme=light"))
+	var msg string
+	eval(t, ctx, `document.body.innerText.trim()`, &msg)
+	if want := i18n.For("ru").T("builder.preview_invalid"); msg != want {
+		t.Fatalf("preview of an incomplete form says %q, want %q", msg, want)
 	}
 }

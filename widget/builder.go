@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/refedge/refedge/internal/i18n"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partnerui"
 )
@@ -65,15 +66,18 @@ func (s *Service) renderBuilder(ctx *fasthttp.RequestCtx, code int, v *builderVi
 // signed-in partner from an unsaved spec. Its links carry no ref and it sends no view
 // beacon, so previewing never counts as traffic.
 func (s *Service) servePreview(ctx *fasthttp.RequestCtx) {
+	// The builder's own messages are in the partner's language (the widget's texts in
+	// the widget's).
+	c := i18n.FromRequest(ctx)
 	p, err := s.cfg.Auth.Authenticate(ctx)
 	if err != nil {
-		s.serveEmpty(ctx, fasthttp.StatusUnauthorized, "en", "Sign in to preview widgets.", "'self'")
+		s.serveEmpty(ctx, fasthttp.StatusUnauthorized, c.Lang(), c.T("builder.preview_signin"), "'self'")
 		return
 	}
 	q, _ := url.ParseQuery(string(ctx.QueryArgs().QueryString()))
 	spec, err := specFromQuery(q, s.limits())
 	if err != nil {
-		s.serveEmpty(ctx, fasthttp.StatusOK, "en", err.Error(), "'self'")
+		s.serveEmpty(ctx, fasthttp.StatusOK, c.Lang(), c.T("builder.preview_invalid"), "'self'")
 		return
 	}
 	r := &resolved{found: true, partnerActive: true}
