@@ -101,7 +101,7 @@ func TestPartnerAppInChromium(t *testing.T) {
 
 	browser := testenv.Chromium(t)
 	console := testenv.CollectConsole(t, browser)
-	ctx, cancel := context.WithTimeout(browser, 4*time.Minute)
+	ctx, cancel := context.WithTimeout(browser, 8*time.Minute)
 	defer cancel()
 	run := func(a ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
