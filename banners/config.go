@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/internal/envvar"
+	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/signing"
 )
 
@@ -72,6 +73,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Logger receives warnings; nil means slog.Default().
 	Logger *slog.Logger
+	// Auth, when set, signs partners in on the materials page (their own codes without
+	// typing an id); without it the page works from ?ref= alone.
+	Auth *partnerapi.Auth
 }
 
 // NewDefaultConfig returns the defaults: masters in ./creatives, rendered cache in

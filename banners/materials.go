@@ -2,12 +2,10 @@ package banners
 
 import (
 	"bytes"
-	"crypto/rand"
-	_ "embed"
-	"encoding/base64"
+	"embed"
 	"encoding/csv"
+	"errors"
 	"html"
-	"html/template"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/partnerui"
 	"github.com/refedge/refedge/internal/refcookie"
 )
 
@@ -75,47 +74,57 @@ func (s *Service) Materials(partner string) []CreativeMaterials {
 }
 
 //go:embed materials.html
-var materialsHTML string
+var materialsFS embed.FS
 
-var materialsTmpl = template.Must(template.New("materials").Parse(materialsHTML))
+var materialsTmpl = partnerui.MustParse(materialsFS, "materials.html")
 
 type materialsPage struct {
-	Partner   string
+	UI partnerui.UI
+	// Ref is the partner id typed by a visitor who is not signed in.
+	Ref       string
 	Error     string
-	Nonce     string
 	Creatives []CreativeMaterials
 }
 
-// serveMaterials renders GET /b/materials?ref=ID: every banner with its size and
-// embed code for partner ID. Without ref it asks for the id.
+// serveMaterials renders GET /b/materials: every banner with its size and embed code
+// for the signed-in partner (a partner app page), or, signed out, for the partner id
+// in ?ref= (without it the page asks for the id).
 func (s *Service) serveMaterials(ctx *fasthttp.RequestCtx) {
-	var nonce [16]byte
-	_, _ = rand.Read(nonce[:])
-	p := materialsPage{Nonce: base64.RawURLEncoding.EncodeToString(nonce[:])}
+	partner := ""
+	if s.cfg.Auth != nil {
+		p, err := s.cfg.Auth.Authenticate(ctx)
+		switch {
+		case err == nil:
+			partner = p.PartnerID
+		case !errors.Is(err, partnerapi.ErrUnauthenticated):
+			s.log.Warn("materials page authentication failed", "err", err)
+		}
+	}
+	p := materialsPage{UI: partnerui.New(ctx, partnerui.PageMaterials, partner)}
 	code := fasthttp.StatusOK
 	ref := ctx.QueryArgs().Peek("ref")
 	switch {
+	case partner != "":
+		p.Creatives = s.Materials(partner)
 	case len(ref) == 0:
 	case !refcookie.ValidPartnerID(ref):
 		code = fasthttp.StatusBadRequest
-		p.Error = "A partner ID is 1 to 64 letters, digits, '-' or '_'."
+		p.Error = p.UI.T("materials.bad_id")
 	default:
-		p.Partner = string(ref)
-		p.Creatives = s.Materials(p.Partner)
+		p.Ref = string(ref)
+		p.Creatives = s.Materials(p.Ref)
 	}
 	var buf bytes.Buffer
-	if err := materialsTmpl.Execute(&buf, &p); err != nil {
+	if err := materialsTmpl.ExecuteTemplate(&buf, "materials.html", &p); err != nil {
 		s.log.Error("cannot render the materials page", "err", err)
 		plain(ctx, fasthttp.StatusInternalServerError, []byte("cannot render the page\n"))
 		return
 	}
-	h := &ctx.Response.Header
-	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self' "+s.cfg.PublicURL+
-		"; style-src 'unsafe-inline'; script-src 'nonce-"+p.Nonce+"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Referrer-Policy", "same-origin")
-	h.SetCanonical(hdrNosniff, valNosniff)
-	h.SetContentType("text/html; charset=utf-8")
+	partnerui.SetHeaders(ctx, p.UI.Nonce, "'nonce-"+p.UI.Nonce+"'", s.cfg.PublicURL)
+	// Signed out, the page is the same for every visitor of a ref and language.
+	if partner == "" {
+		ctx.Response.Header.Set("Cache-Control", "no-cache")
+	}
 	ctx.SetStatusCode(code)
 	ctx.SetBody(buf.Bytes())
 }

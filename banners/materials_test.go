@@ -167,3 +167,42 @@ func TestPartnerAPIBanners(t *testing.T) {
 		t.Fatalf("CSV: %d, %d lines", csv.StatusCode(), lines)
 	}
 }
+
+// TestMaterialsPageSignedIn: a signed-in partner gets their own codes with no id to
+// type (whatever ?ref= says), in the partner app's frame and the request's language;
+// signed out, ?ref= still works.
+func TestMaterialsPageSignedIn(t *testing.T) {
+	cfg := testConfig(t)
+	auth, err := partnerapi.NewAuth(partnerapi.Config{Keys: signing.MustKeyring("banners-test-key-0123456"), Redis: testenv.Redis(t), PublicURL: cfg.PublicURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Auth = auth
+	s := newService(t, cfg, nil)
+	var login fasthttp.RequestCtx
+	login.Request.SetRequestURI(auth.LoginLink("p-own")[len(cfg.PublicURL):])
+	auth.HandleLogin(&login)
+	ck := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(ck)
+	ck.SetKey(partnerapi.SessionCookie)
+	if !login.Response.Header.Cookie(ck) {
+		t.Fatal("no session cookie")
+	}
+	cookie := partnerapi.SessionCookie + "=" + string(ck.Value())
+
+	r := request(s, "GET", "/b/materials?ref=p-other", "Cookie", cookie, "Accept-Language", "ru-RU,ru;q=0.9")
+	body := string(r.Body())
+	if r.StatusCode() != 200 || !strings.Contains(body, "ref=p-own") || strings.Contains(body, "ref=p-other&amp;src") || strings.Contains(body, `name="ref"`) {
+		t.Fatalf("signed in: %d, own codes %v, other's %v, id form %v", r.StatusCode(),
+			strings.Contains(body, "ref=p-own"), strings.Contains(body, "ref=p-other&amp;src"), strings.Contains(body, `name="ref"`))
+	}
+	for _, want := range []string{`<html lang="ru">`, "Копировать код", `id="nav-materials" aria-current="page"`, `id="app-signout"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("signed-in page lacks %q", want)
+		}
+	}
+	r = request(s, "GET", "/b/materials?ref=p-9")
+	if body := string(r.Body()); r.StatusCode() != 200 || !strings.Contains(body, "ref=p-9") || !strings.Contains(body, `<html lang="en">`) || strings.Contains(body, `id="app-signout"`) {
+		t.Fatalf("signed out with ref: %d", r.StatusCode())
+	}
+}

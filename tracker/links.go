@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/refedge/refedge/internal/envvar"
+	"github.com/refedge/refedge/internal/i18n"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/refcookie"
 )
@@ -168,16 +169,32 @@ func NewLinks(cfg LinksConfig) (*Links, error) {
 }
 
 // LinkError is a refused link request: Status is the HTTP status, Msg the text shown to
-// the partner (it names the field).
+// the partner in English (it names the field). Its words are the message catalogue's
+// (Key with Args as name, value pairs; why, when set, fills {what} with the detail), so
+// Text gives the same message in another language.
 type LinkError struct {
 	Status int
 	Msg    string
+	Key    string
+	Args   []any
+	why    *LinkError
 }
 
 func (e *LinkError) Error() string { return e.Msg }
 
-func badLink(status int, format string, args ...any) *LinkError {
-	return &LinkError{Status: status, Msg: fmt.Sprintf(format, args...)}
+// Text is the message in c's language.
+func (e *LinkError) Text(c *i18n.Catalogue) string {
+	args := e.Args
+	if e.why != nil {
+		args = append(append([]any{}, args...), "what", e.why.Text(c))
+	}
+	return c.T(e.Key, args...)
+}
+
+func badLink(status int, key string, args ...any) *LinkError {
+	e := &LinkError{Status: status, Key: key, Args: args}
+	e.Msg = e.Text(i18n.For("en"))
+	return e
 }
 
 const (
@@ -225,16 +242,16 @@ func validSub(s string) bool {
 // with optional sub-id and source (see LinkSource; "" or "link" add none).
 func (l *Links) Build(partner, rawURL, sub, src string) (string, error) {
 	if !refcookie.ValidPartnerID([]byte(partner)) {
-		return "", badLink(statusBad, "partner: not a valid partner ID")
+		return "", badLink(statusBad, "links.err.partner")
 	}
 	if sub != "" && !validSub(sub) {
-		return "", badLink(statusBad, "sub: use up to %d letters, digits, '-', '_', '.' or '~'", maxSubLen)
+		return "", badLink(statusBad, "links.err.sub", "max", maxSubLen)
 	}
 	if src == "link" {
 		src = ""
 	}
 	if src != "" && !LinkSource([]byte(src)) {
-		return "", badLink(statusBad, "src: want qr or share-<network> (%s)", strings.Join(ShareNetworks, ", "))
+		return "", badLink(statusBad, "links.err.src", "networks", strings.Join(ShareNetworks, ", "))
 	}
 	path, query, err := l.split(rawURL)
 	if err != nil {
@@ -243,7 +260,7 @@ func (l *Links) Build(partner, rawURL, sub, src string) (string, error) {
 	b := appendLocation(make([]byte, 0, len(l.base)+len(path)+len(query)+96), l.base, []byte(path), []byte(query))
 	b = l.appendParams(b, partner, sub, src)
 	if len(b) > l.cfg.MaxLinkLen {
-		return "", badLink(statusRefused, "url: the link would be %d characters long; the most a QR code and share buttons take is %d", len(b), l.cfg.MaxLinkLen)
+		return "", badLink(statusRefused, "links.err.too_long_link", "len", len(b), "max", l.cfg.MaxLinkLen)
 	}
 	return string(b), nil
 }
@@ -276,45 +293,48 @@ func (l *Links) split(raw string) (path, query string, err error) {
 	origin := l.market.String()
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return "", "", badLink(statusBad, "url: paste the address of a marketplace page, such as %s/categories", origin)
+		return "", "", badLink(statusBad, "links.err.empty", "origin", origin)
 	}
 	if len(raw) > l.cfg.MaxURLLen {
-		return "", "", badLink(statusRefused, "url: longer than %d characters", l.cfg.MaxURLLen)
+		return "", "", badLink(statusRefused, "links.err.too_long_url", "max", l.cfg.MaxURLLen)
 	}
 	if !utf8.ValidString(raw) {
-		return "", "", badLink(statusBad, "url: not valid UTF-8 text")
+		return "", "", badLink(statusBad, "links.err.utf8")
 	}
 	for _, r := range raw {
 		switch {
 		case r == '\\':
 			// Browsers read '\' as '/' in http(s) URLs, so "https://market.example\@evil"
 			// means different things to different parsers.
-			return "", "", badLink(statusRefused, "url: contains a backslash; paste the address exactly as the browser shows it")
+			return "", "", badLink(statusRefused, "links.err.backslash")
 		case r == ' ':
 			// Allowed in the path and query, where the link escapes it; refused below
 			// in the authority.
 		case unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
-			return "", "", badLink(statusRefused, "url: contains line breaks, tabs, control or invisible characters")
+			return "", "", badLink(statusRefused, "links.err.control")
 		}
 	}
-	notOurs := func(what string) error {
-		return badLink(statusRefused, "url: only pages of %s can be linked (%s)", origin, what)
+	notOurs := func(whyKey string, whyArgs ...any) error {
+		e := badLink(statusRefused, "links.err.not_ours", "origin", origin)
+		e.why = badLink(statusRefused, whyKey, whyArgs...)
+		e.Msg = e.Text(i18n.For("en"))
+		return e
 	}
 	if strings.HasPrefix(raw, "//") {
-		return "", "", notOurs("an address starting with // names another site; paste the full address")
+		return "", "", notOurs("links.why.double_slash")
 	}
 	i := strings.Index(raw, "://")
 	if i <= 0 || !validScheme(raw[:i]) {
 		if j := strings.IndexByte(raw, ':'); j > 0 && validScheme(raw[:j]) {
 			if s := strings.ToLower(raw[:j]); s != "http" && s != "https" {
-				return "", "", notOurs("a " + s + ": address is not a web page")
+				return "", "", notOurs("links.why.scheme", "scheme", s)
 			}
 		}
-		return "", "", notOurs("paste the full address, starting with " + origin + "/")
+		return "", "", notOurs("links.why.full", "origin", origin)
 	}
 	scheme := strings.ToLower(raw[:i])
 	if scheme != l.market.scheme {
-		return "", "", notOurs("the address starts with " + scheme + "://, the marketplace uses " + l.market.scheme + "://")
+		return "", "", notOurs("links.why.wrong_scheme", "scheme", scheme, "want", l.market.scheme)
 	}
 	rest := raw[i+3:]
 	end := strings.IndexAny(rest, "/?#")
@@ -323,22 +343,22 @@ func (l *Links) split(raw string) (path, query string, err error) {
 	}
 	authority := rest[:end]
 	if strings.ContainsRune(authority, ' ') {
-		return "", "", notOurs("the host name contains spaces")
+		return "", "", notOurs("links.why.host_spaces")
 	}
 	if strings.ContainsRune(authority, '@') {
-		return "", "", notOurs("a user name or password before @ in the address is not allowed")
+		return "", "", notOurs("links.why.userinfo")
 	}
 	host, port := authority, ""
 	if c := strings.LastIndexByte(authority, ':'); c >= 0 && !strings.Contains(authority[c:], "]") {
 		host, port = authority[:c], authority[c+1:]
 		if port == "" || strings.Trim(port, "0123456789") != "" || len(port) > 5 {
-			return "", "", notOurs("the port after the host name must be a number")
+			return "", "", notOurs("links.why.port_number")
 		}
 		port = strings.TrimLeft(port, "0")
 	}
 	for j := 0; j < len(host); j++ {
 		if host[j] >= utf8.RuneSelf || host[j] == '%' {
-			return "", "", notOurs("the host name must be exactly " + hostOnly(l.market.host) + "; look-alike or encoded names are refused")
+			return "", "", notOurs("links.why.lookalike", "host", hostOnly(l.market.host))
 		}
 	}
 	hostport := strings.ToLower(host)
@@ -347,9 +367,9 @@ func (l *Links) split(raw string) (path, query string, err error) {
 	}
 	if hostport != l.market.host {
 		if strings.ToLower(host) == hostOnly(l.market.host) {
-			return "", "", notOurs("port " + port + " is not the marketplace's")
+			return "", "", notOurs("links.why.port", "port", port)
 		}
-		return "", "", notOurs(strings.ToLower(authority) + " is another site")
+		return "", "", notOurs("links.why.other_site", "host", strings.ToLower(authority))
 	}
 	tail := rest[end:]
 	if j := strings.IndexByte(tail, '#'); j >= 0 {
@@ -361,13 +381,13 @@ func (l *Links) split(raw string) (path, query string, err error) {
 	u, perr := url.Parse(raw[:i+3+end] + "/")
 	if perr != nil || u.Opaque != "" || u.User != nil || strings.ToLower(u.Scheme) != scheme ||
 		bracketed(strings.ToLower(u.Hostname())) != hostOnly(l.market.host) || !samePort(u.Port(), port, scheme) {
-		return "", "", notOurs("the address could not be read unambiguously")
+		return "", "", notOurs("links.why.ambiguous")
 	}
 	if len(path) > MaxPathLen {
-		return "", "", badLink(statusRefused, "url: the path is longer than %d characters", MaxPathLen)
+		return "", "", badLink(statusRefused, "links.err.path_long", "max", MaxPathLen)
 	}
 	if len(query) > MaxQueryLen {
-		return "", "", badLink(statusRefused, "url: the query is longer than %d characters", MaxQueryLen)
+		return "", "", badLink(statusRefused, "links.err.query_long", "max", MaxQueryLen)
 	}
 	return path, query, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/refedge/refedge/internal/i18n"
 	"github.com/refedge/refedge/internal/partnerapi"
 )
 
@@ -53,12 +54,15 @@ func (l *Links) HandleCreate(ctx *fasthttp.RequestCtx, p partnerapi.Principal) {
 	resp, err := l.Create(p.PartnerID, req)
 	if err != nil {
 		var le *LinkError
+		// In the language the request asks for (the link builder page's, through its
+		// cookie or Accept-Language); English for an API client that names none.
+		c := i18n.FromRequest(ctx)
 		if errors.As(err, &le) {
-			partnerapi.Error(ctx, le.Status, le.Msg)
+			partnerapi.Error(ctx, le.Status, le.Text(c))
 			return
 		}
 		l.log.Error("cannot build a referral link", "partner", p.PartnerID, "err", err)
-		partnerapi.Error(ctx, fasthttp.StatusInternalServerError, "cannot build the link")
+		partnerapi.Error(ctx, fasthttp.StatusInternalServerError, c.T("links.err.internal"))
 		return
 	}
 	partnerapi.WriteJSON(ctx, fasthttp.StatusOK, resp)

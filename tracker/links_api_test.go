@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/partnerui"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -51,9 +52,14 @@ func newLinksEnv(t *testing.T) *linksEnv {
 		}
 		ctx.SetBodyString("dashboard")
 	}
-	// The same split tracker.Routes makes, with the wiring docs/partner-tools.md gives.
+	// The same split tracker.Routes makes, with the wiring docs/partner-tools.md gives:
+	// the partner app's shared assets, then the link builder, then the dashboard.
+	ui, err := partnerui.NewHandler(auth, links.PartnerPages(dashboard), log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := newTestEdge(t, memState(), &memQueue{})
-	srv := &fasthttp.Server{Handler: e.Handler(Routes{API: api.Serve, Dashboard: links.PartnerPages(dashboard)})}
+	srv := &fasthttp.Server{Handler: e.Handler(Routes{API: api.Serve, Dashboard: ui.Serve})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return &linksEnv{t: t, base: base, auth: auth}
@@ -183,11 +189,11 @@ func TestLinksPage(t *testing.T) {
 		return resp.StatusCode, resp.Header, buf.String()
 	}
 	code, _, body := get("/partner/links")
-	if code != 401 || !strings.Contains(body, "sign in") || strings.Contains(body, "link-form") {
+	if code != 401 || !strings.Contains(body, "to sign in") || strings.Contains(body, "link-form") {
 		t.Fatalf("without a session: %d %.300s", code, body)
 	}
 	code, h, body := get("/partner/links", "Cookie", e.session("p_9"))
-	if code != 200 || !strings.Contains(body, `id="link-form"`) || !strings.Contains(body, `<strong id="partner-id">p_9</strong>`) {
+	if code != 200 || !strings.Contains(body, `id="link-form"`) || !strings.Contains(body, `<span class="app-partner" id="app-partner">Partner p_9</span>`) {
 		t.Fatalf("with a session: %d %.500s", code, body)
 	}
 	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'nonce-") || strings.Contains(csp, "unsafe") {
@@ -204,5 +210,26 @@ func TestLinksPage(t *testing.T) {
 	}
 	if code, _, _ := get("/partner/links/static/nope.js"); code != 404 {
 		t.Fatalf("unknown asset: %d", code)
+	}
+}
+
+// A refused link is explained in the language the request asks for: the link builder
+// page's (its cookie, or Accept-Language), English for an API client naming none.
+func TestLinksAPIErrorsInTheRequestsLanguage(t *testing.T) {
+	e := newLinksEnv(t)
+	bearer := "Bearer " + e.auth.IssueToken("12345").Token
+	body := `{"url": "https://user:pw@market.example/"}`
+	code, v := e.post(body, "Authorization", bearer)
+	if code != 422 || v["error"] != "url: only pages of https://market.example can be linked (a user name or password before @ in the address is not allowed)" {
+		t.Fatalf("English: %d %v", code, v)
+	}
+	code, v = e.post(body, "Authorization", bearer, "Accept-Language", "ru-RU,ru;q=0.9")
+	if code != 422 || v["error"] != "url: можно ссылаться только на страницы https://market.example (имя пользователя или пароль перед @ в адресе не допускаются)" {
+		t.Fatalf("Russian: %d %v", code, v)
+	}
+	ck := e.session("12345")
+	code, v = e.post(`{"url": "https://evil.example/"}`, "Cookie", ck+"; rfe_lang=ru", "Origin", e.base, "Accept-Language", "en")
+	if code != 422 || v["error"] != "url: можно ссылаться только на страницы https://market.example (evil.example — другой сайт)" {
+		t.Fatalf("the page's remembered Russian: %d %v", code, v)
 	}
 }

@@ -91,6 +91,13 @@ func TestLinksPageInChromium(t *testing.T) {
 	run(chromedp.SetValue("#sub", "blog-7"))
 	run(chromedp.Click("#build"))
 	waitState("ready")
+	// The result fits a phone: no sideways scroll at 390 px (the share table scrolls in
+	// its card).
+	run(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
+		t.Fatalf("the link builder is %d px wide on a 390 px phone (%v)", w, err)
+	}
+	run(chromedp.EmulateViewport(1100, 1400))
 	s := snapshot()
 	want := "https://market.example/search?q=%22%3E%3Cimg%20id=pwned%20src=x%20onerror=alert(1)%3E&ref=12345&sub=blog-7"
 	if s.Link != want || s.Pwned {

@@ -1,15 +1,15 @@
 package tracker
 
-// The link builder page at /partner/links: html/template, a script and a style sheet
-// embedded from web/, a strict CSP whose only script allowance is the response's nonce.
+// The link builder page at /partner/links: html/template in the partner app's frame
+// (internal/partnerui) with the words of the request's language (internal/i18n), a
+// script and a style sheet embedded from web/, a strict CSP whose only script allowance
+// is the response's nonce.
 // The page posts to POST /api/v1/links with a same-origin fetch; the partner API's CSRF
 // check compares the request's Origin with refedge's public URL.
 
 import (
 	"bytes"
-	"crypto/rand"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"strings"
@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/partnerui"
 	"github.com/refedge/refedge/internal/webasset"
 )
 
@@ -33,7 +34,7 @@ type linksPage struct {
 }
 
 func newLinksPage() (*linksPage, error) {
-	t, err := template.ParseFS(linksFS, "web/links.html")
+	t, err := partnerui.Parse(linksFS, "web/links.html")
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +48,7 @@ func newLinksPage() (*linksPage, error) {
 
 // linksView is the page's template data.
 type linksView struct {
-	Nonce    string
-	Partner  string
+	UI       partnerui.UI
 	Origin   string
 	Script   string
 	Style    string
@@ -59,9 +59,10 @@ type linksView struct {
 
 type linksNetwork struct{ ID, Label string }
 
-// networkLabels are the networks' names as their users write them.
+// networkLabels are the networks' names as their users write them; the others are
+// catalogue keys ("links.network.<id>").
 var networkLabels = map[string]string{"vk": "VK", "telegram": "Telegram", "whatsapp": "WhatsApp", "x": "X",
-	"facebook": "Facebook", "email": "Email"}
+	"facebook": "Facebook"}
 
 // PartnerPages serves /partner/links and its assets and hands every other path to next
 // (the dashboard); give the result to tracker.Routes.Dashboard.
@@ -93,43 +94,37 @@ func (l *Links) PartnerPages(next fasthttp.RequestHandler) fasthttp.RequestHandl
 }
 
 func (l *Links) servePage(ctx *fasthttp.RequestCtx) {
-	v := &linksView{Nonce: linksNonce(), Origin: l.market.String(),
-		Script: l.page.assets.URL("links.js"), Style: l.page.assets.URL("links.css")}
-	for _, n := range ShareNetworks {
-		v.Networks = append(v.Networks, linksNetwork{ID: n, Label: networkLabels[n]})
-	}
+	v := &linksView{Origin: l.market.String(), Script: l.page.assets.URL("links.js"), Style: l.page.assets.URL("links.css")}
 	code := fasthttp.StatusOK
+	partner, msgKey := "", ""
 	if l.cfg.Auth == nil {
-		code, v.Message = fasthttp.StatusServiceUnavailable, "The link builder is not configured."
+		code, msgKey = fasthttp.StatusServiceUnavailable, "links.not_configured"
 	} else if p, err := l.cfg.Auth.Authenticate(ctx); err == nil {
-		v.Partner = p.PartnerID
+		partner = p.PartnerID
 	} else if errors.Is(err, partnerapi.ErrUnauthenticated) {
-		code, v.Message = fasthttp.StatusUnauthorized, "Open the partner program page on the marketplace to sign in, then come back to this page."
+		code, msgKey = fasthttp.StatusUnauthorized, "common.signin_needed"
 	} else {
 		l.log.Warn("link builder authentication failed", "err", err)
-		code, v.Message = fasthttp.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Try again in a minute."
+		code, msgKey = fasthttp.StatusServiceUnavailable, "common.signin_unavailable"
+	}
+	v.UI = partnerui.New(ctx, partnerui.PageLinks, partner)
+	if msgKey != "" {
+		v.Message = v.UI.T(msgKey)
+	}
+	for _, n := range ShareNetworks {
+		label, ok := networkLabels[n]
+		if !ok {
+			label = v.UI.T("links.network." + n)
+		}
+		v.Networks = append(v.Networks, linksNetwork{ID: n, Label: label})
 	}
 	var buf bytes.Buffer
-	if err := l.page.tmpl.Execute(&buf, v); err != nil {
+	if err := l.page.tmpl.ExecuteTemplate(&buf, "links.html", v); err != nil {
 		l.log.Error("link builder template failed", "err", err)
 		ctx.Error("internal error", fasthttp.StatusInternalServerError)
 		return
 	}
-	h := &ctx.Response.Header
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+v.Nonce+"'; style-src 'self'; img-src 'self' data:; "+
-		"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Vary", "Cookie, Authorization")
-	ctx.SetContentType("text/html; charset=utf-8")
+	partnerui.SetHeaders(ctx, v.UI.Nonce, "", "")
 	ctx.SetStatusCode(code)
 	ctx.SetBody(buf.Bytes())
-}
-
-func linksNonce() string {
-	var b [18]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawStdEncoding.EncodeToString(b[:])
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/refedge/refedge/attribution/pipeline"
 	"github.com/refedge/refedge/attribution/sink"
 	chschema "github.com/refedge/refedge/deploy/clickhouse"
+	"github.com/refedge/refedge/internal/i18n"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
@@ -553,9 +554,10 @@ func TestBrowserBuilder(t *testing.T) {
 	// The marketplace's login link signs in and brings the partner to the builder.
 	run(t, ctx, chromedp.Navigate(s.auth.LoginLink(partner)+"&next=/w/builder"), chromedp.WaitVisible(chromedp.ID("create")))
 
-	// Keyboard only: Tab walks the controls in order; values are set from the keyboard.
+	// Keyboard only: after the partner app's header and navigation, Tab walks the
+	// controls in order; values are set from the keyboard.
 	var order []string
-	run(t, ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("nav-tokens").focus()`))
 	for i := 0; i < 9; i++ {
 		var id string
 		run(t, ctx, chromedp.KeyEvent("\t"))
@@ -630,4 +632,30 @@ func TestBrowserBuilder(t *testing.T) {
 		eval(t, ctx, `document.getElementById("status").textContent`, &status)
 		return strings.Contains(status, "Copied") || strings.Contains(status, "Select the code")
 	})
+
+	// On a phone (390 px) the builder with its widget list and a 728 px preview does not
+	// scroll sideways: the preview scrolls in its card.
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(s.public+"/w/builder"), chromedp.WaitVisible(chromedp.ID("create")),
+		chromedp.SetValue(chromedp.CSS("#size"), "728x90"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("size").dispatchEvent(new Event("change", {bubbles: true}))`))
+	waitFor(t, 10*time.Second, "the 728 px preview", func() bool {
+		var w string
+		eval(t, ctx, `document.getElementById("preview").width`, &w)
+		return w == "728"
+	})
+	var width int
+	eval(t, ctx, `document.documentElement.scrollWidth`, &width)
+	if width > 390 {
+		t.Fatalf("the builder is %d px wide on a 390 px phone", width)
+	}
+
+	// The preview's own message is in the partner's language (here the remembered
+	// choice, Russian), from the catalogue.
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`document.cookie = "rfe_lang=ru; path=/"`),
+		chromedp.Navigate(s.public+"/w/preview?size=300x250&theme=light"))
+	var msg string
+	eval(t, ctx, `document.body.innerText.trim()`, &msg)
+	if want := i18n.For("ru").T("builder.preview_invalid"); msg != want {
+		t.Fatalf("preview of an incomplete form says %q, want %q", msg, want)
+	}
 }

@@ -157,7 +157,7 @@ func TestReferralStateFromEventsNotTimes(t *testing.T) {
 		}
 	}
 	for user, w := range want {
-		if !strings.Contains(page, `<tr data-key="`+user+`"><td>`+user+`</td><td><span class="status status-`+w.status+`">`) {
+		if !strings.Contains(page, `<tr data-key="`+user+`"><td>`+user+`</td><td><span class="status status-`+w.status+`" data-status="`+w.status+`">`) {
 			t.Errorf("dashboard shows %s not as %s", user, w.status)
 		}
 	}

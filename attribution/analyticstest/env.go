@@ -23,6 +23,7 @@ import (
 	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
+	"github.com/refedge/refedge/internal/partnerui"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -81,6 +82,12 @@ func NewEnvOn(t *testing.T, now func() time.Time, conn driver.Conn, db string) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The partner app's shared assets and pages in front of the dashboard, as refedge
+	// wires them.
+	app, err := partnerui.NewHandler(auth, dash.Handler, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg := &partners.Registry{Redis: rdb}
 	adm := admintest.New(log)
 	auth.RegisterAdmin(adm, reg)
@@ -91,7 +98,7 @@ func NewEnvOn(t *testing.T, now func() time.Time, conn driver.Conn, db string) *
 		case strings.HasPrefix(p, "/api/v1/"):
 			router.Serve(ctx)
 		case p == "/partner" || strings.HasPrefix(p, "/partner/"):
-			dash.Handler(ctx)
+			app.Serve(ctx)
 		default:
 			ctx.Error("not found", fasthttp.StatusNotFound)
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ type dashFigureSnapshots struct {
 // snapshotJS collects chart marks (by series class) and table rows from the page.
 const snapshotJS = `(() => {
   const out = {location: location.pathname, charts: document.documentElement.dataset.charts || "",
-    partner: document.getElementById("partner-id").textContent, series: {}, tables: {}, figures: {}, hostile: {}};
+    partner: document.getElementById("app-partner").textContent, series: {}, tables: {}, figures: {}, hostile: {}};
   for (const fig of document.querySelectorAll("figure[data-chart]")) {
     out.figures[fig.id] = {svgs: fig.querySelectorAll("svg").length};
     for (const m of fig.querySelectorAll("rect.bar, circle.point")) {
@@ -71,7 +72,7 @@ const snapshotJS = `(() => {
   }
   const code = [...document.querySelectorAll("#table-reason code")].find(c => c.textContent.startsWith("zz:"));
   out.hostile = {Code: code ? code.textContent : "", Pwned: document.getElementById("pwned") ? "yes" : ""};
-  out.links = [...document.querySelectorAll("nav.links a")].map(a => a.getAttribute("href"));
+  out.links = [...document.querySelectorAll("#app-nav a")].map(a => a.getAttribute("href"));
   return JSON.stringify(out);
 })()`
 
@@ -139,11 +140,11 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	t.Logf("dashboard screenshot (%d bytes): %s", len(png), shot)
 
-	if snap.Location != "/partner" || snap.Partner != "partnerA" {
+	if snap.Location != "/partner" || snap.Partner != "Partner partnerA" {
 		t.Fatalf("landed on %s as %q, want /partner as partnerA", snap.Location, snap.Partner)
 	}
-	if strings.Join(snap.Links, " ") != "/partner/links /w/builder /b/materials" {
-		t.Errorf("dashboard links %v, want the link builder, widget builder and materials", snap.Links)
+	if strings.Join(snap.Links, " ") != "/partner /partner/links /w/builder /b/materials /partner#referrals /partner/tokens" {
+		t.Errorf("dashboard navigation %v, want every partner page", snap.Links)
 	}
 
 	// The API's figures for the same (default) range, with partner A's token.
@@ -219,7 +220,7 @@ func TestDashboardInChromium(t *testing.T) {
 			break
 		}
 		row := snap.Tables["table-referrals"][i]
-		if row.Key != r.UserID || row.Cells[1] != r.Status || row.Cells[6] != analytics.FormatMoneyMap(r.Earned) {
+		if row.Key != r.UserID || !strings.EqualFold(row.Cells[1], r.Status) || row.Cells[6] != analytics.FormatMoneyMap(r.Earned) {
 			t.Errorf("referral row %d: %v, API %+v", i, row.Cells, r)
 		}
 	}
@@ -231,6 +232,97 @@ func TestDashboardInChromium(t *testing.T) {
 	for _, m := range console.Messages() {
 		if strings.Contains(m, "error") || strings.Contains(m, "exception") || strings.Contains(m, "Content Security Policy") {
 			t.Errorf("browser console: %s", m)
+		}
+	}
+}
+
+// layoutJS measures the page: the document's width, and the tables whose last column
+// is not in view without scrolling their card.
+const layoutJS = `JSON.stringify({width: document.documentElement.scrollWidth,
+  cut: [...document.querySelectorAll(".table-scroll table")].filter(t => {
+    const box = t.closest(".table-scroll"), last = t.querySelector("thead th:last-child");
+    return last && last.getBoundingClientRect().right > box.getBoundingClientRect().right + 1;
+  }).map(t => t.id),
+  tables: [...document.querySelectorAll("table[id]")].map(t => t.id),
+  lang: document.documentElement.lang, verdict: (document.querySelector("#table-verdict tbody td:nth-child(2)") || {}).textContent || ""})`
+
+// The dashboard with figures in both languages: at 1400 px every breakdown shows its
+// last column (CTR for sources and creatives) without scrolling; at 390 px the page
+// does not scroll sideways (wide tables scroll inside their card). In Russian the
+// verdicts are explained in Russian. With REFEDGE_SCREENSHOTS_DIR set the pages are
+// saved there (make screenshots).
+func TestDashboardLayoutInChromium(t *testing.T) {
+	end := time.Date(2025, 3, 22, 0, 0, 0, 0, time.UTC)
+	now := end.Add(-30 * time.Minute)
+	e := analyticstest.NewEnv(t, func() time.Time { return now })
+	from := end.Add(-30 * 24 * time.Hour)
+	a := analyticstest.Simulate("partnerL", 41, from, end, 6)
+	a.Insert(t.Context(), t, e.Conn, e.DB)
+	if err := e.An.SealHours(t.Context(), from, end); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reg.Upsert(t.Context(), partners.Partner{ID: "partnerL", Status: partners.Active, EmailConfirmed: true}); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	e.Admin.ServeHTTP(rec, admintest.Request(http.MethodPost, "/admin/v1/partners/partnerL/login-links", nil))
+	var link struct{ URL string }
+	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &link) != nil {
+		t.Fatalf("login link: %d %s", rec.Code, rec.Body)
+	}
+	browser := testenv.Chromium(t)
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+	shots := os.Getenv("REFEDGE_SCREENSHOTS_DIR")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1000), chromedp.Navigate(link.URL)); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "ru"} {
+		for _, width := range []int64{1400, 390} {
+			vp := chromedp.EmulateViewport(width, 1000)
+			if width == 390 {
+				vp = chromedp.EmulateViewport(width, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2))
+			}
+			if err := chromedp.Do(ctx, vp, chromedp.Navigate(e.Base+"/partner/lang?to="+lang+"&next=/partner")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.documentElement.dataset.charts === "ready"`,
+				chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+				t.Fatalf("%s %d: charts never drawn: %v", lang, width, err)
+			}
+			raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](layoutJS))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				Width         int
+				Cut, Tables   []string
+				Lang, Verdict string
+			}
+			if err := json.Unmarshal([]byte(raw), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Lang != lang || !strings.Contains(strings.Join(got.Tables, " "), "table-source") || !strings.Contains(strings.Join(got.Tables, " "), "table-creative") {
+				t.Fatalf("%s %d: lang %q, tables %v: want the sources and creatives", lang, width, got.Lang, got.Tables)
+			}
+			if width == 1400 && len(got.Cut) > 0 {
+				t.Errorf("%s at 1400 px: tables %v do not show their last column", lang, got.Cut)
+			}
+			if width == 390 && got.Width > 390 {
+				t.Errorf("%s at 390 px: the page is %d px wide", lang, got.Width)
+			}
+			if lang == "ru" && !strings.ContainsAny(got.Verdict, "абвгдеёжзийклмнопрстуфхцчшщъыьэюя") {
+				t.Errorf("ru verdict explained as %q", got.Verdict)
+			}
+			if shots != "" {
+				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(shots, "dashboard-data-"+lang+"-"+strconv.Itoa(int(width))+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 }

@@ -2,15 +2,15 @@ package dashboard
 
 // The partner dashboard at /partner: an HTML page rendered with html/template from the
 // same Stats and Referrals the API returns, with charts drawn client-side in plain SVG by
-// web/dashboard.js (embedded, no CDN). A session comes from a signed login link
-// (/partner/login, partnerapi.Auth.HandleLogin); every figure is the session partner's.
+// web/dashboard.js (embedded, no CDN). It is a partner app page: the shared frame
+// (internal/partnerui) and the words, numbers, money and verdict texts of the request's
+// language (internal/i18n). A session comes from a signed login link (/partner/login,
+// partnerapi.Auth.HandleLogin); every figure is the session partner's.
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/refedge/refedge/attribution/analytics"
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/partnerui"
 	"github.com/refedge/refedge/internal/webasset"
 )
 
@@ -34,9 +35,6 @@ type Config struct {
 	Auth *partnerapi.Auth
 	// Logger receives failures; nil means slog.Default().
 	Logger *slog.Logger
-	// BuilderPath, MaterialsPath and LinksPath are the widget builder, banner materials
-	// and link builder pages; "" means /w/builder, /b/materials and /partner/links.
-	BuilderPath, MaterialsPath, LinksPath string
 	// ReferralRows is how many referrals the page lists; 0 means 50 (the rest via CSV).
 	ReferralRows int
 	// Top is how many rows each breakdown table shows; 0 means 20.
@@ -57,15 +55,6 @@ func New(cfg Config) (*Dashboard, error) {
 	if cfg.Analytics == nil || cfg.Auth == nil {
 		return nil, errors.New("dashboard: Analytics and Auth are required")
 	}
-	if cfg.BuilderPath == "" {
-		cfg.BuilderPath = "/w/builder"
-	}
-	if cfg.MaterialsPath == "" {
-		cfg.MaterialsPath = "/b/materials"
-	}
-	if cfg.LinksPath == "" {
-		cfg.LinksPath = "/partner/links"
-	}
 	if cfg.ReferralRows <= 0 {
 		cfg.ReferralRows = 50
 	}
@@ -77,12 +66,14 @@ func New(cfg Config) (*Dashboard, error) {
 	}
 	d := &Dashboard{cfg: cfg, log: cfg.Logger}
 	var err error
-	if d.page, err = template.New("dashboard.html").Funcs(dashFuncs).ParseFS(Assets, "web/dashboard.html"); err != nil {
+	if d.page, err = partnerui.Parse(Assets, "web/dashboard.html"); err != nil {
 		return nil, err
 	}
-	if d.signin, err = template.ParseFS(Assets, "web/signin.html"); err != nil {
+	d.page = d.page.Lookup("dashboard.html")
+	if d.signin, err = partnerui.Parse(Assets, "web/signin.html"); err != nil {
 		return nil, err
 	}
+	d.signin = d.signin.Lookup("signin.html")
 	if d.static, err = webasset.New("/partner/static/", 24*time.Hour,
 		webasset.File{FS: Assets, Path: "web/dashboard.js"}, webasset.File{FS: Assets, Path: "web/dashboard.css"}); err != nil {
 		return nil, err
@@ -112,22 +103,10 @@ func (d *Dashboard) Handler(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// securityHeaders sets a strict CSP whose only script allowance is this response's nonce.
+// securityHeaders sets a strict CSP whose only script allowance is this response's
+// nonce (the partner app's headers).
 func securityHeaders(ctx *fasthttp.RequestCtx, nonce string) {
-	h := &ctx.Response.Header
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; "+
-		"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Vary", "Cookie, Authorization")
-}
-
-func newNonce() string {
-	var b [18]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawStdEncoding.EncodeToString(b[:])
+	partnerui.SetHeaders(ctx, nonce, "", "")
 }
 
 // logout clears the session cookie. The request must come from refedge's own page.
@@ -145,13 +124,20 @@ func (d *Dashboard) logout(ctx *fasthttp.RequestCtx) {
 	ck.SetSameSite(fasthttp.CookieSameSiteStrictMode)
 	ck.SetExpire(fasthttp.CookieExpireDelete)
 	ctx.Response.Header.SetCookie(ck)
-	d.render(ctx, d.signin, fasthttp.StatusOK, signinPage{Nonce: newNonce(), SignedOut: true})
+	d.render(ctx, d.signin, fasthttp.StatusOK, signinPage{UI: partnerui.New(ctx, partnerui.PageDashboard, ""), SignedOut: true})
 }
 
+// signinPage is the dashboard's page without figures: signed out, or a message.
 type signinPage struct {
-	Nonce     string
+	UI        partnerui.UI
 	SignedOut bool
 	Message   string
+}
+
+// message renders the sign-in page with the catalogue's text of key.
+func (d *Dashboard) message(ctx *fasthttp.RequestCtx, code int, partner, key string) {
+	ui := partnerui.New(ctx, partnerui.PageDashboard, partner)
+	d.render(ctx, d.signin, code, signinPage{UI: ui, Message: ui.T(key)})
 }
 
 func (d *Dashboard) dashboard(ctx *fasthttp.RequestCtx) {
@@ -159,17 +145,17 @@ func (d *Dashboard) dashboard(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		if !errors.Is(err, partnerapi.ErrUnauthenticated) {
 			d.log.Warn("dashboard authentication failed", "err", err)
-			d.render(ctx, d.signin, fasthttp.StatusServiceUnavailable, signinPage{Nonce: newNonce(), Message: "Sign-in is temporarily unavailable. Try again in a minute."})
+			d.message(ctx, fasthttp.StatusServiceUnavailable, "", "common.signin_unavailable")
 			return
 		}
-		d.render(ctx, d.signin, fasthttp.StatusUnauthorized, signinPage{Nonce: newNonce()})
+		d.render(ctx, d.signin, fasthttp.StatusUnauthorized, signinPage{UI: partnerui.New(ctx, partnerui.PageDashboard, "")})
 		return
 	}
 	an := d.cfg.Analytics
 	release, err := an.Acquire()
 	if err != nil {
 		ctx.Response.Header.Set("Retry-After", "1")
-		d.render(ctx, d.signin, fasthttp.StatusTooManyRequests, signinPage{Nonce: newNonce(), Message: "The dashboard is busy. Reload the page in a moment."})
+		d.message(ctx, fasthttp.StatusTooManyRequests, p.PartnerID, "dash.busy")
 		return
 	}
 	defer release()
@@ -177,11 +163,10 @@ func (d *Dashboard) dashboard(ctx *fasthttp.RequestCtx) {
 	defer func() { analytics.RequestSeconds.WithLabelValues("dashboard").Observe(time.Since(start).Seconds()) }()
 
 	get := func(k string) string { return string(ctx.QueryArgs().Peek(k)) }
-	view := &dashView{Nonce: newNonce(), Partner: p.PartnerID, Builder: d.cfg.BuilderPath, Materials: d.cfg.MaterialsPath, Links: d.cfg.LinksPath,
-		Script: d.static.URL("dashboard.js"), Style: d.static.URL("dashboard.css")}
+	view := &dashView{UI: partnerui.New(ctx, partnerui.PageDashboard, p.PartnerID), Script: d.static.URL("dashboard.js"), Style: d.static.URL("dashboard.css")}
 	r, err := an.ParseRange(get)
 	if err != nil {
-		view.Error = err.Error()
+		view.Error = view.UI.T("dash.bad_range", "error", err.Error())
 		r, _ = an.ParseRange(func(string) string { return "" })
 	}
 	// Not derived from the RequestCtx: its Done races with Server.Shutdown (fasthttp),
@@ -202,11 +187,11 @@ func (d *Dashboard) dashboard(ctx *fasthttp.RequestCtx) {
 	)
 	if err != nil {
 		d.log.Error("dashboard queries failed", "partner", p.PartnerID, "err", err)
-		code, msg := fasthttp.StatusServiceUnavailable, "Analytics are temporarily unavailable. Reload the page in a minute."
+		code, key := fasthttp.StatusServiceUnavailable, "dash.unavailable"
 		if errors.Is(err, context.DeadlineExceeded) || analytics.IsCHTimeout(err) {
-			code, msg = fasthttp.StatusGatewayTimeout, "The figures took too long to compute. Pick a shorter period."
+			code, key = fasthttp.StatusGatewayTimeout, "dash.too_slow"
 		}
-		d.render(ctx, d.signin, code, signinPage{Nonce: newNonce(), Message: msg})
+		d.message(ctx, code, p.PartnerID, key)
 		return
 	}
 	view.fill(r, get, st, refs)
@@ -223,12 +208,11 @@ func (d *Dashboard) render(ctx *fasthttp.RequestCtx, t *template.Template, code 
 	nonce := ""
 	switch v := data.(type) {
 	case *dashView:
-		nonce = v.Nonce
+		nonce = v.UI.Nonce
 	case signinPage:
-		nonce = v.Nonce
+		nonce = v.UI.Nonce
 	}
 	securityHeaders(ctx, nonce)
-	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.SetStatusCode(code)
 	ctx.SetBody(buf.Bytes())
 }

@@ -8,7 +8,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/refedge/refedge/attribution/analytics"
+	"github.com/refedge/refedge/internal/i18n"
 	"github.com/refedge/refedge/internal/partnerapi"
+	"github.com/refedge/refedge/internal/partnerui"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/valyala/fasthttp"
 )
@@ -28,7 +30,7 @@ func TestDashboardTemplateEscapes(t *testing.T) {
 	}, Series: []analytics.StatsPoint{{T: time.Unix(0, 0), StatsCounts: analytics.StatsCounts{Earnings: map[string]int64{hostile: 1}}}}}
 	st.Totals.Earnings = map[string]int64{hostile: 1}
 	refs := &analytics.Referrals{Referrals: []analytics.Referral{{UserID: hostile, Status: "pending"}}, Totals: analytics.ReferralTotals{ByStatus: map[string]uint64{}}}
-	v := &dashView{Nonce: "n0nce", Partner: "p", Script: "/s.js", Style: "/s.css"}
+	v := &dashView{UI: partnerui.UI{Catalogue: i18n.For("en"), Nonce: "n0nce", Partner: "p"}, Script: "/s.js", Style: "/s.css"}
 	v.fill(analytics.Range{From: time.Unix(0, 0), To: time.Unix(3600, 0), Interval: analytics.AnalyticsHour}, func(string) string { return "" }, st, refs)
 	var buf bytes.Buffer
 	if err := d.page.Execute(&buf, v); err != nil {
@@ -38,8 +40,8 @@ func TestDashboardTemplateEscapes(t *testing.T) {
 	if strings.Contains(out, "<script>alert") || strings.Contains(out, "<img src=x") {
 		t.Errorf("hostile markup reached the page unescaped")
 	}
-	if n := strings.Count(out, "</script>"); n != 2 {
-		t.Errorf("%d </script> in the page, want the 2 of its own script elements", n)
+	if n := strings.Count(out, "</script>"); n != 4 {
+		t.Errorf("%d </script> in the page, want the 4 of its own script elements", n)
 	}
 	if !strings.Contains(out, `nonce="n0nce"`) {
 		t.Error("script elements carry no nonce")
@@ -58,7 +60,7 @@ func TestDashboardExplainsUnconfirmedPartner(t *testing.T) {
 	st.Totals.Clicks = 4
 	st.Totals.Earnings = map[string]int64{}
 	refs := &analytics.Referrals{Totals: analytics.ReferralTotals{ByStatus: map[string]uint64{}}}
-	v := &dashView{Nonce: "n", Partner: "p", Script: "/s.js", Style: "/s.css"}
+	v := &dashView{UI: partnerui.UI{Catalogue: i18n.For("en"), Nonce: "n", Partner: "p"}, Script: "/s.js", Style: "/s.css"}
 	v.fill(analytics.Range{From: time.Unix(0, 0), To: time.Unix(3600, 0), Interval: analytics.AnalyticsHour}, func(string) string { return "" }, st, refs)
 	var buf bytes.Buffer
 	if err := d.page.Execute(&buf, v); err != nil {

@@ -1,24 +1,25 @@
 package dashboard
 
 import (
-	"html/template"
 	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/refedge/refedge/attribution/analytics"
 	"github.com/refedge/refedge/internal/currency"
+	"github.com/refedge/refedge/internal/i18n"
+	"github.com/refedge/refedge/internal/partnerui"
 )
 
-var dashFuncs = template.FuncMap{}
-
 // dashView is everything the dashboard template shows; every string is plain text that
-// html/template escapes.
+// html/template escapes. Words, numbers and money are in the language of UI's catalogue.
 type dashView struct {
-	Nonce, Partner, Builder, Materials, Links, Script, Style, Error string
+	UI                   partnerui.UI
+	Script, Style, Error string
 
-	RangeLabel         string
+	// RangeFrom and RangeTo are the period's ends; RangeBy names its buckets.
+	RangeFrom, RangeTo dashDate
+	RangeBy            string
 	Ranges             []dashLink
 	From, To, Interval string
 
@@ -59,14 +60,28 @@ type dashTable struct {
 }
 
 type dashReferral struct {
-	UserID, Status, Registered, Activated, Ended, Orders, Earned string
+	UserID, Status, StatusLabel, Orders, Earned string
+	Registered, Activated, Ended                dashDate
+}
+
+// dashDate is a moment for a <time> element: ISO for its datetime (formatted in the
+// page's language by the browser) and Text as written without script; ISO is empty
+// when there is no date.
+type dashDate struct{ ISO, Text string }
+
+func newDashDate(t *time.Time, layout string) dashDate {
+	if t == nil {
+		return dashDate{}
+	}
+	return dashDate{ISO: t.UTC().Format(time.RFC3339), Text: t.UTC().Format(layout)}
 }
 
 type dashCSV struct {
 	Series, Breakdowns, Referrals, Earnings, Clicks string
 }
 
-// dashChart feeds dashboard.js through a JSON data block.
+// dashChart feeds dashboard.js through a JSON data block. Labels are the buckets'
+// starts (RFC 3339, UTC); the script writes them in the page's language.
 type dashChart struct {
 	Interval    string           `json:"interval"`
 	Labels      []string         `json:"labels"`
@@ -88,53 +103,77 @@ type dashMoneySerie struct {
 	Exp int `json:"exp"`
 }
 
-var dashRanges = []struct{ label, rng, interval string }{
-	{"24 hours", "24h", "hour"},
-	{"7 days", "7d", "day"},
-	{"30 days", "30d", "day"},
-	{"90 days", "90d", "day"},
-	{"12 months", "365d", "month"},
+// dashRanges are the period shortcuts; each is labelled by "dash.range.<rng>".
+var dashRanges = []struct{ rng, interval string }{
+	{"24h", "hour"},
+	{"7d", "day"},
+	{"30d", "day"},
+	{"90d", "day"},
+	{"365d", "month"},
 }
 
-// tableDims are the breakdown tables after traffic quality, in display order.
-var tableDims = []struct{ dim, title, key string }{
-	{"source", "Sources", "Source"},
-	{"creative", "Creatives", "Creative"},
-	{"widget", "Widgets", "Widget"},
-	{"banner", "Banners", "Banner"},
-	{"sub_id", "Sub-IDs", "Sub-ID"},
-	{"referer_host", "Referring sites", "Site"},
-	{"device", "Devices", "Device"},
-	{"browser", "Browsers", "Browser"},
+// tableDims are the breakdown tables after traffic quality, in display order; each is
+// titled "dash.table.<dim>" with the key column "dash.key.<dim>".
+var tableDims = []string{"source", "creative", "widget", "banner", "sub_id", "referer_host", "device", "browser"}
+
+// cat is the view's catalogue (English when UI has none).
+func (v *dashView) cat() *i18n.Catalogue {
+	if v.UI.Catalogue == nil {
+		v.UI.Catalogue = i18n.For(i18n.Default)
+	}
+	return v.UI.Catalogue
 }
 
 func (v *dashView) fill(r analytics.Range, get func(string) string, st *analytics.Stats, refs *analytics.Referrals) {
+	c := v.cat()
+	count := func(n uint64) string { return c.Number(n) }
+	share := func(n, total uint64) string {
+		if total == 0 {
+			return c.Percent(0)
+		}
+		return c.Percent(float64(n) / float64(total))
+	}
+	moneyMap := func(m map[string]int64) string {
+		if len(m) == 0 {
+			return c.Number(0)
+		}
+		out := ""
+		for i, k := range sortedKeys(m) {
+			if i > 0 {
+				out += ", "
+			}
+			out += c.Money(m[k], k)
+		}
+		return out
+	}
 	v.From, v.To, v.Interval = r.From.Format("2006-01-02"), r.To.Format("2006-01-02"), r.Interval.String()
-	v.RangeLabel = r.From.Format("2 Jan 2006 15:04") + " – " + r.To.Format("2 Jan 2006 15:04") + " UTC, by " + r.Interval.String()
+	from, to := r.From, r.To
+	v.RangeFrom, v.RangeTo = newDashDate(&from, "2006-01-02 15:04"), newDashDate(&to, "2006-01-02 15:04")
+	v.RangeBy = c.T("dash.range_by", "interval", c.T("dash.interval."+r.Interval.String()))
 	cur := get("range")
 	if cur == "" && get("from") == "" {
 		cur = "30d"
 	}
 	for _, d := range dashRanges {
-		v.Ranges = append(v.Ranges, dashLink{Label: d.label, Href: "/partner?range=" + d.rng + "&interval=" + d.interval, Active: cur == d.rng})
+		v.Ranges = append(v.Ranges, dashLink{Label: c.T("dash.range." + d.rng), Href: "/partner?range=" + d.rng + "&interval=" + d.interval, Active: cur == d.rng})
 	}
 	t := st.Totals
 	v.HasData = t.Clicks > 0 || t.Impressions > 0 || t.Signups > 0 || len(t.Earnings) > 0
 	v.KPIs = []dashKPI{
-		{ID: "clicks", Label: "Clicks", Value: analytics.FormatCount(t.Clicks)},
-		{ID: "valid", Label: "Valid clicks", Value: analytics.FormatCount(t.Valid), Note: analytics.FormatShare(t.Valid, t.Clicks) + " of clicks"},
-		{ID: "flagged", Label: "Flagged", Value: analytics.FormatCount(t.Flagged), Note: analytics.FormatShare(t.Flagged, t.Clicks) + " of clicks"},
-		{ID: "visitors", Label: "Unique visitors", Value: analytics.FormatCount(t.UniqueVisitors), Note: "among valid clicks"},
-		{ID: "impressions", Label: "Impressions", Value: analytics.FormatCount(t.Impressions)},
-		{ID: "ctr", Label: "CTR", Value: analytics.FormatPercent(t.CTR), Note: "widget and banner clicks per view"},
-		{ID: "signups", Label: "Signups", Value: analytics.FormatCount(t.Signups)},
-		{ID: "activations", Label: "Activations", Value: analytics.FormatCount(t.Activations)},
+		{ID: "clicks", Label: c.T("dash.kpi.clicks"), Value: count(t.Clicks)},
+		{ID: "valid", Label: c.T("dash.kpi.valid"), Value: count(t.Valid), Note: c.T("dash.note.share", "share", share(t.Valid, t.Clicks))},
+		{ID: "flagged", Label: c.T("dash.kpi.flagged"), Value: count(t.Flagged), Note: c.T("dash.note.share", "share", share(t.Flagged, t.Clicks))},
+		{ID: "visitors", Label: c.T("dash.kpi.visitors"), Value: count(t.UniqueVisitors), Note: c.T("dash.note.visitors")},
+		{ID: "impressions", Label: c.T("dash.kpi.impressions"), Value: count(t.Impressions)},
+		{ID: "ctr", Label: c.T("dash.kpi.ctr"), Value: c.Percent(t.CTR), Note: c.T("dash.note.ctr")},
+		{ID: "signups", Label: c.T("dash.kpi.signups"), Value: count(t.Signups)},
+		{ID: "activations", Label: c.T("dash.kpi.activations"), Value: count(t.Activations)},
 	}
-	for _, c := range sortedKeys(t.Earnings) {
-		v.KPIs = append(v.KPIs, dashKPI{ID: "earnings-" + c, Label: "Earnings, " + c, Value: analytics.FormatMoney(t.Earnings[c], c), Note: "accrued minus reversed"})
+	for _, k := range sortedKeys(t.Earnings) {
+		v.KPIs = append(v.KPIs, dashKPI{ID: "earnings-" + k, Label: c.T("dash.kpi.earnings_in", "currency", k), Value: c.Money(t.Earnings[k], k), Note: c.T("dash.note.earnings")})
 	}
 	if len(t.Earnings) == 0 {
-		v.KPIs = append(v.KPIs, dashKPI{ID: "earnings", Label: "Earnings", Value: "0"})
+		v.KPIs = append(v.KPIs, dashKPI{ID: "earnings", Label: c.T("dash.kpi.earnings"), Value: c.Number(0)})
 	}
 
 	ch := &v.Chart
@@ -144,7 +183,7 @@ func (v *dashView) fill(r analytics.Range, get func(string) string, st *analytic
 		ch.Earnings = append(ch.Earnings, dashMoneySerie{Currency: c, Exp: currency.Exponent(c)})
 	}
 	for _, p := range st.Series {
-		ch.Labels = append(ch.Labels, bucketLabel(p.T, r.Interval))
+		ch.Labels = append(ch.Labels, p.T.UTC().Format(time.RFC3339))
 		ch.Clicks = append(ch.Clicks, p.Clicks)
 		ch.Valid = append(ch.Valid, p.Valid)
 		ch.Flagged = append(ch.Flagged, p.Flagged)
@@ -157,41 +196,45 @@ func (v *dashView) fill(r analytics.Range, get func(string) string, st *analytic
 		}
 	}
 
+	unknownReason := c.T("reason.unknown")
 	for _, b := range st.Breakdowns["verdict"] {
-		row := newDashRow(b, t.Clicks)
-		row.Known = b.Text != b.Key
+		row := newDashRow(c, b, t.Clicks)
+		row.Known = c.Has("verdict." + b.Key)
+		row.Text = c.Verdict(b.Key)
 		v.Verdicts = append(v.Verdicts, row)
 	}
 	for _, b := range st.Breakdowns["reason"] {
-		row := newDashRow(b, t.Clicks)
+		row := newDashRow(c, b, t.Clicks)
 		row.Code = b.Key
-		row.Known = b.Text != b.Key
+		row.Text = c.Reason(b.Key)
+		row.Known = row.Text != unknownReason
 		v.Reasons = append(v.Reasons, row)
 	}
 	for _, d := range tableDims {
-		tab := dashTable{Title: d.title, Dim: d.dim, KeyLabel: d.key, Impressions: d.dim == "source" || d.dim == "creative" || d.dim == "widget" || d.dim == "banner"}
-		for _, b := range st.Breakdowns[d.dim] {
-			tab.Rows = append(tab.Rows, newDashRow(b, t.Clicks))
+		tab := dashTable{Title: c.T("dash.table." + d), Dim: d, KeyLabel: c.T("dash.key." + d), Impressions: d == "source" || d == "creative" || d == "widget" || d == "banner"}
+		for _, b := range st.Breakdowns[d] {
+			tab.Rows = append(tab.Rows, newDashRow(c, b, t.Clicks))
 		}
 		if len(tab.Rows) > 0 {
 			v.Tables = append(v.Tables, tab)
 		}
 	}
 	for _, b := range st.Breakdowns["size"] {
-		v.Sizes = append(v.Sizes, newDashRow(b, t.Clicks))
+		v.Sizes = append(v.Sizes, newDashRow(c, b, t.Clicks))
 	}
 
 	for _, x := range refs.Referrals {
 		v.Referrals = append(v.Referrals, dashReferral{
-			UserID: x.UserID, Status: x.Status, Registered: analytics.FormatDate(x.RegisteredAt), Activated: analytics.FormatDate(x.ActivatedAt),
-			Ended: analytics.FormatDate(x.EndedAt), Orders: analytics.FormatCount(x.Orders), Earned: analytics.FormatMoneyMap(x.Earned),
+			UserID: x.UserID, Status: x.Status, StatusLabel: c.T("dash.status." + x.Status),
+			Registered: newDashDate(x.RegisteredAt, "2006-01-02"), Activated: newDashDate(x.ActivatedAt, "2006-01-02"),
+			Ended: newDashDate(x.EndedAt, "2006-01-02"), Orders: count(x.Orders), Earned: moneyMap(x.Earned),
 		})
 	}
-	v.RefTotals = append(v.RefTotals, dashKPI{ID: "referrals", Label: "Referrals", Value: analytics.FormatCount(refs.Totals.Referrals)})
+	v.RefTotals = append(v.RefTotals, dashKPI{ID: "referrals", Label: c.T("dash.ref.referrals"), Value: count(refs.Totals.Referrals)})
 	for _, s := range analytics.ReferralStatuses {
-		v.RefTotals = append(v.RefTotals, dashKPI{ID: "referrals-" + s, Label: strings.ToUpper(s[:1]) + s[1:], Value: analytics.FormatCount(refs.Totals.ByStatus[s])})
+		v.RefTotals = append(v.RefTotals, dashKPI{ID: "referrals-" + s, Label: c.T("dash.status." + s), Value: count(refs.Totals.ByStatus[s])})
 	}
-	v.RefTotals = append(v.RefTotals, dashKPI{ID: "referrals-earned", Label: "Earned", Value: analytics.FormatMoneyMap(refs.Totals.Earned)})
+	v.RefTotals = append(v.RefTotals, dashKPI{ID: "referrals-earned", Label: c.T("dash.ref.earned"), Value: moneyMap(refs.Totals.Earned)})
 
 	q := url.Values{"from": {r.From.Format(time.RFC3339)}, "to": {r.To.Format(time.RFC3339)}, "interval": {r.Interval.String()}, "format": {"csv"}}
 	v.CSV.Series = "/api/v1/stats?" + q.Encode()
@@ -203,18 +246,21 @@ func (v *dashView) fill(r analytics.Range, get func(string) string, st *analytic
 	v.CSV.Referrals = "/api/v1/referrals?format=csv"
 }
 
-func newDashRow(b analytics.BreakdownRow, total uint64) dashRow {
+func newDashRow(c *i18n.Catalogue, b analytics.BreakdownRow, total uint64) dashRow {
 	row := dashRow{
 		Key: b.Key, Text: b.Text,
-		Clicks: analytics.FormatCount(b.Clicks), Valid: analytics.FormatCount(b.Valid), Flagged: analytics.FormatCount(b.Flagged), Impressions: analytics.FormatCount(b.Impressions),
+		Clicks: c.Number(b.Clicks), Valid: c.Number(b.Valid), Flagged: c.Number(b.Flagged), Impressions: c.Number(b.Impressions),
 		ClicksN: b.Clicks, ValidN: b.Valid, FlaggedN: b.Flagged, ImpressionsN: b.Impressions,
-		Share: analytics.FormatShare(b.Clicks, total),
+		Share: c.Percent(0),
+	}
+	if total > 0 {
+		row.Share = c.Percent(float64(b.Clicks) / float64(total))
 	}
 	if b.Impressions > 0 {
-		row.CTR = analytics.FormatPercent(float64(b.Valid) / float64(b.Impressions))
+		row.CTR = c.Percent(float64(b.Valid) / float64(b.Impressions))
 	}
 	if row.Key == "" {
-		row.Key = "(none)"
+		row.Key = c.T("dash.key.none")
 	}
 	return row
 }
@@ -226,14 +272,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func bucketLabel(t time.Time, iv analytics.Interval) string {
-	switch iv {
-	case analytics.AnalyticsMonth:
-		return t.Format("Jan 2006")
-	case analytics.AnalyticsDay:
-		return t.Format("2 Jan")
-	}
-	return t.Format("2 Jan 15:04")
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/refedge/refedge/internal/ipintel"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
+	"github.com/refedge/refedge/internal/partnerui"
 	"github.com/refedge/refedge/tracker"
 	"github.com/refedge/refedge/widget"
 )
@@ -279,7 +280,7 @@ func (a *App) linkBase() string {
 func (a *App) buildBanners(context.Context) (err error) {
 	bcfg := a.parts.banners
 	bcfg.PublicURL, bcfg.LinkBase = a.cfg.PublicURL.String(), a.linkBase()
-	bcfg.Keys, bcfg.TrustedProxies, bcfg.Logger = a.cfg.Keys, a.cfg.TrustedProxies, a.log
+	bcfg.Keys, bcfg.TrustedProxies, bcfg.Logger, bcfg.Auth = a.cfg.Keys, a.cfg.TrustedProxies, a.log, a.auth
 	if a.banners, err = banners.New(bcfg, a.events.impressions); err != nil {
 		return err
 	}
@@ -372,9 +373,15 @@ func (a *App) startLedger(ctx context.Context) (err error) {
 
 // listen opens both listeners; Run serves them.
 func (a *App) listen(context.Context) (err error) {
+	// The partner app: its shared assets, language switch and API tokens page, then the
+	// link builder, then the dashboard.
+	partnerApp, err := partnerui.NewHandler(a.auth, a.links.PartnerPages(a.dashboard.Handler), a.log)
+	if err != nil {
+		return err
+	}
 	routes := tracker.Routes{
 		API:       a.api.Serve,
-		Dashboard: a.links.PartnerPages(a.dashboard.Handler),
+		Dashboard: partnerApp.Serve,
 		Beacon:    a.edge.HandleBeacon(tracker.BeaconConfig{Revocations: a.events.revocations, Redis: a.deps.redis}),
 		Banners:   a.banners.ServeHTTP,
 		Widget:    a.widget.Serve,

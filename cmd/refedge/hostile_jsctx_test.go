@@ -445,12 +445,15 @@ func TestHostileJS(t *testing.T) {
 	})
 
 	t.Run("partner-pages", func(t *testing.T) {
+		// A partner app page has its own script(s), its messages as a JSON block and
+		// the shared partner.js: the builder, link builder and materials three, the
+		// dashboard four (its chart data too).
 		_, _, benign := e.get(t, pub, "/w/builder", e.sess())
 		code, _, doc := e.get(t, pub, "/w/builder?"+hostileQuery("x", "category"), e.sess())
 		if code != 200 {
 			t.Fatalf("builder: %d", code)
 		}
-		check("builder", doc, 1)
+		check("builder", doc, 3)
 		sameScripts("builder", doc, benign)
 
 		_, _, benign = e.get(t, pub, "/partner/links", e.sess())
@@ -458,7 +461,7 @@ func TestHostileJS(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("link builder: %d", code)
 		}
-		check("link builder", doc, 1)
+		check("link builder", doc, 3)
 		sameScripts("link builder", doc, benign)
 
 		// The link API: a script URL is refused, and whatever a link carries, every
@@ -494,7 +497,7 @@ func TestHostileJS(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("materials: %d", code)
 		}
-		check("materials", doc, 1)
+		check("materials", doc, 3)
 		shows("materials", doc, e.alts)
 		_, _, benign := e.get(t, pub, "/b/materials", nil)
 		sameScripts("materials", doc, benign)
@@ -502,7 +505,7 @@ func TestHostileJS(t *testing.T) {
 		if code != 400 {
 			t.Errorf("materials with a hostile ref: %d", code)
 		}
-		check("materials with a hostile ref", doc, 1)
+		check("materials with a hostile ref", doc, 3)
 		sameScripts("materials with a hostile ref", doc, benign)
 
 		// Alt texts round-trip exactly through the API's JSON, and the embed code
@@ -552,14 +555,14 @@ func TestHostileJS(t *testing.T) {
 			}
 			return true
 		})
-		check("dashboard", doc, 2)
+		check("dashboard", doc, 4)
 		dashboardJSON(t, doc, all)
 		for _, q := range []string{hostileQuery("from", "to", "interval", "range"), hostileQuery("range", "interval")} {
 			code, _, doc := e.get(t, pub, "/partner?"+q, e.sess())
 			if code != 200 {
 				t.Errorf("dashboard ?%s: %d", q, code)
 			}
-			check("dashboard ?"+q, doc, 2)
+			check("dashboard ?"+q, doc, 4)
 			dashboardJSON(t, doc, all)
 		}
 		// The operator's review pages show the same clicks and run no script at all.

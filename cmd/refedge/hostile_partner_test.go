@@ -132,7 +132,7 @@ func hostileCrossPartner(t *testing.T, fx *hfixture) {
 		}
 		notA("GET "+p, r)
 	}
-	for _, p := range []string{"/partner", "/w/builder", "/partner/links"} {
+	for _, p := range []string{"/partner", "/w/builder", "/partner/links", "/b/materials", "/partner/tokens"} {
 		r := fx.exchange(t, fxGet{method: "GET", path: p + other, hdr: sessB})
 		if r.StatusCode != 200 {
 			t.Errorf("GET %s with B's session: %d", p, r.StatusCode)

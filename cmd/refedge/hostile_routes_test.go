@@ -130,6 +130,14 @@ var hostileRoutes = []hroute{
 		headers: []kv{{"If-None-Match", `"x"`}}},
 	{name: "links-page", method: "GET", path: "/partner/links", reg: "public Dashboard", auth: "sessionA"},
 	{name: "links-static", method: "GET", path: "/partner/links/static/{lasset}", reg: "public Dashboard"},
+	{name: "partner-ui-static", method: "GET", path: "/partner/ui/{uasset}", reg: "public Dashboard", query: []kv{{"v", "1"}}},
+	{name: "partner-lang", method: "GET", path: "/partner/lang", reg: "public Dashboard", query: []kv{{"to", "ru"}, {"next", "/b/materials?ref={A}"}}},
+	{name: "tokens-page", method: "GET", path: "/partner/tokens", reg: "public Dashboard", auth: "sessionA"},
+	{name: "tokens-create", method: "POST", path: "/partner/tokens", reg: "public Dashboard", auth: "sessionA",
+		headers: []kv{{"Origin", "{public}"}, {"Referer", "{public}/partner/tokens"}}},
+	{name: "tokens-revoke", method: "POST", path: "/partner/tokens/revoke", reg: "public Dashboard", auth: "sessionA",
+		body: "id=0123456789abcdef01234567", bodyFuzz: true, ctype: "application/x-www-form-urlencoded",
+		headers: []kv{{"Origin", "{public}"}, {"Referer", "{public}/partner/tokens"}}},
 
 	// Admin listener (internal/admin and every package's RegisterAdmin).
 	{admin: true, name: "healthz", method: "GET", path: "/healthz", reg: "admin GET /healthz"},

@@ -278,7 +278,7 @@ func newHostileFixture(t *testing.T, s *stack) *hfixture {
 	v["A"], v["B"], v["pput"] = fmt.Sprintf("hx-alpha-%d", n), fmt.Sprintf("hx-beta-%d", n), fmt.Sprintf("hx-put-%d", n)
 	v["public"] = "http://localhost:8080" // REFEDGE_PUBLIC_URL's default in startStack
 	v["clickpath"], v["apiname"], v["profile"] = "categories/design", "nope", "threadcreate"
-	v["dasset"], v["lasset"], v["rasset"] = "dashboard.js", "links.js", "review.css"
+	v["dasset"], v["lasset"], v["rasset"], v["uasset"] = "dashboard.js", "links.js", "review.css", "partner.css"
 	v["cr"], v["bsize"], v["tsize"], v["master"] = "services", "468x60.jpg", "96x72.jpg", "wide"
 	v["crput"], v["crdel"] = "hx-cr", "hx-crdel"
 	v["kw"], v["kwput"] = "hxk1", "hxk2"

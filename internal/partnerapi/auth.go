@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
+	"github.com/refedge/refedge/internal/i18n"
 	"github.com/refedge/refedge/internal/localpath"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/refcookie"
@@ -158,14 +159,17 @@ func (a *Auth) Authenticate(ctx *fasthttp.RequestCtx) (Principal, error) {
 }
 
 // HandleLogin exchanges a login link for a session cookie and redirects to next (a
-// local /partner or /w/ path) or /partner.
+// partner page: /partner..., /w/builder, /b/materials) or /partner.
 func (a *Auth) HandleLogin(ctx *fasthttp.RequestCtx) {
 	c, err := decode(a.cfg.Keys, string(ctx.QueryArgs().Peek("t")), kindLoginLink, a.Now())
 	if err != nil {
+		c := i18n.FromRequest(ctx)
 		ctx.Response.Header.Set("Cache-Control", "no-store")
+		ctx.Response.Header.Set("Content-Language", c.Lang())
+		ctx.Response.Header.Set("Vary", "Cookie, Accept-Language")
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.SetStatusCode(fasthttp.StatusUnauthorized)
-		ctx.SetBodyString("This login link is invalid or has expired. Open the partner program page again to get a new one.\n")
+		ctx.SetBodyString(c.T("login.invalid") + "\n")
 		return
 	}
 	if vid := ctx.Request.Header.Cookie(refcookie.VisitorName); a.cfg.Partners != nil && len(vid) == 22 && refcookie.ValidPartnerID(vid) {
@@ -197,7 +201,7 @@ func (a *Auth) HandleLogin(ctx *fasthttp.RequestCtx) {
 
 // localPagePath accepts only refedge's own partner pages as a post-login target.
 func localPagePath(p string) bool {
-	return (p == "/partner" || strings.HasPrefix(p, "/partner/") || p == "/w/builder") && localpath.Plain(p)
+	return (p == "/partner" || strings.HasPrefix(p, "/partner/") || p == "/w/builder" || p == "/b/materials") && localpath.Plain(p)
 }
 
 // SameOrigin reports whether a cookie-authenticated state-changing request comes from

@@ -178,3 +178,16 @@ func TestTokenListing(t *testing.T) {
 		t.Fatalf("expired tokens listed: %+v", list)
 	}
 }
+
+// A bad login link is explained in the browser's language.
+func TestLoginLinkInvalidInRussian(t *testing.T) {
+	a := newAuth(t)
+	ctx := &fasthttp.RequestCtx{}
+	ctx.Request.SetRequestURI("https://r.example/partner/login?t=garbage")
+	ctx.Request.Header.Set("Accept-Language", "ru-RU,ru;q=0.9,en;q=0.5")
+	a.HandleLogin(ctx)
+	if ctx.Response.StatusCode() != 401 || !strings.Contains(string(ctx.Response.Body()), "Ссылка для входа недействительна") ||
+		string(ctx.Response.Header.Peek("Content-Language")) != "ru" {
+		t.Fatalf("%d %q %s", ctx.Response.StatusCode(), ctx.Response.Header.Peek("Content-Language"), ctx.Response.Body())
+	}
+}

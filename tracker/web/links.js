@@ -9,6 +9,9 @@
   const root = document.documentElement;
   const errorBox = $("error");
   const result = $("result");
+  const messages = JSON.parse(($("rfe-messages") || {}).textContent || "{}");
+  // T is the catalogue's text of key with {name} placeholders filled from args.
+  const T = (key, args) => String(messages[key] || key).replace(/\{(\w+)\}/g, (m, k) => (args && k in args ? String(args[k]) : m));
 
   function fail(msg) {
     errorBox.textContent = msg;
@@ -56,12 +59,12 @@
       let data = null;
       try { data = await resp.json(); } catch (_) { data = null; }
       if (!resp.ok || !data) {
-        fail((data && data.error) || "The link could not be built (HTTP " + resp.status + ").");
+        fail((data && data.error) || T("links.js.failed", { status: resp.status }));
         return;
       }
       render(data);
     } catch (_) {
-      fail("The link builder cannot be reached. Check the connection and try again.");
+      fail(T("links.js.unreachable"));
     } finally {
       $("build").disabled = false;
     }
@@ -80,8 +83,8 @@
       input.select();
       try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
     }
-    b.textContent = ok ? "Copied" : "Press Ctrl+C";
+    b.textContent = ok ? T("common.copied") : T("common.press_ctrl_c");
     b.dataset.state = ok ? "copied" : "manual";
-    setTimeout(() => { b.textContent = "Copy"; delete b.dataset.state; }, 2000);
+    setTimeout(() => { b.textContent = T("common.copy"); delete b.dataset.state; }, 2000);
   });
 })();

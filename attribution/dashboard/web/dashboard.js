@@ -23,16 +23,41 @@
     t.textContent = text;
   }
 
+  // Words come from the page's catalogue block, numbers and dates from Intl in the
+  // page's language; bucket times are UTC, as the period above the charts says.
+  var lang = document.documentElement.lang || "en";
+  var messages = {};
+  try { messages = JSON.parse((document.getElementById("rfe-messages") || {}).textContent || "{}"); } catch (e) { messages = {}; }
+  function T(key, args) {
+    return String(messages[key] || key).replace(/\{(\w+)\}/g, function (m, k) { return args && k in args ? String(args[k]) : m; });
+  }
+  var numFmt = new Intl.NumberFormat(lang);
+  var pctFmt = new Intl.NumberFormat(lang, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  var labelFmts = {
+    hour: new Intl.DateTimeFormat(lang, { timeZone: "UTC", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }),
+    day: new Intl.DateTimeFormat(lang, { timeZone: "UTC", day: "numeric", month: "short" }),
+    month: new Intl.DateTimeFormat(lang, { timeZone: "UTC", month: "short", year: "numeric" })
+  };
+
   function fmtNum(v) {
-    return Number(v).toLocaleString("en-US");
+    return numFmt.format(Number(v));
   }
 
   function fmtMoney(v, exp) {
-    return (v / Math.pow(10, exp)).toLocaleString("en-US", { minimumFractionDigits: exp, maximumFractionDigits: exp });
+    return new Intl.NumberFormat(lang, { minimumFractionDigits: exp, maximumFractionDigits: exp }).format(v / Math.pow(10, exp));
   }
 
   function fmtPct(v) {
-    return (v * 100).toFixed(1) + "%";
+    return pctFmt.format(v);
+  }
+
+  // bucketLabels writes the buckets' start times for the interval.
+  function bucketLabels(iso, interval) {
+    var f = labelFmts[interval] || labelFmts.day;
+    return (iso || []).map(function (s) {
+      var d = new Date(s);
+      return isNaN(d) ? s : f.format(d);
+    });
   }
 
   // niceMax rounds a maximum up to 1, 2 or 5 times a power of ten.
@@ -136,35 +161,35 @@
   }
 
   function draw(d) {
-    var L = d.labels || [];
+    var L = bucketLabels(d.labels, d.interval);
     var charts = {
       clicks: function (fig) {
         bars(fig, L, [
-          { label: "Valid", cls: "valid", values: d.valid },
-          { label: "Flagged", cls: "flagged", values: d.flagged }
-        ], { stack: true, fmt: fmtNum, name: "Clicks, valid and flagged" });
+          { label: T("dash.js.valid"), cls: "valid", values: d.valid },
+          { label: T("dash.js.flagged"), cls: "flagged", values: d.flagged }
+        ], { stack: true, fmt: fmtNum, name: T("dash.js.clicks_name") });
       },
       impressions: function (fig) {
-        bars(fig, L, [{ label: "Impressions", cls: "impressions", values: d.impressions }], { fmt: fmtNum, name: "Impressions" });
+        bars(fig, L, [{ label: T("dash.js.impressions"), cls: "impressions", values: d.impressions }], { fmt: fmtNum, name: T("dash.js.impressions") });
       },
       ctr: function (fig) {
-        line(fig, L, { label: "CTR", cls: "ctr", values: d.ctr }, { fmt: fmtPct, name: "Click-through rate" });
+        line(fig, L, { label: T("dash.js.ctr"), cls: "ctr", values: d.ctr }, { fmt: fmtPct, name: T("dash.js.ctr_name") });
       },
       signups: function (fig) {
         bars(fig, L, [
-          { label: "Signups", cls: "signups", values: d.signups },
-          { label: "Activations", cls: "activations", values: d.activations }
-        ], { fmt: fmtNum, name: "Signups and activations" });
+          { label: T("dash.js.signups"), cls: "signups", values: d.signups },
+          { label: T("dash.js.activations"), cls: "activations", values: d.activations }
+        ], { fmt: fmtNum, name: T("dash.js.signups_name") });
       },
       earnings: function (fig) {
         if (!d.earnings || d.earnings.length === 0) {
-          bars(fig, L, [{ label: "Earnings", cls: "earnings", values: L.map(function () { return 0; }) }], { fmt: fmtNum, name: "Earnings" });
+          bars(fig, L, [{ label: T("dash.js.earnings"), cls: "earnings", values: L.map(function () { return 0; }) }], { fmt: fmtNum, name: T("dash.js.earnings") });
           return;
         }
         d.earnings.forEach(function (c, i) {
           var sub = i === 0 ? fig : fig.appendChild(document.createElement("div"));
-          bars(sub, L, [{ label: "Net earnings, " + c.currency, cls: "earnings c" + (i % 4), values: c.values }],
-            { fmt: function (v) { return fmtMoney(v, c.exp); }, name: "Earnings in " + c.currency });
+          bars(sub, L, [{ label: T("dash.js.net_earnings", { currency: c.currency }), cls: "earnings c" + (i % 4), values: c.values }],
+            { fmt: function (v) { return fmtMoney(v, c.exp); }, name: T("dash.js.earnings_in", { currency: c.currency }) });
         });
       }
     };
