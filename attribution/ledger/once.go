@@ -328,7 +328,9 @@ type outputEnds struct {
 // ends returns the next offset of every partition of the attributions and commissions
 // topics.
 func (w *ledgerWriters) ends(ctx context.Context) (map[string]map[int]int64, error) {
+	w.mu.RLock()
 	topics := []string{w.attributions.Topic, w.commissions.Topic}
+	w.mu.RUnlock()
 	w.cache.mu.Lock()
 	parts := w.cache.parts
 	if parts == nil || time.Since(w.cache.fetched) > time.Minute {

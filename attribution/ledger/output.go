@@ -27,7 +27,10 @@ const (
 // ledgerWriters produces the ledger's output: attribution events keyed by user,
 // commission events keyed by partner, and refused input to the dead-letter topic.
 type ledgerWriters struct {
+	// mu guards the two output writers: produce holds it shared, settle exclusively.
+	mu                              sync.RWMutex
 	attributions, commissions, dead *kafka.Writer
+	newWriter                       func(topic string) *kafka.Writer
 	group                           string
 	brokers                         []string
 	client                          *kafka.Client
@@ -41,12 +44,27 @@ func newLedgerWriters(brokers []string, t event.LedgerTopics, group string) *led
 		wr.BatchTimeout = time.Millisecond
 		return wr
 	}
-	return &ledgerWriters{attributions: w(t.Attributions), commissions: w(t.Commissions), dead: w(t.DeadLetter), group: group,
+	return &ledgerWriters{attributions: w(t.Attributions), commissions: w(t.Commissions), dead: w(t.DeadLetter), newWriter: w, group: group,
 		brokers: brokers, client: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}}
 }
 
 func (w *ledgerWriters) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return errors.Join(w.attributions.Close(), w.commissions.Close(), w.dead.Close())
+}
+
+// settle waits until no write of a failed produce can still land, then opens fresh
+// writers. A WriteMessages that timed out leaves its batch with the writer, which may
+// still deliver it; the next attempt reads the output partitions to leave out what its
+// failed try already produced, and must not read before that batch has landed or
+// failed for good. kafka-go's Close waits for every write in flight.
+func (w *ledgerWriters) settle() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err := errors.Join(w.attributions.Close(), w.commissions.Close())
+	w.attributions, w.commissions = w.newWriter(w.attributions.Topic), w.newWriter(w.commissions.Topic)
+	return err
 }
 
 // message encodes an outbox entry as its Kafka message. The envelope id is derived from
@@ -86,6 +104,8 @@ func (w *ledgerWriters) produce(ctx context.Context, entries []outEntry) error {
 			attr = append(attr, m)
 		}
 	}
+	w.mu.RLock()
+	attrW, commW := w.attributions, w.commissions
 	var wg sync.WaitGroup
 	var errA, errC error
 	write := func(wr *kafka.Writer, msgs []kafka.Message, dst *error) {
@@ -98,10 +118,14 @@ func (w *ledgerWriters) produce(ctx context.Context, entries []outEntry) error {
 		}
 	}
 	wg.Add(2)
-	go write(w.attributions, attr, &errA)
-	go write(w.commissions, comm, &errC)
+	go write(attrW, attr, &errA)
+	go write(commW, comm, &errC)
 	wg.Wait()
+	w.mu.RUnlock()
 	if err := errors.Join(errA, errC); err != nil {
+		if serr := w.settle(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("while waiting for the failed writes: %w", serr))
+		}
 		return err
 	}
 	for i := range entries {
