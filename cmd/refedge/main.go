@@ -35,6 +35,9 @@ Usage:
   refedge simulate    play the marketplace core against the brokers: partners, signed clicks,
                       signups, kworks, orders and refunds with controlled event time
                       (refedge simulate -h for its flags)
+  refedge demo        play a few weeks of a partner's traffic (default demo) through the click
+                      handler into ClickHouse and Kafka, and its signups, orders and a refund
+                      through the broker to a running serve's ledger (make run does; -h for flags)
   refedge bench-ingest  measure the click pipeline (as serve builds it) into ClickHouse and
                       Kafka: events/s counted at both ends, RSS and Go heap (-h for its flags)
   refedge help        print this help
@@ -58,7 +61,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, helpText())
 		return 0
-	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics", "probe", "simulate", "bench-ingest":
+	case "serve", "migrate", "kafka-dev", "dev-market", "kafka-topics", "probe", "simulate", "bench-ingest", "demo":
 	default:
 		fmt.Fprintf(stderr, "refedge: unknown command %q\n\n%s", cmd, helpText())
 		return 2
@@ -76,6 +79,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return simulate.Main(args[1:], getenv, stdout, stderr)
 	case "bench-ingest":
 		return benchIngest(args[1:], getenv, stdout, stderr)
+	case "demo":
+		return demoTraffic(args[1:], getenv, stdout, stderr)
 	}
 	var mflags migrateFlags
 	if cmd == "migrate" {
