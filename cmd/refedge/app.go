@@ -43,10 +43,16 @@ type partConfigs struct {
 
 // loadParts reads every part's variables through getenv.
 func loadParts(getenv func(string) string) (*partConfigs, error) {
-	p := &partConfigs{events: pipeline.NewDefaultConfig(), geo: ipintel.NewDefaultConfig(), banners: banners.NewDefaultConfig(), widget: widget.NewDefaultConfig(),
-		analytics: analytics.NewDefaultConfig(), ledger: ledger.NewDefaultConfig()}
-	return p, errors.Join(p.events.LoadEnv(getenv), p.geo.LoadEnv(getenv), p.banners.LoadEnv(getenv), p.widget.LoadEnv(getenv), p.links.LoadEnv(getenv),
-		p.analytics.LoadEnv(getenv), p.ledger.LoadEnv(getenv))
+	p := &partConfigs{
+		events:    pipeline.NewDefaultConfig(),
+		geo:       ipintel.NewDefaultConfig(),
+		banners:   banners.NewDefaultConfig(),
+		widget:    widget.NewDefaultConfig(),
+		analytics: analytics.NewDefaultConfig(),
+		ledger:    ledger.NewDefaultConfig(),
+	}
+	return p, errors.Join(p.events.LoadEnv(getenv), p.geo.LoadEnv(getenv), p.banners.LoadEnv(getenv),
+		p.widget.LoadEnv(getenv), p.links.LoadEnv(getenv), p.analytics.LoadEnv(getenv), p.ledger.LoadEnv(getenv))
 }
 
 // App is `refedge serve`: every part built by New in the order of its start steps,
