@@ -27,7 +27,7 @@ const (
 // ledgerWriters produces the ledger's output: attribution events keyed by user,
 // commission events keyed by partner, and refused input to the dead-letter topic.
 type ledgerWriters struct {
-	// mu guards the two output writers: produce holds it shared, settle exclusively.
+	// mu guards the two output writers' replacement by settle.
 	mu                              sync.RWMutex
 	attributions, commissions, dead *kafka.Writer
 	newWriter                       func(topic string) *kafka.Writer
@@ -54,17 +54,18 @@ func (w *ledgerWriters) close() error {
 	return errors.Join(w.attributions.Close(), w.commissions.Close(), w.dead.Close())
 }
 
-// settle waits until no write of a failed produce can still land, then opens fresh
-// writers. A WriteMessages that timed out leaves its batch with the writer, which may
-// still deliver it; the next attempt reads the output partitions to leave out what its
-// failed try already produced, and must not read before that batch has landed or
-// failed for good. kafka-go's Close waits for every write in flight.
+// settle waits until no write of a failed produce can still land. A WriteMessages that
+// timed out leaves its batch with the writer, which may still deliver it; the next
+// attempt reads the output partitions to leave out what its failed try already
+// produced, and must not read before that batch has landed or failed for good. So the
+// writers are replaced (other producers go on with the new ones at once) and the old
+// ones closed: kafka-go's Close waits for every write in flight.
 func (w *ledgerWriters) settle() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	err := errors.Join(w.attributions.Close(), w.commissions.Close())
-	w.attributions, w.commissions = w.newWriter(w.attributions.Topic), w.newWriter(w.commissions.Topic)
-	return err
+	oldA, oldC := w.attributions, w.commissions
+	w.attributions, w.commissions = w.newWriter(oldA.Topic), w.newWriter(oldC.Topic)
+	w.mu.Unlock()
+	return errors.Join(oldA.Close(), oldC.Close())
 }
 
 // message encodes an outbox entry as its Kafka message. The envelope id is derived from
@@ -106,6 +107,7 @@ func (w *ledgerWriters) produce(ctx context.Context, entries []outEntry) error {
 	}
 	w.mu.RLock()
 	attrW, commW := w.attributions, w.commissions
+	w.mu.RUnlock()
 	var wg sync.WaitGroup
 	var errA, errC error
 	write := func(wr *kafka.Writer, msgs []kafka.Message, dst *error) {
@@ -121,7 +123,6 @@ func (w *ledgerWriters) produce(ctx context.Context, entries []outEntry) error {
 	go write(attrW, attr, &errA)
 	go write(commW, comm, &errC)
 	wg.Wait()
-	w.mu.RUnlock()
 	if err := errors.Join(errA, errC); err != nil {
 		if serr := w.settle(); serr != nil {
 			err = errors.Join(err, fmt.Errorf("while waiting for the failed writes: %w", serr))
