@@ -32,8 +32,11 @@ func realisticSignals() *Signals {
 // allocations per click). The crawler matcher's cache is warm after the first call, as
 // it is for the repeated User-Agents of real traffic.
 func BenchmarkClassify(b *testing.B) {
-	cl := NewClassifier(Quality{}, nil)
-	s := realisticSignals()
+	benchClassify(b, NewClassifier(Quality{}, nil), realisticSignals())
+}
+
+// benchClassify classifies s with cl on every core, a fresh click each time.
+func benchClassify(b *testing.B, cl *Classifier, s *Signals) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		c := event.AcquireClick()

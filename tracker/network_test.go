@@ -188,19 +188,9 @@ func BenchmarkClassifyNetwork(b *testing.B) {
 			if tc.name == "off" {
 				q.Network = nil
 			}
-			cl := NewClassifier(q, nil)
 			s := realisticSignals()
 			s.IP = netip.MustParseAddr(tc.ip)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				c := event.AcquireClick()
-				var d Decision
-				for pb.Next() {
-					cl.Classify(s, c, &d)
-					event.ReleaseClick(c)
-					c = event.AcquireClick()
-				}
-			})
+			benchClassify(b, NewClassifier(q, nil), s)
 		})
 	}
 }
