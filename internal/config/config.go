@@ -89,7 +89,7 @@ var Vars = envvar.Table[Config]{Strict: true, Vars: []envvar.Var[Config]{
 		}
 		return nil
 	}},
-	{Name: "REFEDGE_ADMIN_AUTH_FAILURES", Default: "10", Help: "wrong operator credentials one client address may present per minute before the admin listener answers it 429", Set: intSetter(func(c *Config) *int { return &c.AdminAuthFailures }, 1, math.MaxInt, "want a positive number")},
+	{Name: "REFEDGE_ADMIN_AUTH_FAILURES", Default: "10", Help: "wrong operator credentials one client address may present per minute before the admin listener answers it 429", Set: envvar.Int(func(c *Config) *int { return &c.AdminAuthFailures }, 1, math.MaxInt)},
 	{Name: "REFEDGE_MARKET_ORIGIN", Default: "", Help: "the marketplace origin, the only redirect target (required), e.g. https://market.example", Set: func(c *Config, v string) (err error) {
 		c.MarketOrigin, err = parseOrigin(v)
 		return err
@@ -177,8 +177,8 @@ var Vars = envvar.Table[Config]{Strict: true, Vars: []envvar.Var[Config]{
 		c.SpoolMaxBytes = n
 		return nil
 	}},
-	{Name: "REFEDGE_MAX_CONNS", Default: "20000", Help: "most concurrent connections on the public listener; past it new connections are answered 503 and closed", Set: intSetter(func(c *Config) *int { return &c.MaxConns }, 1, math.MaxInt, "want a positive number")},
-	{Name: "REFEDGE_MAX_CONNS_PER_IP", Default: "0", Help: "most concurrent connections from one peer address on the public listener (0: no limit); set it only when refedge faces visitors directly, not behind a proxy or load balancer", Set: intSetter(func(c *Config) *int { return &c.MaxConnsPerIP }, 0, math.MaxInt, "want a number, 0 for no limit")},
+	{Name: "REFEDGE_MAX_CONNS", Default: "20000", Help: "most concurrent connections on the public listener; past it new connections are answered 503 and closed", Set: envvar.Int(func(c *Config) *int { return &c.MaxConns }, 1, math.MaxInt)},
+	{Name: "REFEDGE_MAX_CONNS_PER_IP", Default: "0", Help: "most concurrent connections from one peer address on the public listener (0: no limit); set it only when refedge faces visitors directly, not behind a proxy or load balancer", Set: envvar.Int(func(c *Config) *int { return &c.MaxConnsPerIP }, 0, math.MaxInt)},
 	{Name: "REFEDGE_DEV", Default: "0", Help: "1 allows embedded Redis and Kafka when their variables are empty", Set: func(c *Config, v string) error {
 		switch v {
 		case "1", "true":
@@ -207,19 +207,6 @@ var Vars = envvar.Table[Config]{Strict: true, Vars: []envvar.Var[Config]{
 		return nil
 	}},
 }}
-
-// intSetter parses a whole number from lo to hi into the field that field points at;
-// want is the error for anything else.
-func intSetter(field func(*Config) *int, lo, hi int, want string) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			return errors.New(want)
-		}
-		*field(c) = n
-		return nil
-	}
-}
 
 // Load reads every variable through getenv and validates the result.
 func Load(getenv func(string) string) (*Config, error) {

@@ -8,6 +8,7 @@ package envvar
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -117,11 +118,14 @@ func String[C any](field func(*C) *string) func(*C, string) error {
 	return func(c *C, v string) error { *field(c) = v; return nil }
 }
 
-// Int parses a whole number from lo to hi.
+// Int parses a whole number from lo to hi (math.MaxInt: no upper bound).
 func Int[C any](field func(*C) *int, lo, hi int) func(*C, string) error {
 	return func(c *C, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < lo || n > hi {
+			if hi == math.MaxInt {
+				return fmt.Errorf("want a whole number of at least %d", lo)
+			}
 			return fmt.Errorf("want a whole number from %d to %d", lo, hi)
 		}
 		*field(c) = n

@@ -1,7 +1,6 @@
 package ipintel
 
 import (
-	"errors"
 	"strings"
 	"time"
 
@@ -43,15 +42,7 @@ var Vars = envvar.Table[Config]{Part: "geo", Vars: []envvar.Var[Config]{
 		c.Lists.AllowASNs, err = ParseASNs(v)
 		return err
 	}},
-	{Name: "REFEDGE_GEO_RELOAD_INTERVAL", Default: "1m", Help: "how often the IP database files are checked for a change and reloaded (SIGHUP reloads at once), 1s to 24h", Set: func(c *Config, v string) (err error) {
-		if c.ReloadInterval, err = time.ParseDuration(v); err != nil {
-			return errors.New("want a duration such as 1m")
-		}
-		if c.ReloadInterval < time.Second || c.ReloadInterval > 24*time.Hour {
-			return errors.New("want a duration from 1s to 24h")
-		}
-		return nil
-	}},
+	{Name: "REFEDGE_GEO_RELOAD_INTERVAL", Default: "1m", Help: "how often the IP database files are checked for a change and reloaded (SIGHUP reloads at once), 1s to 24h", Set: envvar.Duration(func(c *Config) *time.Duration { return &c.ReloadInterval }, time.Second, 24*time.Hour)},
 }}
 
 // LoadEnv reads the REFEDGE_GEO_* variables that are set into c, collecting every
