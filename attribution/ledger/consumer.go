@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
-	"time"
 
 	"github.com/refedge/refedge/internal/kafkax"
 )
@@ -71,6 +70,3 @@ func (c *consumer) close() error { return c.r.Close() }
 
 // ready reports whether the consumer runs and its last batch did not fail.
 func (c *consumer) ready() error { return c.r.Ready() }
-
-// sleepCtx waits d, or less if ctx ends first; it reports whether it waited all of d.
-func sleepCtx(ctx context.Context, d time.Duration) bool { return kafkax.Sleep(ctx, d) }

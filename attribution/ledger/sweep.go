@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/internal/kafkax"
 )
 
 // dueShards spreads the sweeper's deadline index over several keys (and Cluster slots).
@@ -29,7 +30,7 @@ func (s *Service) sweepLoop(ctx context.Context) {
 	defer s.bg.Done()
 	every := s.cfg.SweepInterval
 	for {
-		if !sleepCtx(ctx, every/2+rand.N(every/2+1)) {
+		if !kafkax.Sleep(ctx, every/2+rand.N(every/2+1)) {
 			return
 		}
 		n, err := s.l.sweep(ctx, s.cfg.SweepLateness)
