@@ -254,7 +254,7 @@ func demoClick(handler fasthttp.RequestHandler, uri, ua, ip, vid string, hdr []s
 
 // demoImpressions hands n views of the partner's widget or banner to the impression
 // pipeline, spread over the hour before the click.
-func demoImpressions(q interface{ Enqueue(*event.Impression) error }, partner, src string, at time.Time, n int) int {
+func demoImpressions(q event.ImpressionQueue, partner, src string, at time.Time, n int) int {
 	sent := 0
 	for i := range n {
 		im := event.AcquireImpression(at.Add(-time.Duration(i) * time.Minute))
