@@ -167,6 +167,30 @@ func TestDockerfile(t *testing.T) {
 	if !strings.Contains(df, "COPY --from=build --chown=65532:65532 /out/spool /var/lib/refedge/spool") {
 		t.Error("the spool folder is not owned by the non-root user")
 	}
+	// The IP databases: installed by deploy/scripts/geo-data.sh (pinned versions, licence
+	// files) into the image, and the variables pointing at them are the ones the script
+	// prints for that folder.
+	for _, want := range []string{
+		`(?m)^FROM node:\S+ AS geo$`,
+		`(?m)^RUN RFE_GEO_DIR=/out/geo deploy/scripts/geo-data\.sh fetch`,
+		`(?m)^COPY --from=geo /out/geo /var/lib/refedge/geo$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(df) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+	geo := exec.Command("bash", filepath.Join("..", "scripts", "geo-data.sh"), "env")
+	geo.Env = append(os.Environ(), "RFE_GEO_DIR=/var/lib/refedge/geo")
+	exports, err := geo.Output()
+	if err != nil {
+		t.Fatalf("geo-data.sh env: %v", err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(exports)), "\n") {
+		kv := strings.TrimPrefix(l, "export ")
+		if !regexp.MustCompile(`(?m)^(ENV|\s+)\s*` + regexp.QuoteMeta(kv) + `( \\)?$`).MatchString(df) {
+			t.Errorf("Dockerfile does not set %s", kv)
+		}
+	}
 	cmd := exec.Command("go", "list", "-deps", "-f", "{{if .CgoFiles}}{{.ImportPath}}{{end}}", "./cmd/refedge")
 	cmd.Dir = filepath.Join("..", "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
