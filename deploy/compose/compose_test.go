@@ -117,6 +117,12 @@ func TestComposeStack(t *testing.T) {
 		if len(s.Ports) != 0 {
 			t.Errorf("%s publishes ports: traffic goes through nginx, and the admin listener stays internal", n)
 		}
+		// The network step is on, from the databases in the image (TestDockerfile).
+		if !strings.HasPrefix(s.Environment["REFEDGE_GEO_COUNTRY_DB"], "/var/lib/refedge/geo/") ||
+			!strings.HasPrefix(s.Environment["REFEDGE_GEO_ASN_DB"], "/var/lib/refedge/geo/") {
+			t.Errorf("%s: REFEDGE_GEO_COUNTRY_DB %q, REFEDGE_GEO_ASN_DB %q: not the image's databases", n,
+				s.Environment["REFEDGE_GEO_COUNTRY_DB"], s.Environment["REFEDGE_GEO_ASN_DB"])
+		}
 	}
 	if got := strings.Join(svcs["kafka-init"].Command, " "); got != "kafka-topics --replication-factor 1" {
 		t.Errorf("kafka-init runs %q", got)
