@@ -3,10 +3,18 @@
 package banners
 
 import (
+	"hash/maphash"
 	"net"
+	"net/netip"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/internal/ipintel"
+	"github.com/refedge/refedge/internal/testenv"
 )
 
 // TestServeDoesNotAllocate: serving a cached banner — 200, 304, and with ref= handing
@@ -53,4 +61,66 @@ func TestServeDoesNotAllocate(t *testing.T) {
 	f("/b/services/300x250.jpg?v="+e.version, "If-None-Match", etag)
 	f("/b/services/300x250.jpg?v="+e.version+"&ref=partner-1", "Referer", "https://blog.example/", "Cookie", "rfe_vid=AAAAAAAAAAAAAAAAAAAAAA")
 	f("/b/services/301x250.jpg")
+}
+
+// TestRecordNetworkAllocations: the worker's step from a taken load to a queued
+// impression makes no more allocations with the network lookup (country and ASN) than
+// without it, for IPv4 and IPv6 viewers behind the trusted proxies.
+func TestRecordNetworkAllocations(t *testing.T) {
+	country, asn := testenv.GeoData(t)
+	network, err := ipintel.New(ipintel.Config{CountryDB: country, ASNDBs: asn}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newService(t, testConfig(t), nil).snap.Load().byID["services"]
+	measure := func(network *ipintel.Service, xff string) (allocs float64, got *event.Impression) {
+		cfg := Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}, Network: network}
+		q := &lastImpression{}
+		// A small dedup set: its maps reach their size in the warm-up and are reused.
+		im := &impressions{cfg: &cfg, q: q, dd: newDedup(time.Hour, 64), seed: maphash.MakeSeed(),
+			hash: make([]byte, 0, 64), msg: make([]byte, 0, 1024)}
+		var n uint64
+		run := func() {
+			r := recPool.Get().(*impressionRec)
+			n++
+			r.at, r.e, r.size, r.peer = time.Now(), e, sizeIndex(300, 250), netip.MustParseAddr("203.0.113.9")
+			r.partner = append(r.partner[:0], "partner-1"...)
+			r.vid = strconv.AppendUint(append(r.vid[:0], "AAAAAAAAAA"...), n, 10) // never a duplicate
+			r.xff = append(r.xff[:0], xff...)
+			r.ua = append(r.ua[:0], "Mozilla/5.0 test"...)
+			r.referer = append(r.referer[:0], "https://blog.example/"...)
+			im.record(r)
+		}
+		for range 200 {
+			run()
+		}
+		return testing.AllocsPerRun(1000, run), q.last
+	}
+	for _, c := range []struct {
+		xff, country string
+		asn          uint32
+	}{{"178.64.0.1", "RU", 12389}, {"2003::1", "DE", 3320}} {
+		without, _ := measure(nil, c.xff)
+		with, got := measure(network, c.xff)
+		if got == nil || got.Country() != c.country || got.ASN != c.asn {
+			t.Fatalf("%s: impression %v, want %s AS%d", c.xff, got, c.country, c.asn)
+		}
+		t.Logf("%s: %v allocations per impression without the lookup, %v with it", c.xff, without, with)
+		if with > without {
+			t.Fatalf("%s: the lookup adds %v allocations per impression", c.xff, with-without)
+		}
+	}
+}
+
+// lastImpression keeps a copy of the last impression's network and releases each.
+type lastImpression struct{ last *event.Impression }
+
+func (q *lastImpression) Enqueue(im *event.Impression) error {
+	if q.last == nil {
+		q.last = &event.Impression{}
+	}
+	q.last.ASN = im.ASN
+	q.last.SetCountry(im.Country())
+	event.ReleaseImpression(im)
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/refedge/refedge/internal/envvar"
+	"github.com/refedge/refedge/internal/ipintel"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/signing"
 )
@@ -71,6 +72,9 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed
 	// (REFEDGE_TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// Network looks the viewer's address up for the impression's country and ASN, as
+	// the tracker does for a click (the REFEDGE_GEO_* databases); nil records "" and 0.
+	Network *ipintel.Service
 	// Logger receives warnings; nil means slog.Default().
 	Logger *slog.Logger
 	// Auth, when set, signs partners in on the materials page (their own codes without

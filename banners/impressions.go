@@ -179,6 +179,9 @@ func (im *impressions) record(r *impressionRec) {
 	}
 	ev.SetRefererHost(visitor.RefererHost(r.referer))
 	ev.SetDevice(visitor.Device(r.ua))
+	net := im.cfg.Network.Lookup(ip)
+	ev.SetCountry(net.Country)
+	ev.ASN = net.ASN
 	if err := im.q.Enqueue(ev); err != nil {
 		// Only after the pipeline stopped: a load that raced the shutdown.
 		impStopped.Inc()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/attribution/pipeline"
 	"github.com/refedge/refedge/attribution/sink"
+	"github.com/refedge/refedge/internal/ipintel"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -173,5 +176,89 @@ func TestImpressionNeverDelaysImage(t *testing.T) {
 	// One record may sit in the worker, ImpressionBuffer in the channel; the rest drop.
 	if got := promCounter(t, impDropped) - dropped; got < 50-1-4 {
 		t.Fatalf("dropped %v impressions, want at least %d", got, 50-1-4)
+	}
+}
+
+// TestImpressionNetworkIntoClickHouse: a banner load from a known address, behind the
+// trusted proxies, lands in ClickHouse with that address's country and ASN (the lookup
+// the tracker makes for a click), and the address itself is in no column.
+func TestImpressionNetworkIntoClickHouse(t *testing.T) {
+	country, asn := testenv.GeoData(t)
+	network, err := ipintel.New(ipintel.Config{CountryDB: country, ASNDBs: asn}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, db := testenv.ClickHouse(t)
+	ctx := t.Context()
+	if err := sink.Migrate(ctx, conn, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	pipe := pipeline.New[*event.Impression](
+		pipeline.Config{Name: "impressions-net-test", FlushInterval: 50 * time.Millisecond},
+		event.ReleaseImpression,
+		&sink.ClickHouseImpressions{Conn: conn, DB: db},
+	)
+	cfg := testConfig(t)
+	cfg.Network = network
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("203.0.113.9/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	s := newService(t, cfg, pipe)
+	const ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36"
+	cases := map[string]struct {
+		xff, country string
+		asn          uint32
+	}{
+		"net-rt":  {"178.64.0.1, 10.0.0.5", "RU", 12389}, // Rostelecom behind two proxies
+		"net-mts": {"85.140.0.1", "RU", 8359},            // MTS mobile
+		"net-dt6": {"2003::1", "DE", 3320},               // Deutsche Telekom IPv6
+		"net-aws": {"3.120.0.1", "DE", 16509},            // AWS Frankfurt
+	}
+	for partner, c := range cases {
+		var req fasthttp.Request
+		req.SetRequestURI("/b/services/300x250.jpg?ref=" + partner)
+		req.Header.SetUserAgent(ua)
+		req.Header.Set("X-Forwarded-For", c.xff)
+		var rc fasthttp.RequestCtx
+		rc.Init(&req, &net.TCPAddr{IP: net.IPv4(203, 0, 113, 9), Port: 50000}, nil)
+		s.ServeHTTP(&rc)
+		if rc.Response.StatusCode() != 200 {
+			t.Fatalf("%s: status %d", partner, rc.Response.StatusCode())
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Close(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipe.Stop(sctx); err != nil { // flushes every impression taken
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, "SELECT partner_id, country, asn, toString(tuple(*)) FROM "+db+".impressions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var partner, country, all string
+		var asn uint32
+		if err := rows.Scan(&partner, &country, &asn, &all); err != nil {
+			t.Fatal(err)
+		}
+		c, ok := cases[partner]
+		if !ok || country != c.country || asn != c.asn {
+			t.Fatalf("%s: country %q ASN %d, want %q %d", partner, country, asn, c.country, c.asn)
+		}
+		for _, addr := range []string{"178.64.0.1", "85.140.0.1", "2003::1", "3.120.0.1", "203.0.113.9"} {
+			if strings.Contains(all, addr) {
+				t.Fatalf("%s: the row holds the address %s: %s", partner, addr, all)
+			}
+		}
+		seen++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seen != len(cases) {
+		t.Fatalf("%d impressions in ClickHouse, want %d", seen, len(cases))
 	}
 }

@@ -167,6 +167,9 @@ func (s *Service) serveView(ctx *fasthttp.RequestCtx, id string) {
 	hash, _ := visitor.AppendHash(hb[:0], scratch[:0], s.cfg.Keys, now, ip, ua)
 	im.SetVisitorHash(hash)
 	im.SetDevice(visitor.Device(ua))
+	net := s.cfg.Network.Lookup(ip)
+	im.SetCountry(net.Country)
+	im.ASN = net.ASN
 	if err := s.cfg.Impressions.Enqueue(im); err != nil {
 		viewError.Inc()
 		event.ReleaseImpression(im)

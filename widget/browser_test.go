@@ -55,9 +55,9 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The raw tables: clicks and impressions (0001), and the clicks' network columns.
+	// The raw tables: clicks and impressions (0001), and their network columns.
 	for _, m := range migs {
-		if m.Version != 1 && m.Name != "0009_click_network.sql" {
+		if m.Version != 1 && m.Name != "0009_click_network.sql" && m.Name != "0011_impression_network.sql" {
 			continue
 		}
 		for _, st := range m.Statements {

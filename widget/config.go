@@ -12,6 +12,7 @@ import (
 
 	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/envvar"
+	"github.com/refedge/refedge/internal/ipintel"
 	"github.com/refedge/refedge/internal/partnerapi"
 	"github.com/refedge/refedge/internal/partners"
 	"github.com/refedge/refedge/internal/signing"
@@ -44,6 +45,9 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed when hashing the
 	// viewer for impressions (REFEDGE_TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// Network looks the viewer's address up for the impression's country and ASN, as
+	// the tracker does for a click (the REFEDGE_GEO_* databases); nil records "" and 0.
+	Network *ipintel.Service
 	// Log receives warnings; nil means slog.Default().
 	Log *slog.Logger
 

@@ -34,12 +34,14 @@ type memImpressions struct {
 
 type impressionRow struct {
 	Partner, Source, Creative, Size, Render, Host, VisitorHash, Device string
+	Country                                                            string
+	ASN                                                                uint32
 }
 
 func (m *memImpressions) Enqueue(im *event.Impression) error {
 	m.mu.Lock()
 	m.got = append(m.got, impressionRow{im.Partner(), im.Source(), im.Creative(), im.Size(), im.RenderID(),
-		im.RefererHost(), im.VisitorHash(), im.Device()})
+		im.RefererHost(), im.VisitorHash(), im.Device(), im.Country(), im.ASN})
 	m.mu.Unlock()
 	event.ReleaseImpression(im)
 	return nil

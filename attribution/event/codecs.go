@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -71,6 +72,9 @@ var ImpressionCodec = Codec[*Impression]{
 		dst = appendField(dst, "visitor_hash", im.VisitorHash())
 		dst = appendField(dst, "referer_host", im.RefererHost())
 		dst = appendField(dst, "device", im.Device())
+		dst = appendField(dst, "country", im.Country())
+		dst = append(dst, `,"asn":`...)
+		dst = strconv.AppendUint(dst, uint64(im.ASN), 10)
 		return append(dst, '}')
 	},
 	Decode: func(b []byte) (*Impression, error) {
@@ -86,6 +90,8 @@ var ImpressionCodec = Codec[*Impression]{
 			VisitorHash string    `json:"visitor_hash"`
 			RefererHost string    `json:"referer_host"`
 			Device      string    `json:"device"`
+			Country     string    `json:"country"`
+			ASN         uint32    `json:"asn"`
 		}
 		if err := json.Unmarshal(b, &p); err != nil {
 			return nil, err
@@ -104,6 +110,8 @@ var ImpressionCodec = Codec[*Impression]{
 		im.SetVisitorHash([]byte(p.VisitorHash))
 		im.SetRefererHost([]byte(p.RefererHost))
 		im.SetDevice(p.Device)
+		im.SetCountry(p.Country)
+		im.ASN = p.ASN
 		return im, nil
 	},
 }

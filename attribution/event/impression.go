@@ -10,9 +10,13 @@ import (
 type Impression struct {
 	ID   ClickID
 	Time time.Time
+	// ASN is the viewer's network's autonomous system number, 0 when unknown. The
+	// viewer's address itself is never recorded.
+	ASN uint32
 
 	partner, source, creative, size, renderID   Str
 	visitorID, visitorHash, refererHost, device Str
+	country                                     Str
 	a                                           arena
 }
 
@@ -50,6 +54,7 @@ func (im *Impression) SetVisitorID(b []byte)   { im.visitorID = im.a.put(b) }
 func (im *Impression) SetVisitorHash(b []byte) { im.visitorHash = im.a.put(b) }
 func (im *Impression) SetRefererHost(b []byte) { im.refererHost = im.a.put(b) }
 func (im *Impression) SetDevice(s string)      { im.device = im.a.puts(s) }
+func (im *Impression) SetCountry(s string)     { im.country = im.a.puts(s) } // ISO 3166-1 alpha-2, "" unknown
 
 // Getters alias the impression; copy to keep past release.
 func (im *Impression) Partner() string     { return im.a.get(im.partner) }
@@ -61,6 +66,7 @@ func (im *Impression) VisitorID() string   { return im.a.get(im.visitorID) }
 func (im *Impression) VisitorHash() string { return im.a.get(im.visitorHash) }
 func (im *Impression) RefererHost() string { return im.a.get(im.refererHost) }
 func (im *Impression) Device() string      { return im.a.get(im.device) }
+func (im *Impression) Country() string     { return im.a.get(im.country) }
 
 // ImpressionQueue takes finished impressions; a Pipeline[*Impression] implements it.
 type ImpressionQueue interface {

@@ -287,6 +287,7 @@ func (a *App) buildBanners(context.Context) (err error) {
 	bcfg := a.parts.banners
 	bcfg.PublicURL, bcfg.LinkBase = a.cfg.PublicURL.String(), a.linkBase()
 	bcfg.Keys, bcfg.TrustedProxies, bcfg.Logger, bcfg.Auth = a.cfg.Keys, a.cfg.TrustedProxies, a.log, a.auth
+	bcfg.Network = a.geo
 	if a.banners, err = banners.New(bcfg, a.events.impressions); err != nil {
 		return err
 	}
@@ -302,6 +303,7 @@ func (a *App) buildWidgets(context.Context) (err error) {
 		wcfg.LinkBase = a.linkBase()
 	}
 	wcfg.Impressions, wcfg.Auth, wcfg.Partners, wcfg.TrustedProxies, wcfg.Log = a.events.impressions, a.auth, a.registry, cfg.TrustedProxies, a.log
+	wcfg.Network = a.geo
 	if a.widget, err = widget.New(wcfg); err != nil {
 		return err
 	}

@@ -117,6 +117,12 @@ func TestComposeStack(t *testing.T) {
 		if len(s.Ports) != 0 {
 			t.Errorf("%s publishes ports: traffic goes through nginx, and the admin listener stays internal", n)
 		}
+		// The network step is on, from the databases in the image (TestDockerfile).
+		if !strings.HasPrefix(s.Environment["REFEDGE_GEO_COUNTRY_DB"], "/var/lib/refedge/geo/") ||
+			!strings.HasPrefix(s.Environment["REFEDGE_GEO_ASN_DB"], "/var/lib/refedge/geo/") {
+			t.Errorf("%s: REFEDGE_GEO_COUNTRY_DB %q, REFEDGE_GEO_ASN_DB %q: not the image's databases", n,
+				s.Environment["REFEDGE_GEO_COUNTRY_DB"], s.Environment["REFEDGE_GEO_ASN_DB"])
+		}
 	}
 	if got := strings.Join(svcs["kafka-init"].Command, " "); got != "kafka-topics --replication-factor 1" {
 		t.Errorf("kafka-init runs %q", got)
@@ -166,6 +172,30 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !strings.Contains(df, "COPY --from=build --chown=65532:65532 /out/spool /var/lib/refedge/spool") {
 		t.Error("the spool folder is not owned by the non-root user")
+	}
+	// The IP databases: installed by deploy/scripts/geo-data.sh (pinned versions, licence
+	// files) into the image, and the variables pointing at them are the ones the script
+	// prints for that folder.
+	for _, want := range []string{
+		`(?m)^FROM node:\S+ AS geo$`,
+		`(?m)^RUN RFE_GEO_DIR=/out/geo deploy/scripts/geo-data\.sh fetch`,
+		`(?m)^COPY --from=geo /out/geo /var/lib/refedge/geo$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(df) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+	geo := exec.Command("bash", filepath.Join("..", "scripts", "geo-data.sh"), "env")
+	geo.Env = append(os.Environ(), "RFE_GEO_DIR=/var/lib/refedge/geo")
+	exports, err := geo.Output()
+	if err != nil {
+		t.Fatalf("geo-data.sh env: %v", err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(exports)), "\n") {
+		kv := strings.TrimPrefix(l, "export ")
+		if !regexp.MustCompile(`(?m)^(ENV|\s+)\s*` + regexp.QuoteMeta(kv) + `( \\)?$`).MatchString(df) {
+			t.Errorf("Dockerfile does not set %s", kv)
+		}
 	}
 	cmd := exec.Command("go", "list", "-deps", "-f", "{{if .CgoFiles}}{{.ImportPath}}{{end}}", "./cmd/refedge")
 	cmd.Dir = filepath.Join("..", "..")

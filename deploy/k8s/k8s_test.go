@@ -20,14 +20,18 @@ import (
 	"github.com/refedge/refedge/internal/envvar"
 )
 
-// manifests are the Kubernetes files of this folder.
+// manifests are the Kubernetes files of this folder and of optional/.
 func manifests(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob("*.yaml")
 	if err != nil || len(files) < 8 {
 		t.Fatalf("manifests: %v %v", files, err)
 	}
-	return files
+	optional, err := filepath.Glob("optional/*.yaml")
+	if err != nil || len(optional) == 0 {
+		t.Fatalf("optional manifests: %v %v", optional, err)
+	}
+	return append(files, optional...)
 }
 
 type kcResult struct {
@@ -284,6 +288,18 @@ func TestManifestsMatchRefedge(t *testing.T) {
 	}
 	if get(hpa, "spec", "minReplicas").(float64) < 2 {
 		t.Error("HPA minReplicas below 2: the PodDisruptionBudget could never allow an eviction")
+	}
+	// The IP databases: the ConfigMap points at the folder the image carries, and the
+	// optional refresh job writes the file names the variables use.
+	for _, k := range []string{"REFEDGE_GEO_COUNTRY_DB", "REFEDGE_GEO_ASN_DB"} {
+		if !strings.HasPrefix(env[k], "/var/lib/refedge/geo/") {
+			t.Errorf("%s %q: not the image's databases (/var/lib/refedge/geo)", k, env[k])
+		}
+	}
+	refresh := get(byKind["CronJob/refedge-geo-refresh"], "spec", "jobTemplate", "spec", "template", "spec")
+	if fmt.Sprint(get(refresh, "containers", 0, "args")) != "[fetch]" ||
+		str(refresh, "volumes", 0, "persistentVolumeClaim", "claimName") != "refedge-geo" || byKind["PersistentVolumeClaim/refedge-geo"] == nil {
+		t.Errorf("geo refresh CronJob %v", refresh)
 	}
 	for _, job := range []string{"Job/refedge-migrate", "Job/refedge-kafka-topics"} {
 		args := fmt.Sprint(get(byKind[job], "spec", "template", "spec", "containers", 0, "args"))

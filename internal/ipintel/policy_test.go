@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestParseCIDRs(t *testing.T) {
@@ -187,7 +190,8 @@ func TestBadFiles(t *testing.T) {
 }
 
 // TestWatchReloadsChangedFile: a database file renamed over the old one is picked up
-// by the watcher; a broken one leaves the old data in use and Status says so.
+// by the watcher; a broken one leaves the old data in use, and Status and the metrics
+// the alerts read (deploy/k8s/prometheus/refedge.rules.yml) say so.
 func TestWatchReloadsChangedFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "asn.csv")
@@ -201,10 +205,24 @@ func TestWatchReloadsChangedFile(t *testing.T) {
 		}
 	}
 	put("198.51.100.0,198.51.100.255,64500,Old Net\n")
+	gauges := func(want string) {
+		t.Helper()
+		got := fmt.Sprintf("country=%v asn=%v failed=%v", value(loaded.WithLabelValues("country")),
+			value(loaded.WithLabelValues("asn")), value(reloadFailed))
+		if got != want {
+			t.Fatalf("gauges %s, want %s", got, want)
+		}
+	}
+	if _, err := New(Config{Curated: []DatacenterASN{}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	gauges("country=0 asn=0 failed=0")
 	s, err := New(Config{ASNDBs: []string{file}, Curated: []DatacenterASN{}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	gauges("country=0 asn=1 failed=0")
+	errorsBefore := value(reloadsTotal.WithLabelValues("error"))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go s.Watch(ctx, 5*time.Millisecond)
@@ -229,9 +247,26 @@ func TestWatchReloadsChangedFile(t *testing.T) {
 	if in := s.Lookup(addr); in.ASN != 64501 {
 		t.Fatalf("a broken file replaced the data: %+v", in)
 	}
+	gauges("country=0 asn=1 failed=1")
+	if n := value(reloadsTotal.WithLabelValues("error")) - errorsBefore; n < 1 {
+		t.Fatalf("%v reload errors counted", n)
+	}
 	put("198.51.100.0,198.51.100.255,64503,Fixed\n")
 	waitFor("recovery", func() bool { return s.Lookup(addr).ASN == 64503 && s.Status() == nil })
+	gauges("country=0 asn=1 failed=0")
 }
 
 // runtimeGosched yields while a test polls for the watcher's work.
 func runtimeGosched() { runtime.Gosched() }
+
+// value reads a gauge's or counter's current value.
+func value(m prometheus.Metric) float64 {
+	var out dto.Metric
+	if err := m.Write(&out); err != nil {
+		panic(err)
+	}
+	if out.Gauge != nil {
+		return out.Gauge.GetValue()
+	}
+	return out.Counter.GetValue()
+}

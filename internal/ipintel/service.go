@@ -25,7 +25,26 @@ var (
 	loadedAt = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "refedge_geo_loaded_timestamp_seconds", Help: "When the country and ASN databases in use were loaded (0: none).",
 	})
+	loaded = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "refedge_geo_loaded", Help: "1 when the database (country, asn) is loaded and lookups use it; 0 when it is not configured or never loaded.",
+	}, []string{"database"})
+	reloadFailed = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "refedge_geo_reload_failed", Help: "1 while the last reload of the IP databases failed (the databases loaded before stay in use); 0 after one works.",
+	})
 )
+
+// setLoaded exports which databases d holds (nil: none).
+func setLoaded(d *dataset) {
+	country, asn := 0.0, 0.0
+	if d != nil && d.country != nil {
+		country = 1
+	}
+	if d != nil && d.asn != nil {
+		asn = 1
+	}
+	loaded.WithLabelValues("country").Set(country)
+	loaded.WithLabelValues("asn").Set(asn)
+}
 
 // Config says where the databases are and what the operator allows and denies.
 type Config struct {
@@ -94,6 +113,8 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, policy: newPolicy(curated, cfg.Lists), log: log}
 	if cfg.CountryDB == "" && len(cfg.ASNDBs) == 0 {
+		setLoaded(nil)
+		reloadFailed.Set(0)
 		return s, nil
 	}
 	if err := s.Reload(); err != nil {
@@ -137,11 +158,13 @@ func (s *Service) Reload() error {
 	err := s.reload()
 	if err != nil {
 		reloadsTotal.WithLabelValues("error").Inc()
+		reloadFailed.Set(1)
 		msg := err.Error()
 		s.lastErr.Store(&msg)
 		return err
 	}
 	reloadsTotal.WithLabelValues("ok").Inc()
+	reloadFailed.Set(0)
 	s.lastErr.Store(nil)
 	return nil
 }
@@ -166,6 +189,7 @@ func (s *Service) reload() error {
 	d.loaded, d.took = time.Now(), time.Since(start)
 	s.data.Store(d)
 	loadedAt.Set(float64(d.loaded.Unix()))
+	setLoaded(d)
 	attrs := []any{"took", d.took.Round(time.Millisecond)}
 	if d.asn != nil {
 		attrs = append(attrs, "asn_ranges_v4", len(d.asn.ranges.v4), "asn_ranges_v6", len(d.asn.ranges.v6), "as_organisations", len(d.asn.orgs)-1, "overlapping_ranges_cut", d.asn.overlaps)
