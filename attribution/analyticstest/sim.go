@@ -33,12 +33,13 @@ type Network struct {
 	ASN     uint32
 }
 
-// SimNetworks are the consumer networks clicks come from, more than a breakdown's default
-// top rows, unknown ones included; SimDatacenters those of datacenter clicks.
+// SimNetworks are the consumer networks clicks come from, more than the dashboard's top
+// rows (20), unknown ones included; SimDatacenters those of datacenter clicks.
 var (
 	SimNetworks = []Network{{"RU", 12389}, {"RU", 8359}, {"RU", 31213}, {"RU", 8402}, {"DE", 3320}, {"DE", 3209},
 		{"US", 7922}, {"US", 7018}, {"FR", 3215}, {"GB", 2856}, {"KZ", 9198}, {"BY", 6697}, {"UA", 15895},
-		{"TR", 9121}, {"IN", 55836}, {"", 0}, {"RU", 0}}
+		{"TR", 9121}, {"IN", 55836}, {"", 0}, {"RU", 0}, {"PL", 5617}, {"IT", 3269}, {"ES", 3352}, {"NL", 1136},
+		{"BR", 28573}, {"JP", 4713}, {"AM", 12297}, {"GE", 35805}}
 	SimDatacenters = []Network{{"DE", 16509}, {"US", 14618}, {"DE", 24940}, {"NL", 14061}}
 )
 
