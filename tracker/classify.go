@@ -35,6 +35,7 @@ var precedence = [...]event.Verdict{
 	event.UnconfirmedPartner,
 	event.SelfReferral,
 	event.Bot,
+	event.Datacenter,
 	event.HiddenFrame,
 	event.Popunder,
 	event.AutoRedirect,

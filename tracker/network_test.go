@@ -75,13 +75,16 @@ func networkEdge(t testing.TB, svc *ipintel.Service, q ClickQueue) *Edge {
 }
 
 // chromeClick sends one click with chromeHeaders through the proxies, X-Forwarded-For
-// as given.
-func chromeClick(e *Edge, xff string) *fasthttp.Response {
+// as given; hdr (name, value pairs) replaces headers.
+func chromeClick(e *Edge, xff string, hdr ...string) *fasthttp.Response {
 	var ctx fasthttp.RequestCtx
 	var req fasthttp.Request
 	req.SetRequestURI("http://r.example/categories/design?ref=12345&src=link")
 	for i := 0; i < len(chromeHeaders); i += 2 {
 		req.Header.Set(chromeHeaders[i], chromeHeaders[i+1])
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	req.Header.Set("X-Forwarded-For", xff)
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(203, 0, 113, 9), Port: 4444}, nil)
@@ -91,9 +94,9 @@ func chromeClick(e *Edge, xff string) *fasthttp.Response {
 	return resp
 }
 
-// TestNetworkEndToEnd: the same click from current Chrome, through the proxies, from a
-// cloud's address gets no rfe_ref and the data-centre reasons; from a consumer ISP it is
-// valid. Clients cannot choose: an address they put on the left of X-Forwarded-For is not
+// TestNetworkEndToEnd: the same click from current Chrome with its full headers, through
+// the proxies, from a cloud's address gets the verdict datacenter, no rfe_ref and the
+// data-centre reasons; from a consumer ISP it is valid. Clients cannot choose: an address they put on the left of X-Forwarded-For is not
 // believed.
 func TestNetworkEndToEnd(t *testing.T) {
 	svc := realNetwork(t)
@@ -104,10 +107,10 @@ func TestNetworkEndToEnd(t *testing.T) {
 		country   string
 		asn       uint32
 	}{
-		{"AWS EC2 Frankfurt", "3.120.0.1, 10.0.0.5", event.Bot, []string{"net:datacenter", "net:asn=16509"}, "DE", 16509},
-		{"Google Cloud", "34.64.0.1", event.Bot, []string{"net:datacenter", "net:asn=396982"}, "US", 396982},
-		{"Hetzner IPv6", "2a01:4f8::1, 10.1.2.3", event.Bot, []string{"net:datacenter", "net:asn=24940"}, "DE", 24940},
-		{"AWS claiming a home address", "178.64.0.1, 3.120.0.1, 10.0.0.5", event.Bot, []string{"net:datacenter", "net:asn=16509"}, "DE", 16509},
+		{"AWS EC2 Frankfurt", "3.120.0.1, 10.0.0.5", event.Datacenter, []string{"net:datacenter", "net:asn=16509"}, "DE", 16509},
+		{"Google Cloud", "34.64.0.1", event.Datacenter, []string{"net:datacenter", "net:asn=396982"}, "US", 396982},
+		{"Hetzner IPv6", "2a01:4f8::1, 10.1.2.3", event.Datacenter, []string{"net:datacenter", "net:asn=24940"}, "DE", 24940},
+		{"AWS claiming a home address", "178.64.0.1, 3.120.0.1, 10.0.0.5", event.Datacenter, []string{"net:datacenter", "net:asn=16509"}, "DE", 16509},
 		{"Rostelecom", "178.64.0.1, 10.0.0.5", event.Valid, nil, "RU", 12389},
 		{"MTS mobile", "85.140.0.1", event.Valid, nil, "RU", 8359},
 		{"Deutsche Telekom IPv6", "2003::1", event.Valid, nil, "DE", 3320},
@@ -143,6 +146,24 @@ func TestNetworkEndToEnd(t *testing.T) {
 	}
 }
 
+// TestNetworkPrecedence: a data centre's click that the request also disqualifies keeps
+// the verdict of higher precedence (docs/traffic-quality.md): a crawler's User-Agent is a
+// bot first; a hidden frame ranks below datacenter.
+func TestNetworkPrecedence(t *testing.T) {
+	svc := realNetwork(t)
+	f := func(xff string, want event.Verdict, reasons []string, hdr ...string) {
+		t.Helper()
+		q := &memQueue{}
+		chromeClick(networkEdge(t, svc, q), xff, hdr...)
+		if c := q.clicks[0]; c.Verdict != want || !slices.Equal(c.Reasons(), reasons) {
+			t.Errorf("%s %q: %s %q, want %s %q", xff, hdr, c.Verdict, c.Reasons(), want, reasons)
+		}
+	}
+	f("3.120.0.1", event.Bot, []string{"ua:crawler", "net:datacenter", "net:asn=16509"}, "User-Agent", "curl/8.5.0")
+	f("3.120.0.1", event.Datacenter, []string{"net:datacenter", "net:asn=16509", "fetch:dest=iframe"}, "Sec-Fetch-Dest", "iframe")
+	f("178.64.0.1", event.HiddenFrame, []string{"fetch:dest=iframe"}, "Sec-Fetch-Dest", "iframe")
+}
+
 // TestNetworkAllowWins: the operator's allow list beats the curated list and the deny
 // lists; the deny lists reach networks the curated list leaves out.
 func TestNetworkAllowWins(t *testing.T) {
@@ -160,13 +181,13 @@ func TestNetworkAllowWins(t *testing.T) {
 		xff     string
 		verdict event.Verdict
 	}{
-		{"3.120.0.1", event.Valid},  // AWS, allowed by CIDR
-		{"3.120.1.1", event.Bot},    // AWS outside the allowed /24
-		{"5.9.0.1", event.Valid},    // Hetzner: allowed ASN wins over the deny list
-		{"1.1.1.1", event.Bot},      // Cloudflare, denied by ASN
-		{"73.0.0.1", event.Bot},     // Comcast, denied by CIDR
-		{"73.0.1.1", event.Valid},   // Comcast elsewhere
-		{"178.64.0.1", event.Valid}, // Rostelecom
+		{"3.120.0.1", event.Valid},      // AWS, allowed by CIDR
+		{"3.120.1.1", event.Datacenter}, // AWS outside the allowed /24
+		{"5.9.0.1", event.Valid},        // Hetzner: allowed ASN wins over the deny list
+		{"1.1.1.1", event.Datacenter},   // Cloudflare, denied by ASN
+		{"73.0.0.1", event.Datacenter},  // Comcast, denied by CIDR
+		{"73.0.1.1", event.Valid},       // Comcast elsewhere
+		{"178.64.0.1", event.Valid},     // Rostelecom
 	} {
 		q := &memQueue{}
 		chromeClick(networkEdge(t, svc, q), tc.xff)
@@ -260,7 +281,7 @@ func TestNetworkReloadUnderClicks(t *testing.T) {
 		seen[c.ASN]++
 		want := event.Valid
 		if c.ASN == 64500 {
-			want = event.Bot
+			want = event.Datacenter
 		}
 		if c.ASN != 64500 && c.ASN != 64501 || c.Verdict != want {
 			t.Fatalf("click with ASN %d verdict %s %q", c.ASN, c.Verdict, c.Reasons())

@@ -32,7 +32,8 @@ type Quality struct {
 	// a partner's viral post is legitimate; spikes belong to alerts and review.
 	PartnerRate int
 	// Network looks the client address up: its country and ASN go on the click, and a
-	// data-centre network's click is a bot's (reasons net:datacenter and net:asn=<n>).
+	// data-centre network's click gets the verdict datacenter (reasons net:datacenter and
+	// net:asn=<n>).
 	// nil, or a service with no database and no deny list: no lookup, no country or ASN
 	// recorded.
 	Network *ipintel.Service

@@ -47,8 +47,9 @@ func NewClassifier(q Quality, ua *crawlers.Matcher) *Classifier {
 // and flags a data centre's network (a cloud, hosting or VPS provider, or a VPN's or
 // proxy's hosting: the curated list and the operator's REFEDGE_GEO_* lists): people
 // browse from homes, offices and phones, and the servers of those networks run the
-// scripts and headless browsers that click for money. The verdict is bot, with the AS
-// number as a second reason so partners and operators see which network it was.
+// scripts and headless browsers that click for money. The verdict is datacenter (program
+// rule 6 names such clicks), with the AS number as a second reason so partners and
+// operators see which network it was.
 func networkStep(svc *ipintel.Service) func(*Signals, *Decision) {
 	return func(s *Signals, d *Decision) {
 		in := svc.Lookup(s.IP)
@@ -57,10 +58,10 @@ func networkStep(svc *ipintel.Service) func(*Signals, *Decision) {
 		if !in.Datacenter {
 			return
 		}
-		d.Flag(event.Bot, "net:datacenter")
+		d.Flag(event.Datacenter, "net:datacenter")
 		if in.ASN != 0 {
 			var num [10]byte
-			d.FlagBytes(event.Bot, "net:asn=", strconv.AppendUint(num[:0], uint64(in.ASN), 10))
+			d.FlagBytes(event.Datacenter, "net:asn=", strconv.AppendUint(num[:0], uint64(in.ASN), 10))
 		}
 	}
 }

@@ -57,6 +57,10 @@ type Config struct {
 	MaxThreads int
 	// Sealer tunes the background sealer.
 	Sealer SealerConfig
+	// ASName names an autonomous system for the network breakdown (ipintel.Service's
+	// ASName); nil, or "" for an AS: the row has no name. Names are never stored in
+	// ClickHouse: they come from the ASN data loaded now.
+	ASName func(asn uint32) string
 	// Now returns the current time; nil means time.Now. Tests replace it.
 	Now func() time.Time
 }

@@ -90,9 +90,9 @@ func SeriesCSV(st *Stats) *csvTable {
 	return t
 }
 
-// breakdownsCSV has one row per (dimension, value).
+// breakdownsCSV has one row per (dimension, value); name is a network's organisation.
 func breakdownsCSV(st *Stats) *csvTable {
-	t := &csvTable{header: []string{"dimension", "key", "text", "clicks", "valid", "flagged", "impressions"}}
+	t := &csvTable{header: []string{"dimension", "key", "text", "clicks", "valid", "flagged", "impressions", "name"}}
 	dims := make([]string, 0, len(st.Breakdowns))
 	for d := range st.Breakdowns {
 		dims = append(dims, d)
@@ -100,7 +100,7 @@ func breakdownsCSV(st *Stats) *csvTable {
 	sort.Strings(dims)
 	for _, d := range dims {
 		for _, r := range st.Breakdowns[d] {
-			t.rows = append(t.rows, []string{d, CSVText(r.Key), CSVText(r.Text), Itoa(r.Clicks), Itoa(r.Valid), Itoa(r.Flagged), Itoa(r.Impressions)})
+			t.rows = append(t.rows, []string{d, CSVText(r.Key), CSVText(r.Text), Itoa(r.Clicks), Itoa(r.Valid), Itoa(r.Flagged), Itoa(r.Impressions), CSVText(r.Name)})
 		}
 	}
 	return t

@@ -56,6 +56,9 @@ func TestAnalyticsSimulatedMonth(t *testing.T) {
 				compareEarnings(t, fmt.Sprintf("%s %s %s earnings", phase, d.Partner, iv), r, w, &earn)
 				if iv == "day" {
 					checkStatsCSV(t, e, tok, q, &st)
+					var top3 analytics.Stats
+					e.GetJSON("/api/v1/stats?top=3&"+q.Encode(), tok, &top3)
+					checkOtherRows(t, fmt.Sprintf("%s %s top=3", phase, d.Partner), w, &top3)
 				}
 			}
 			var refs analytics.Referrals
@@ -271,6 +274,64 @@ func keysOf[V any](m map[string]V) []string {
 	out := analyticstest.MapKeys(m)
 	sort.Strings(out)
 	return out
+}
+
+// checkOtherRows checks the breakdowns that end with an "other" row (country, network):
+// the top rows are the generated top values, "other" sums every value below them, and
+// the rows add up to the range's clicks, per verdict too.
+func checkOtherRows(t *testing.T, name string, w *analyticstest.Want, st *analytics.Stats) {
+	t.Helper()
+	for dim := range analytics.OtherDims {
+		want := make([]analytics.BreakdownRow, 0, len(w.Dims[dim]))
+		for _, r := range w.Dims[dim] {
+			want = append(want, *r)
+		}
+		sort.Slice(want, func(i, j int) bool {
+			if want[i].Clicks != want[j].Clicks {
+				return want[i].Clicks > want[j].Clicks
+			}
+			return want[i].Key < want[j].Key
+		})
+		if len(want) <= st.Meta.Top {
+			t.Fatalf("%s: %s has only %d values; the simulation must exceed top=%d", name, dim, len(want), st.Meta.Top)
+		}
+		other := analytics.BreakdownRow{Key: analytics.OtherKey, ByVerdict: map[string]uint64{}}
+		for _, r := range want[st.Meta.Top:] {
+			other.Clicks += r.Clicks
+			other.Valid += r.Valid
+			other.Flagged += r.Flagged
+			for v, n := range r.ByVerdict {
+				other.ByVerdict[v] += n
+			}
+		}
+		want = append(want[:st.Meta.Top], other)
+		got := st.Breakdowns[dim]
+		if len(got) != len(want) {
+			t.Errorf("%s: %s has %d rows, want %d (top and other)", name, dim, len(got), len(want))
+			continue
+		}
+		var sum uint64
+		byVerdict := map[string]uint64{}
+		for i, g := range got {
+			sum += g.Clicks
+			for v, n := range g.ByVerdict {
+				byVerdict[v] += n
+			}
+			if g.Key != want[i].Key || g.Clicks != want[i].Clicks || g.Valid != want[i].Valid || g.Flagged != want[i].Flagged ||
+				fmt.Sprint(g.ByVerdict) != fmt.Sprint(want[i].ByVerdict) {
+				t.Errorf("%s: %s row %d = %q %d/%d/%d %v, want %q %d/%d/%d %v", name, dim, i, g.Key, g.Clicks, g.Valid, g.Flagged, g.ByVerdict,
+					want[i].Key, want[i].Clicks, want[i].Valid, want[i].Flagged, want[i].ByVerdict)
+			}
+		}
+		if sum != st.Totals.Clicks {
+			t.Errorf("%s: %s rows add up to %d clicks, the range has %d", name, dim, sum, st.Totals.Clicks)
+		}
+		for v, n := range st.Totals.ByVerdict {
+			if byVerdict[v] != n {
+				t.Errorf("%s: %s rows add up to %d %s clicks, the range has %d", name, dim, byVerdict[v], v, n)
+			}
+		}
+	}
 }
 
 // checkStatsCSV checks that the CSV export carries the JSON answer's figures.

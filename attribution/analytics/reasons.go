@@ -23,6 +23,7 @@ var verdictTexts = map[string]string{
 	"blocked_partner":     "The partner account was blocked at the time of the click.",
 	"self_referral":       "The click came from the partner's own account or device.",
 	"unconfirmed_partner": "The partner account's email address was not confirmed at the time of the click; clicks after the confirmation count.",
+	"datacenter":          "Came from a data centre's network (a cloud, hosting or VPS provider, or a VPN's servers), where programs run rather than people's browsers.",
 }
 
 // VerdictText explains a verdict in a sentence; an unknown verdict reads as itself.

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -18,8 +19,10 @@ type Stats struct {
 	Totals    StatsTotals  `json:"totals"`
 	Series    []StatsPoint `json:"series"`
 	// Breakdowns, top rows first: source, creative, widget, banner, sub_id, referer_host,
-	// device, browser, verdict, reason (with plain-language text), size (impressions by
-	// banner size). Country needs a GeoIP database and is not recorded yet.
+	// device, browser, country (ISO 3166-1 alpha-2, "" unknown), network (AS number, "0"
+	// unknown, with the AS's name), verdict, reason (with plain-language text), size
+	// (impressions by banner size). Country and network end with an "other" row summing
+	// the values below the top (OtherDims).
 	Breakdowns map[string][]BreakdownRow `json:"breakdowns"`
 	Meta       StatsMeta                 `json:"meta"`
 }
@@ -62,7 +65,9 @@ type StatsPoint struct {
 type BreakdownRow struct {
 	Key string `json:"key"`
 	// Text explains a reason or verdict in plain language.
-	Text        string            `json:"text,omitempty"`
+	Text string `json:"text,omitempty"`
+	// Name is a network's organisation, from the ASN data loaded now ("" when unknown).
+	Name        string            `json:"name,omitempty"`
 	Clicks      uint64            `json:"clicks"`
 	Valid       uint64            `json:"valid"`
 	Flagged     uint64            `json:"flagged"`
@@ -89,12 +94,14 @@ type StatsQuery struct {
 }
 
 // Breakdown dimensions of clicks, in display order.
-var ClickDims = []string{"source", "creative", "widget", "banner", "sub_id", "referer_host", "device", "browser", "reason"}
+var ClickDims = []string{"source", "creative", "widget", "banner", "sub_id", "referer_host", "device", "browser", "country", "network", "reason"}
 
-// clickDimsArray is the ARRAY JOIN list of the clicks_dims_hourly view (0003_analytics.sql).
+// clickDimsArray is the ARRAY JOIN list of the clicks_dims views
+// (0010_datacenter_network_dims.sql); the two must stay identical.
 const clickDimsArray = `arrayConcat(
     [('source', source), ('creative', creative), ('sub_id', sub_id),
-     ('referer_host', referer_host), ('device', device), ('browser', browser)],
+     ('referer_host', referer_host), ('device', device), ('browser', browser),
+     ('country', country), ('network', toString(asn))],
     arrayFilter(x -> source = 'widget', [('widget', creative)]),
     arrayFilter(x -> source = 'banner', [('banner', creative)]),
     arrayMap(r -> ('reason', r), reasons))`
@@ -183,6 +190,13 @@ func (a *Analytics) Stats(ctx context.Context, partner string, q StatsQuery) (*S
 	}
 	FinishCounts(&st.Totals.StatsCounts)
 	st.Breakdowns = BuildBreakdowns(dims, imps, st.Totals.ByVerdict, q.Top)
+	if a.Cfg.ASName != nil {
+		for i, row := range st.Breakdowns["network"] {
+			if asn, err := strconv.ParseUint(row.Key, 10, 32); err == nil && asn != 0 {
+				st.Breakdowns["network"][i].Name = a.Cfg.ASName(uint32(asn))
+			}
+		}
+	}
 	return st, nil
 }
 

@@ -106,45 +106,88 @@ var verdictSums, verdictCountIfs, verdictTotals = func() (sums, counts, totals s
 	return strings.Join(s, ", "), strings.Join(c, ", "), strings.Join(t, ", ")
 }()
 
+// OtherDims are the click dimensions whose breakdown ends with an "other" row summing
+// the values below the top ones, so that the rows add up to the clicks of the range: each
+// click has exactly one country and one network (docs/analytics.md).
+var OtherDims = map[string]bool{"country": true, "network": true}
+
+// OtherKey is the key of the "other" row; no country code or AS number reads so.
+const OtherKey = "other"
+
 // statsDims reads the top values of every click dimension, all sources merged before
-// ranking.
+// ranking, and each dimension's sums over all its values (one pass over the rows: the
+// values of a dimension are gathered into an array, sorted, and cut to top).
 func (a *Analytics) statsDims(ctx context.Context, partner string, fp *anFamPlan, top int) (map[string][]BreakdownRow, error) {
 	var q SQL
-	q.Add("SELECT dim, value, toUInt64(sum(n)) AS total, " + verdictTotals + " FROM (")
+	q.Add("SELECT dim, t.1, t.2, t.3, dim_total, dim_counts FROM ("+
+		"SELECT dim, arraySlice(arraySort(x -> (-toInt64(x.2), x.1), groupArray((value, total, counts))), 1, ?) AS top_rows, "+
+		"toUInt64(sum(total)) AS dim_total, sumForEach(counts) AS dim_counts FROM ("+
+		"SELECT dim, value, toUInt64(sum(n)) AS total, ["+verdictTotals+"] AS counts FROM (", top)
 	a.union(&q, partner, fp, anParts{
 		fam:      famClickDims,
 		aggSel:   func(string) string { return "dim, value, toUInt64(sum(clicks)) AS n, " + verdictSums },
 		aggGroup: "dim, value",
-		rawCols:  "click_id, verdict, source, creative, sub_id, referer_host, device, browser, reasons",
+		rawCols:  "click_id, verdict, source, creative, sub_id, referer_host, device, browser, country, asn, reasons",
 		rawSel:   "d.1 AS dim, d.2 AS value, count() AS n, " + verdictCountIfs,
 		rawTail:  "ARRAY JOIN " + clickDimsArray + " AS d GROUP BY dim, value",
 	})
-	q.Add(") GROUP BY dim, value ORDER BY dim, total DESC, value LIMIT ? BY dim", top)
+	q.Add(") GROUP BY dim, value) GROUP BY dim) ARRAY JOIN top_rows AS t")
 	verdicts := event.Verdicts()
 	out := map[string][]BreakdownRow{}
+	rest := map[string]*BreakdownRow{}
 	err := a.each(ctx, q, func(scan func(...any) error) error {
-		var dim string
-		row := BreakdownRow{ByVerdict: map[string]uint64{}}
-		counts := make([]uint64, len(verdicts))
-		dest := []any{&dim, &row.Key, &row.Clicks}
-		for i := range counts {
-			dest = append(dest, &counts[i])
-		}
-		if err := scan(dest...); err != nil {
+		var (
+			dim, key          string
+			clicks, dimTotal  uint64
+			counts, dimCounts []uint64
+		)
+		if err := scan(&dim, &key, &clicks, &counts, &dimTotal, &dimCounts); err != nil {
 			return err
 		}
-		for i, v := range verdicts {
-			if counts[i] > 0 {
-				row.ByVerdict[v.String()] = counts[i]
-			}
-		}
-		row.Valid = counts[event.Valid]
-		row.Flagged = row.Clicks - row.Valid
+		row := verdictRow(key, clicks, counts, verdicts)
 		if dim == "reason" {
 			row.Text = ReasonText(row.Key)
 		}
 		out[dim] = append(out[dim], row)
+		if OtherDims[dim] {
+			r := rest[dim]
+			if r == nil {
+				o := verdictRow(OtherKey, dimTotal, dimCounts, verdicts)
+				r = &o
+				rest[dim] = r
+			}
+			r.Clicks -= row.Clicks
+			for v, n := range row.ByVerdict {
+				if r.ByVerdict[v] -= n; r.ByVerdict[v] == 0 {
+					delete(r.ByVerdict, v)
+				}
+			}
+		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	for dim, rows := range out {
+		sortRows(rows)
+		if r := rest[dim]; r != nil && r.Clicks > 0 {
+			r.Valid = r.ByVerdict[event.Valid.String()]
+			r.Flagged = r.Clicks - r.Valid
+			out[dim] = append(rows, *r)
+		}
+	}
+	return out, nil
+}
+
+// verdictRow is a breakdown row of clicks with counts per verdict (in Verdicts() order).
+func verdictRow(key string, clicks uint64, counts []uint64, verdicts []event.Verdict) BreakdownRow {
+	row := BreakdownRow{Key: key, Clicks: clicks, ByVerdict: map[string]uint64{}}
+	for i, v := range verdicts {
+		if i < len(counts) && counts[i] > 0 {
+			row.ByVerdict[v.String()] = counts[i]
+		}
+	}
+	row.Valid = row.ByVerdict[event.Valid.String()]
+	row.Flagged = row.Clicks - row.Valid
+	return row
 }

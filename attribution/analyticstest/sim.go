@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,7 +22,26 @@ type Click struct {
 	ID, Partner, Verdict, Source, Creative, SubID, VisitorID, RefererHost, Device, Browser string
 	TS                                                                                     time.Time
 	Reasons                                                                                []string
+	// Country and ASN are the client network's ("" and 0 when unknown).
+	Country string
+	ASN     uint32
 }
+
+// Network is a client network of the simulation: a country and an AS number.
+type Network struct {
+	Country string
+	ASN     uint32
+}
+
+// SimNetworks are the consumer networks clicks come from, more than the dashboard's top
+// rows (20), unknown ones included; SimDatacenters those of datacenter clicks.
+var (
+	SimNetworks = []Network{{"RU", 12389}, {"RU", 8359}, {"RU", 31213}, {"RU", 8402}, {"DE", 3320}, {"DE", 3209},
+		{"US", 7922}, {"US", 7018}, {"FR", 3215}, {"GB", 2856}, {"KZ", 9198}, {"BY", 6697}, {"UA", 15895},
+		{"TR", 9121}, {"IN", 55836}, {"", 0}, {"RU", 0}, {"PL", 5617}, {"IT", 3269}, {"ES", 3352}, {"NL", 1136},
+		{"BR", 28573}, {"JP", 4713}, {"AM", 12297}, {"GE", 35805}}
+	SimDatacenters = []Network{{"DE", 16509}, {"US", 14618}, {"DE", 24940}, {"NL", 14061}}
+)
 
 type Impression struct {
 	ID, Partner, Source, Creative, Size, VisitorID string
@@ -86,6 +106,13 @@ func Simulate(partner string, seed uint64, from, to time.Time, clicksPerHour int
 				Device: devices[rng.IntN(len(devices))], Browser: browsers[rng.IntN(len(browsers))],
 				TS: h.Add(time.Duration(rng.IntN(3600)) * time.Second), Reasons: append([]string{}, simReasons[v.String()]...),
 			}
+			// Networks are skewed, as real traffic is: a few carry most clicks.
+			nw := SimNetworks[min(rng.IntN(len(SimNetworks)), rng.IntN(len(SimNetworks)))]
+			if v == event.Datacenter {
+				nw = SimDatacenters[rng.IntN(len(SimDatacenters))]
+				c.Reasons = []string{"net:datacenter", fmt.Sprintf("net:asn=%d", nw.ASN)}
+			}
+			c.Country, c.ASN = nw.Country, nw.ASN
 			if v == event.Valid && rng.IntN(10) == 0 {
 				c.Reasons = append(c.Reasons, "degraded:redis")
 			}
@@ -196,7 +223,7 @@ func InsertClicks(ctx context.Context, t testing.TB, conn driver.Conn, db string
 	}
 	for _, c := range cs {
 		if err := b.Append(c.ID, c.TS.UTC(), c.Partner, c.Verdict, c.Reasons, c.Source, c.Creative, c.SubID, c.VisitorID,
-			"h-"+c.VisitorID, c.RefererHost, "/categories/design", "", c.Device, c.Browser, "Mozilla/5.0 test", "", uint32(0)); err != nil {
+			"h-"+c.VisitorID, c.RefererHost, "/categories/design", "", c.Device, c.Browser, "Mozilla/5.0 test", c.Country, c.ASN); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -303,7 +330,8 @@ func (d *Data) Want(r analytics.Range) *Want {
 			w.allVis[c.VisitorID] = true
 		}
 		keys := map[string][]string{"source": {c.Source}, "creative": {c.Creative}, "sub_id": {c.SubID}, "referer_host": {c.RefererHost},
-			"device": {c.Device}, "browser": {c.Browser}, "reason": c.Reasons}
+			"device": {c.Device}, "browser": {c.Browser}, "reason": c.Reasons,
+			"country": {c.Country}, "network": {strconv.FormatUint(uint64(c.ASN), 10)}}
 		if c.Source == "widget" || c.Source == "banner" {
 			keys[c.Source] = []string{c.Creative}
 		}

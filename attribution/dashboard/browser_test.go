@@ -91,6 +91,13 @@ func TestDashboardInChromium(t *testing.T) {
 	if err := e.An.SealHours(t.Context(), from, end); err != nil {
 		t.Fatal(err)
 	}
+	// Networks are named from the ASN data loaded now (ipintel.Service.ASName).
+	e.An.Cfg.ASName = func(asn uint32) string {
+		if asn == 12389 {
+			return "PJSC Rostelecom"
+		}
+		return ""
+	}
 	browser := testenv.Chromium(t)
 
 	// The marketplace asks the admin API for a login link.
@@ -212,6 +219,11 @@ func TestDashboardInChromium(t *testing.T) {
 			}
 		}
 	}
+	// By country and by network: the top rows plus "other", as the API gives them, named in
+	// English, adding up to the period's clicks.
+	checkNetworkTables(t, "en", snap, &st, map[string]string{"country:DE": "Germany (DE)", "country:RU": "Russia (RU)",
+		"network:12389": "AS12389 · PJSC Rostelecom", "network:8359": "AS8359", "network:other": "Other"})
+
 	if len(snap.Tables["table-referrals"]) != len(refs.Referrals) || len(refs.Referrals) == 0 {
 		t.Errorf("referrals table has %d rows, API %d", len(snap.Tables["table-referrals"]), len(refs.Referrals))
 	}
@@ -236,6 +248,46 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 }
 
+// checkNetworkTables compares the rendered country and network tables with st: the same
+// keys in the same order, each row's figures, labels as want says for the keys
+// it names (each must be there), and data-value cells that add up to the period's clicks.
+func checkNetworkTables(t *testing.T, name string, snap dashSnapshot, st *analytics.Stats, want map[string]string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, dim := range []string{"country", "network"} {
+		rows, api := snap.Tables["table-"+dim], st.Breakdowns[dim]
+		if len(rows) != len(api) || len(api) == 0 || (api[len(api)-1].Key == analytics.OtherKey) != (len(api) == st.Meta.Top+1) {
+			t.Errorf("%s: table-%s has %d rows, the API %d (at most top %d, then other)", name, dim, len(rows), len(api), st.Meta.Top)
+			continue
+		}
+		var sum uint64
+		for i, w := range api {
+			r := rows[i]
+			if r.Key != w.Key || len(r.Values) != 3 || r.Values[0] != analytics.Itoa(w.Clicks) || r.Values[1] != analytics.Itoa(w.Valid) ||
+				r.Values[2] != analytics.Itoa(w.Flagged) {
+				t.Errorf("%s: table-%s row %d: %q %v, API %+v", name, dim, i, r.Key, r.Values, w)
+				continue
+			}
+			n, _ := strconv.ParseUint(r.Values[0], 10, 64)
+			sum += n
+			if label, ok := want[dim+":"+w.Key]; ok {
+				seen[dim+":"+w.Key] = true
+				if r.Cells[0] != label {
+					t.Errorf("%s: table-%s row %q reads %q, want %q", name, dim, w.Key, r.Cells[0], label)
+				}
+			}
+		}
+		if sum != st.Totals.Clicks {
+			t.Errorf("%s: table-%s adds up to %d clicks, the period has %d", name, dim, sum, st.Totals.Clicks)
+		}
+	}
+	for k := range want {
+		if !seen[k] {
+			t.Errorf("%s: no row %s to check its label", name, k)
+		}
+	}
+}
+
 // layoutJS measures the page: the document's width, and the tables whose last column
 // is not in view without scrolling their card.
 const layoutJS = `JSON.stringify({width: document.documentElement.scrollWidth,
@@ -244,12 +296,18 @@ const layoutJS = `JSON.stringify({width: document.documentElement.scrollWidth,
     return last && last.getBoundingClientRect().right > box.getBoundingClientRect().right + 1;
   }).map(t => t.id),
   tables: [...document.querySelectorAll("table[id]")].map(t => t.id),
-  lang: document.documentElement.lang, verdict: (document.querySelector("#table-verdict tbody td:nth-child(2)") || {}).textContent || ""})`
+  lang: document.documentElement.lang, verdict: (document.querySelector("#table-verdict tbody td:nth-child(2)") || {}).textContent || "",
+  heads: [...document.querySelectorAll(".breakdown h2")].map(h => h.textContent),
+  de: (document.querySelector('#table-country tr[data-key="DE"] td') || {}).textContent || "",
+  other: (document.querySelector('#table-network tr[data-key="other"] td') || {}).textContent || "",
+  sums: Object.fromEntries(["country", "network"].map(d => [d, [...document.querySelectorAll("#table-" + d + " tbody tr")]
+    .reduce((n, tr) => n + Number(tr.querySelector("td[data-value]").getAttribute("data-value")), 0)]))})`
 
 // The dashboard with figures in both languages: at 1400 px every breakdown shows its
 // last column (CTR for sources and creatives) without scrolling; at 390 px the page
 // does not scroll sideways (wide tables scroll inside their card). In Russian the
-// verdicts are explained in Russian. With REFEDGE_SCREENSHOTS_DIR set the pages are
+// verdicts are explained in Russian, and the country and network tables are titled,
+// named and summed in the page's language at both widths. With REFEDGE_SCREENSHOTS_DIR set the pages are
 // saved there (make screenshots).
 func TestDashboardLayoutInChromium(t *testing.T) {
 	end := time.Date(2025, 3, 22, 0, 0, 0, 0, time.UTC)
@@ -269,6 +327,11 @@ func TestDashboardLayoutInChromium(t *testing.T) {
 	var link struct{ URL string }
 	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &link) != nil {
 		t.Fatalf("login link: %d %s", rec.Code, rec.Body)
+	}
+	var st analytics.Stats
+	e.GetJSON("/api/v1/stats", e.Token("partnerL"), &st)
+	if st.Totals.Clicks == 0 {
+		t.Fatal("no clicks in the default range")
 	}
 	browser := testenv.Chromium(t)
 	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
@@ -295,9 +358,10 @@ func TestDashboardLayoutInChromium(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got struct {
-				Width         int
-				Cut, Tables   []string
-				Lang, Verdict string
+				Width                    int
+				Cut, Tables, Heads       []string
+				Lang, Verdict, DE, Other string
+				Sums                     map[string]uint64
 			}
 			if err := json.Unmarshal([]byte(raw), &got); err != nil {
 				t.Fatal(err)
@@ -313,6 +377,16 @@ func TestDashboardLayoutInChromium(t *testing.T) {
 			}
 			if lang == "ru" && !strings.ContainsAny(got.Verdict, "абвгдеёжзийклмнопрстуфхцчшщъыьэюя") {
 				t.Errorf("ru verdict explained as %q", got.Verdict)
+			}
+			// By country and by network, in the page's language, adding up to the clicks.
+			want := map[string][3]string{"en": {"By country", "By network", "Germany (DE)"}, "ru": {"По странам", "По сетям", "Германия (DE)"}}[lang]
+			heads := strings.Join(got.Heads, "|")
+			if !strings.Contains(heads, want[0]) || !strings.Contains(heads, want[1]) || got.DE != want[2] ||
+				got.Other != map[string]string{"en": "Other", "ru": "Другие"}[lang] {
+				t.Errorf("%s %d: headings %v, Germany's row %q, other network row %q; want %q", lang, width, got.Heads, got.DE, got.Other, want)
+			}
+			if got.Sums["country"] != st.Totals.Clicks || got.Sums["network"] != st.Totals.Clicks {
+				t.Errorf("%s %d: country and network tables add up to %v clicks, the period has %d", lang, width, got.Sums, st.Totals.Clicks)
 			}
 			if shots != "" {
 				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -88,6 +88,51 @@ func TestDashboardExplainsUnconfirmedPartner(t *testing.T) {
 	}
 }
 
+// The traffic-quality tables explain the datacenter verdict and the net:* reasons in ru
+// and en: the verdict and net:datacenter in sentences of their own, net:asn=<n> by the
+// network family's sentence with the AS number.
+func TestDashboardExplainsDatacenter(t *testing.T) {
+	d, err := New(Config{Analytics: &analytics.Analytics{}, Auth: mustTestAuth(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string][3]string{
+		"en": {"Came from a data centre", "The click came from a data centre", "The network the click came from (asn=16509)"},
+		"ru": {"Переход из сети дата-центра", "Клик пришёл из сети дата-центра", "Сеть, из которой пришёл клик (asn=16509)"},
+	} {
+		dims := map[string][]analytics.BreakdownRow{"reason": {
+			{Key: "net:datacenter", Clicks: 3, Flagged: 3}, {Key: "net:asn=16509", Clicks: 3, Flagged: 3}}}
+		st := &analytics.Stats{Breakdowns: analytics.BuildBreakdowns(dims, nil, map[string]uint64{"valid": 1, "datacenter": 3}, 10)}
+		st.Totals.Clicks = 4
+		st.Totals.Earnings = map[string]int64{}
+		refs := &analytics.Referrals{Totals: analytics.ReferralTotals{ByStatus: map[string]uint64{}}}
+		v := &dashView{UI: partnerui.UI{Catalogue: i18n.For(lang), Nonce: "n", Partner: "p"}, Script: "/s.js", Style: "/s.css"}
+		v.fill(analytics.Range{From: time.Unix(0, 0), To: time.Unix(3600, 0), Interval: analytics.AnalyticsHour}, func(string) string { return "" }, st, refs)
+		var buf bytes.Buffer
+		if err := d.page.Execute(&buf, v); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		row := func(id, key string) string {
+			i := strings.Index(out, `<table id="`+id+`">`)
+			if i < 0 {
+				t.Fatalf("%s: no table %s", lang, id)
+			}
+			tab := out[i : i+strings.Index(out[i:], "</table>")]
+			j := strings.Index(tab, `data-key="`+key+`"`)
+			if j < 0 {
+				t.Fatalf("%s: %s has no row %s:\n%s", lang, id, key, tab)
+			}
+			return tab[j : j+strings.Index(tab[j:], "</tr>")]
+		}
+		for i, r := range []string{row("table-verdict", "datacenter"), row("table-reason", "net:datacenter"), row("table-reason", "net:asn=16509")} {
+			if !strings.Contains(r, want[i]) {
+				t.Errorf("%s: row %s, want %q", lang, r, want[i])
+			}
+		}
+	}
+}
+
 // mustTestAuth returns an Auth whose Redis is never contacted by these tests.
 func mustTestAuth(t *testing.T) *partnerapi.Auth {
 	t.Helper()

@@ -44,9 +44,10 @@ type dashKPI struct {
 	Label, Value, Note, ID string
 }
 
-// dashRow is one breakdown row. Values hold the raw number for data-value attributes.
+// dashRow is one breakdown row. Values hold the raw number for data-value attributes;
+// Label is what the key cell shows (the key itself, or a country's or network's name).
 type dashRow struct {
-	Key, Text, Code                            string
+	Key, Label, Text, Code                     string
 	Clicks, Valid, Flagged, Impressions, Share string
 	ClicksN, ValidN, FlaggedN, ImpressionsN    uint64
 	CTR                                        string
@@ -54,9 +55,9 @@ type dashRow struct {
 }
 
 type dashTable struct {
-	Title, Dim, KeyLabel string
-	Rows                 []dashRow
-	Impressions          bool
+	Title, Dim, KeyLabel, Hint string
+	Rows                       []dashRow
+	Impressions                bool
 }
 
 type dashReferral struct {
@@ -114,7 +115,7 @@ var dashRanges = []struct{ rng, interval string }{
 
 // tableDims are the breakdown tables after traffic quality, in display order; each is
 // titled "dash.table.<dim>" with the key column "dash.key.<dim>".
-var tableDims = []string{"source", "creative", "widget", "banner", "sub_id", "referer_host", "device", "browser"}
+var tableDims = []string{"source", "creative", "widget", "banner", "sub_id", "referer_host", "device", "browser", "country", "network"}
 
 // cat is the view's catalogue (English when UI has none).
 func (v *dashView) cat() *i18n.Catalogue {
@@ -212,8 +213,15 @@ func (v *dashView) fill(r analytics.Range, get func(string) string, st *analytic
 	}
 	for _, d := range tableDims {
 		tab := dashTable{Title: c.T("dash.table." + d), Dim: d, KeyLabel: c.T("dash.key." + d), Impressions: d == "source" || d == "creative" || d == "widget" || d == "banner"}
+		if d == "network" {
+			tab.Hint = c.T("dash.network_hint")
+		}
 		for _, b := range st.Breakdowns[d] {
-			tab.Rows = append(tab.Rows, newDashRow(c, b, t.Clicks))
+			row := newDashRow(c, b, t.Clicks)
+			if label := networkLabel(c, d, b); label != "" {
+				row.Key, row.Label = b.Key, label
+			}
+			tab.Rows = append(tab.Rows, row)
 		}
 		if len(tab.Rows) > 0 {
 			v.Tables = append(v.Tables, tab)
@@ -262,6 +270,7 @@ func newDashRow(c *i18n.Catalogue, b analytics.BreakdownRow, total uint64) dashR
 	if row.Key == "" {
 		row.Key = c.T("dash.key.none")
 	}
+	row.Label = row.Key
 	return row
 }
 

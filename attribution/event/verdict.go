@@ -20,6 +20,9 @@ const (
 	// confirmed their email address (program rule 1). New verdicts are appended, so
 	// stored values keep their meaning.
 	UnconfirmedPartner
+	// Datacenter: the client address belongs to a data centre's network (a cloud, hosting
+	// or VPS provider, a VPN's or proxy's hosting; program rule 6).
+	Datacenter
 	numVerdicts
 )
 
@@ -36,6 +39,7 @@ var verdictNames = [numVerdicts]string{
 	BlockedPartner:     "blocked_partner",
 	SelfReferral:       "self_referral",
 	UnconfirmedPartner: "unconfirmed_partner",
+	Datacenter:         "datacenter",
 }
 
 // String returns the verdict's stored name.

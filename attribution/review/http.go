@@ -46,10 +46,11 @@ func (r *Review) RegisterAdmin(s *admin.Server) {
 type reviewParams struct {
 	period Period
 	limit  int
+	sort   string
 }
 
 // parseParams reads from, to (RFC 3339 or YYYY-MM-DD, to exclusive), range ("48h",
-// "7d": a span ending at to) and limit.
+// "7d": a span ending at to), limit and sort (score or datacenter_share).
 func (r *Review) parseParams(get func(string) string, defLimit, maxLimit int) (reviewParams, error) {
 	var p reviewParams
 	span, _, err := analytics.ParseSpan(get("range"))
@@ -88,18 +89,30 @@ func (r *Review) parseParams(get func(string) string, defLimit, maxLimit int) (r
 		return p, analytics.ParamErr("to", "period longer than %d days", int(r.cfg.MaxRange/(24*time.Hour)))
 	}
 	p.period = newReviewPeriod(from, to)
+	switch p.sort = get("sort"); p.sort {
+	case "":
+		p.sort = SortScore
+	case SortScore, SortDatacenter:
+	default:
+		return p, analytics.ParamErr("sort", "want %s or %s", SortScore, SortDatacenter)
+	}
 	p.limit, err = analytics.ParseIntParam(get, "limit", defLimit, 1, maxLimit)
 	return p, err
 }
 
 // Ranking returns the partners ranked by risk over p (the answer of GET /admin/v1/review).
 func (r *Review) Ranking(ctx context.Context, p Period, limit int) (*Ranking, error) {
+	return r.RankingBy(ctx, p, limit, SortScore)
+}
+
+// RankingBy is Ranking in the order by names (SortScore or SortDatacenter).
+func (r *Review) RankingBy(ctx context.Context, p Period, limit int, by string) (*Ranking, error) {
 	d, err := r.load(ctx, p, "", 20)
 	if err != nil {
 		return nil, err
 	}
-	all := rankPartners(d, 5, r.cfg.FastSignup)
-	out := &Ranking{Period: p, ScoreVersion: reviewScoreVersion, Total: len(all), Limit: limit,
+	all := rankPartners(d, 5, r.cfg.FastSignup, by)
+	out := &Ranking{Period: p, ScoreVersion: reviewScoreVersion, Sort: by, Total: len(all), Limit: limit,
 		Program: programMix(d.cur), Partners: all}
 	if len(all) > limit {
 		out.Partners = all[:limit]
@@ -180,7 +193,7 @@ func (r *Review) handleRanking(w http.ResponseWriter, req *http.Request) {
 		if err != nil {
 			return err
 		}
-		out, err = r.Ranking(ctx, p.period, p.limit)
+		out, err = r.RankingBy(ctx, p.period, p.limit, p.sort)
 		return err
 	})
 	if err != nil {
@@ -226,7 +239,7 @@ func writeReviewCSV(w http.ResponseWriter, rk *Ranking) {
 	_ = cw.Write([]string{"rank", "partner_id", "score", "traffic", "shift_points", "fast_signup_points", "shared_points", "concentration_points",
 		"clicks", "flagged", "flagged_share", "weighted_share", "baseline_clicks", "baseline_weighted_share", "shift", "top_reasons",
 		"signups", "matched", "fast_signups", "fast_share", "median_seconds", "shared_signups", "shared_share",
-		"currency", "net_commission", "top_referral_share", "referrals", "flags"})
+		"currency", "net_commission", "top_referral_share", "referrals", "flags", "datacenter_clicks", "datacenter_share"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, p := range rk.Partners {
 		reasons := make([]string, len(p.TopReasons))
@@ -245,7 +258,8 @@ func writeReviewCSV(w http.ResponseWriter, rk *Ranking) {
 		_ = cw.Write([]string{strconv.Itoa(p.Rank), analytics.CSVText(p.PartnerID), f(p.Score), f(c.Traffic), f(c.Shift), f(c.FastSignups), f(c.SharedVisitors), f(c.Concentration),
 			analytics.Itoa(p.Clicks.Total), analytics.Itoa(p.Clicks.Flagged), f(p.Clicks.FlaggedShare), f(p.Clicks.WeightedShare), analytics.Itoa(p.Baseline.Total), f(p.Baseline.WeightedShare), f(p.Shift),
 			analytics.CSVText(strings.Join(reasons, " ")), analytics.Itoa(p.Signups.Attributed), analytics.Itoa(p.Signups.Matched), analytics.Itoa(p.Signups.Fast), f(p.Signups.FastShare), median,
-			analytics.Itoa(p.Signups.Shared), f(p.Signups.SharedShare), cur, net, top, refs, analytics.CSVText(strings.Join(p.Flags, "; "))})
+			analytics.Itoa(p.Signups.Shared), f(p.Signups.SharedShare), cur, net, top, refs, analytics.CSVText(strings.Join(p.Flags, "; ")),
+			analytics.Itoa(p.Clicks.ByVerdict["datacenter"]), f(p.Clicks.DatacenterShare)})
 	}
 	cw.Flush()
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -336,6 +350,7 @@ type reviewPage struct {
 	CSV     string
 	JSON    string
 	Ranking *Ranking
+	Sorts   []reviewSortLink
 	Detail  *Detail
 	// Hrefs maps partner ids to their drill-down page for the same period.
 	Hrefs map[string]string
@@ -348,6 +363,12 @@ type reviewPage struct {
 }
 
 type reviewRangeLink struct{ Label, Href string }
+
+// reviewSortLink orders the ranking page by one sort key.
+type reviewSortLink struct {
+	Label, Href string
+	Active      bool
+}
 
 func (r *Review) newPage(title string, p *reviewParams, base string) *reviewPage {
 	pg := &reviewPage{Title: title, Hrefs: map[string]string{}, Console: r.console != nil}
@@ -374,7 +395,7 @@ func (r *Review) handleRankingPage(w http.ResponseWriter, req *http.Request) {
 		if p, err = r.parseParams(get, r.cfg.DefaultLimit, r.cfg.MaxLimit); err != nil {
 			return err
 		}
-		rk, err = r.Ranking(ctx, p.period, p.limit)
+		rk, err = r.RankingBy(ctx, p.period, p.limit, p.sort)
 		return err
 	})
 	pg := r.newPage("Partner review", nil, reviewPagePath)
@@ -387,8 +408,11 @@ func (r *Review) handleRankingPage(w http.ResponseWriter, req *http.Request) {
 	pg = r.newPage("Partner review", &p, reviewPagePath)
 	pg.Ranking = rk
 	q := periodQuery(p.period)
-	pg.CSV = reviewAPIPath + "?" + q + "&limit=" + strconv.Itoa(p.limit) + "&format=csv"
-	pg.JSON = reviewAPIPath + "?" + q + "&limit=" + strconv.Itoa(p.limit)
+	pg.CSV = reviewAPIPath + "?" + q + "&limit=" + strconv.Itoa(p.limit) + "&sort=" + p.sort + "&format=csv"
+	pg.JSON = reviewAPIPath + "?" + q + "&limit=" + strconv.Itoa(p.limit) + "&sort=" + p.sort
+	for _, by := range []struct{ label, v string }{{"score", SortScore}, {"data-centre share", SortDatacenter}} {
+		pg.Sorts = append(pg.Sorts, reviewSortLink{Label: by.label, Href: reviewPagePath + "?" + q + "&limit=" + strconv.Itoa(p.limit) + "&sort=" + by.v, Active: by.v == p.sort})
+	}
 	for _, pr := range rk.Partners {
 		pg.Hrefs[pr.PartnerID] = reviewPagePath + "/" + pr.PartnerID + "?" + q
 	}

@@ -158,8 +158,10 @@ type Ranking struct {
 	Period
 	// ScoreVersion names the formula in docs/review.md that produced the scores.
 	ScoreVersion int `json:"score_version"`
+	// Sort is the order of Partners: score, or datacenter_share.
+	Sort string `json:"sort"`
 	// Partners lists the partners with traffic, signups or commissions in the period,
-	// highest score first, at most Limit.
+	// in Sort's order (highest first), at most Limit.
 	Partners []PartnerRisk `json:"partners"`
 	// Total is how many partners had activity, listed or not.
 	Total int `json:"total"`
@@ -207,6 +209,9 @@ type Clicks struct {
 	// suggests abuse (docs/review.md).
 	FlaggedShare  float64 `json:"flagged_share"`
 	WeightedShare float64 `json:"weighted_share"`
+	// DatacenterShare is the share of clicks from data-centre networks (verdict
+	// datacenter) among all clicks; a sort key of the ranking (docs/review.md).
+	DatacenterShare float64 `json:"datacenter_share"`
 }
 
 // Reason is a reason code of flagged clicks with its count.

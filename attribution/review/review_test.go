@@ -374,6 +374,81 @@ func TestReviewRanksStufferFirst(t *testing.T) {
 	}
 }
 
+// The data-centre share is a column of the ranking (JSON, CSV, page) and a sort key:
+// with a click farm on cloud servers and a blogger with a few data-centre clicks added
+// to the simulated program, sort=datacenter_share ranks the farm first, then the
+// blogger, then the rest by score; each share is data-centre clicks over all clicks.
+func TestReviewRanksByDatacenterShare(t *testing.T) {
+	e := newReviewEnv(t)
+	s := &reviewSim{rng: rand.New(rand.NewPCG(7, 7)), n: 1_000_000}
+	cur := e.end.Add(-7 * 24 * time.Hour)
+	for i := range 400 {
+		v, reasons := "valid", []string(nil)
+		if i%4 != 0 {
+			v, reasons = "datacenter", []string{"net:datacenter", "net:asn=16509"}
+		}
+		s.click("cloudfarm", s.within(cur, 7*24*time.Hour), v, reasons, "", "")
+	}
+	for range 8 {
+		s.click("blogger", s.within(cur, 7*24*time.Hour), "datacenter", []string{"net:datacenter", "net:asn=24940"}, "", "")
+	}
+	s.insert(t, e.conn, e.db)
+
+	var rk Ranking
+	e.getJSON("/admin/v1/review?sort=datacenter_share", &rk)
+	var order []string
+	for _, p := range rk.Partners {
+		order = append(order, fmt.Sprintf("%s=%.4f/%.1f", p.PartnerID, p.Clicks.DatacenterShare, p.Score))
+	}
+	t.Logf("by data-centre share: %s", strings.Join(order, " "))
+	if rk.Sort != SortDatacenter || len(rk.Partners) != 7 || rk.Partners[0].PartnerID != "cloudfarm" || rk.Partners[1].PartnerID != "blogger" {
+		t.Fatalf("sort %q, order %v: want cloudfarm, blogger first", rk.Sort, order)
+	}
+	farm, blogger := rk.Partners[0], rk.Partners[1]
+	if farm.Clicks.Total != 400 || farm.Clicks.ByVerdict["datacenter"] != 300 || farm.Clicks.DatacenterShare != 0.75 {
+		t.Fatalf("cloudfarm clicks %+v, want 300 datacenter of 400 (0.75)", farm.Clicks)
+	}
+	if want := round4(8.0 / float64(blogger.Clicks.Total)); blogger.Clicks.ByVerdict["datacenter"] != 8 || blogger.Clicks.DatacenterShare != want {
+		t.Fatalf("blogger clicks %+v, want 8 datacenter (share %v)", blogger.Clicks, want)
+	}
+	// The rest (no data-centre clicks) keep the score order.
+	for i := 3; i < len(rk.Partners); i++ {
+		if a, b := rk.Partners[i-1], rk.Partners[i]; a.Clicks.DatacenterShare != 0 || a.Score < b.Score {
+			t.Errorf("after the data-centre partners, %s (%v) before %s (%v)", a.PartnerID, a.Score, b.PartnerID, b.Score)
+		}
+	}
+	// The score counts data-centre clicks as it counts bots: the farm is not first by score.
+	var byScore Ranking
+	e.getJSON("/admin/v1/review", &byScore)
+	if byScore.Sort != SortScore || byScore.Partners[0].PartnerID != "stuffer" || farm.Components.Traffic < 10 {
+		t.Errorf("by score: first %s, farm traffic points %v", byScore.Partners[0].PartnerID, farm.Components.Traffic)
+	}
+	if want := round4(float64(308) / float64(byScore.Program.Total)); byScore.Program.DatacenterShare != want {
+		t.Errorf("program data-centre share %v, want %v", byScore.Program.DatacenterShare, want)
+	}
+
+	// CSV carries the column, in the same order.
+	code, _, body := e.get("/admin/v1/review?sort=datacenter_share&format=csv")
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if code != 200 || err != nil || len(rows) != 8 {
+		t.Fatalf("CSV: %d %v, %d rows", code, err, len(rows))
+	}
+	col := slices.Index(rows[0], "datacenter_share")
+	if n := slices.Index(rows[0], "datacenter_clicks"); col < 0 || n < 0 || rows[1][1] != "cloudfarm" || rows[1][col] != "0.75" || rows[1][n] != "300" {
+		t.Fatalf("CSV header %q, first row %q", rows[0], rows[1])
+	}
+	// The page shows the column and links both orders; a bad sort is refused.
+	code, _, page := e.get("/admin/review?sort=datacenter_share")
+	if code != 200 || !strings.Contains(page, `<th class="num">Data centre</th>`) || !strings.Contains(page, `data-share="0.75"`) ||
+		strings.Index(page, `data-partner="cloudfarm"`) > strings.Index(page, `data-partner="stuffer"`) ||
+		!strings.Contains(page, `sort=score`) || !strings.Contains(page, `class="active" aria-current="page">data-centre share</a>`) {
+		t.Fatalf("review page: %d\n%s", code, page)
+	}
+	if code, _, body := e.get("/admin/v1/review?sort=bogus"); code != 400 || !strings.Contains(body, "sort:") {
+		t.Fatalf("sort=bogus: %d %s", code, body)
+	}
+}
+
 // The drill-down shows the stuffer's sample clicks with their reasons, the quickest
 // signups and the shared networks.
 func TestReviewDrillDown(t *testing.T) {

@@ -40,13 +40,16 @@ const (
 // Hidden loads, pop-unders, automatic redirects and self-referral are deliberate; bots and
 // ads break the rules but may be a third party's; rate limits and duplicates are mostly
 // enthusiasm; blocked_partner and unconfirmed_partner are the marketplace's own state of
-// the account (weight 0, like valid).
+// the account (weight 0, like valid). datacenter weighs as bot, the verdict such clicks
+// had before they got their own: programs click from servers, the partner's or a third
+// party's.
 var reviewVerdictRisk = map[string]float64{
 	"hidden_frame":  1,
 	"popunder":      1,
 	"auto_redirect": 1,
 	"self_referral": 1,
 	"bot":           0.6,
+	"datacenter":    0.6,
 	"context_ad":    0.6,
 	"rate_limited":  0.4,
 	"duplicate":     0.1,
@@ -70,6 +73,7 @@ func mixOf(m map[string]uint64) Clicks {
 	if c.Total > 0 {
 		c.FlaggedShare = round4(float64(c.Flagged) / float64(c.Total))
 		c.WeightedShare = round4(w / float64(c.Total))
+		c.DatacenterShare = round4(float64(c.ByVerdict["datacenter"]) / float64(c.Total))
 	}
 	return c
 }
@@ -219,9 +223,18 @@ func reviewPct(n, total uint64) string {
 	return strconv.FormatFloat(float64(n)*100/float64(total), 'f', 0, 64) + "%"
 }
 
+// Ranking orders (the sort parameter of the review, docs/review.md).
+const (
+	// SortScore ranks by score, then flagged clicks, then partner id.
+	SortScore = "score"
+	// SortDatacenter ranks by the share of clicks from data-centre networks, then by
+	// such clicks, then score, then partner id.
+	SortDatacenter = "datacenter_share"
+)
+
 // rankPartners scores every partner active in the period (clicks, signups or
-// commissions) and returns them highest score first, ties by flagged clicks then id.
-func rankPartners(d *reviewData, topReasons int, fast time.Duration) []PartnerRisk {
+// commissions) and returns them in the order by names (SortScore when empty).
+func rankPartners(d *reviewData, topReasons int, fast time.Duration, by string) []PartnerRisk {
 	ids := map[string]struct{}{}
 	for id := range d.cur {
 		ids[id] = struct{}{}
@@ -238,6 +251,14 @@ func rankPartners(d *reviewData, topReasons int, fast time.Duration) []PartnerRi
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := &out[i], &out[j]
+		if by == SortDatacenter {
+			if a.Clicks.DatacenterShare != b.Clicks.DatacenterShare {
+				return a.Clicks.DatacenterShare > b.Clicks.DatacenterShare
+			}
+			if da, db := a.Clicks.ByVerdict["datacenter"], b.Clicks.ByVerdict["datacenter"]; da != db {
+				return da > db
+			}
+		}
 		if a.Score != b.Score {
 			return a.Score > b.Score
 		}

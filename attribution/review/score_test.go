@@ -43,6 +43,12 @@ func TestReviewScore(t *testing.T) {
 	f("duplicates are mild", mix(map[string]uint64{"duplicate": 500, "valid": 500}, nil), 0, 2, "50% of 1,000 clicks flagged: duplicate 50%")
 	f("blocked is no score", mix(map[string]uint64{"blocked_partner": 500}, nil), 0, 0, "blocked_partner 100%")
 	f("unconfirmed is no score", mix(map[string]uint64{"unconfirmed_partner": 500}, nil), 0, 0, "unconfirmed_partner 100%")
+	// Data-centre clicks weigh as bot clicks, the verdict they had before they got their own.
+	f("data centre weighs as bot", mix(map[string]uint64{"datacenter": 10000}, nil), 20.9, 21, "100% of 10,000 clicks flagged: datacenter 100%")
+	if a, b := scorePartner("p", mix(map[string]uint64{"datacenter": 300, "valid": 700}, nil), 5, time.Second),
+		scorePartner("p", mix(map[string]uint64{"bot": 300, "valid": 700}, nil), 5, time.Second); a.Score != b.Score || a.Clicks.DatacenterShare != 0.3 || b.Clicks.DatacenterShare != 0 {
+		t.Errorf("datacenter %v (share %v), bot %v (share %v): want equal scores, shares 0.3 and 0", a.Score, a.Clicks.DatacenterShare, b.Score, b.Clicks.DatacenterShare)
+	}
 
 	fast := newReviewData()
 	fast.signups["p"] = &signupStats{attributed: 100, matched: 100, fast: 100, median: 4}
@@ -66,7 +72,7 @@ func TestReviewRankOrder(t *testing.T) {
 	d.cur["c"] = map[string]uint64{"valid": 10, "blocked_partner": 5}
 	d.cur["x"] = map[string]uint64{"hidden_frame": 100}
 	d.signups["s"] = &signupStats{attributed: 1}
-	got := rankPartners(d, 5, 30*time.Second)
+	got := rankPartners(d, 5, 30*time.Second, SortScore)
 	var ids []string
 	for i, p := range got {
 		ids = append(ids, p.PartnerID)
@@ -77,5 +83,22 @@ func TestReviewRankOrder(t *testing.T) {
 	// Highest score, then more flagged clicks, then id.
 	if strings.Join(ids, ",") != "x,c,a,b,s" {
 		t.Fatalf("order %v", ids)
+	}
+
+	// By data-centre share: the highest share first, then more data-centre clicks, then
+	// the score order.
+	d.cur["dc-half"] = map[string]uint64{"datacenter": 5, "valid": 5}
+	d.cur["dc-half-big"] = map[string]uint64{"datacenter": 50, "valid": 50}
+	d.cur["dc-most"] = map[string]uint64{"datacenter": 9, "valid": 1}
+	d.cur["dc-few"] = map[string]uint64{"datacenter": 1, "hidden_frame": 99}
+	ids = ids[:0]
+	for i, p := range rankPartners(d, 5, 30*time.Second, SortDatacenter) {
+		ids = append(ids, p.PartnerID)
+		if p.Rank != i+1 {
+			t.Fatalf("rank %d at %d", p.Rank, i)
+		}
+	}
+	if strings.Join(ids, ",") != "dc-most,dc-half-big,dc-half,dc-few,x,c,a,b,s" {
+		t.Fatalf("order by datacenter share %v", ids)
 	}
 }

@@ -328,7 +328,7 @@ func (a *App) buildAnalytics(context.Context) error {
 		return err
 	}
 	a.anConn, a.anDB = conn, db
-	acfg.Conn, acfg.DB, acfg.Logger = conn, db, a.log
+	acfg.Conn, acfg.DB, acfg.Logger, acfg.ASName = conn, db, a.log, a.geo.ASName
 	if a.analytics, err = analytics.New(acfg); err != nil {
 		return err
 	}

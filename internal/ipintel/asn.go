@@ -16,6 +16,8 @@ import (
 type asnDB struct {
 	ranges rangeTable
 	orgs   []string
+	// names maps an AS number to its organisation (the first one its ranges name).
+	names map[uint32]uint32
 	// overlaps counts the ranges cut or dropped because they overlapped another.
 	overlaps int
 }
@@ -29,6 +31,14 @@ func (db *asnDB) lookup(ip netip.Addr) (uint32, string) {
 	return asn, db.orgs[org]
 }
 
+// name returns the organisation of AS asn, or "".
+func (db *asnDB) name(asn uint32) string {
+	if i, ok := db.names[asn]; ok {
+		return db.orgs[i]
+	}
+	return ""
+}
+
 // loadASN reads ASN CSV files: one inclusive range a line, "first,last,asn,organisation",
 // first and last IPv4 or IPv6 addresses (the @ip-location-db/asn format; organisation
 // names with commas are quoted).
@@ -36,7 +46,7 @@ func loadASN(paths []string) (*asnDB, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no ASN file")
 	}
-	db := &asnDB{orgs: []string{""}}
+	db := &asnDB{orgs: []string{""}, names: map[uint32]uint32{}}
 	index := map[string]uint32{"": 0}
 	for _, p := range paths {
 		if err := db.readCSV(p, index); err != nil {
@@ -79,6 +89,9 @@ func (db *asnDB) readCSV(path string, index map[string]uint32) error {
 			org = uint32(len(db.orgs))
 			db.orgs = append(db.orgs, rec[3]) // rec[3] is a fresh string: ReuseRecord reuses the slice only
 			index[rec[3]] = org
+		}
+		if _, ok := db.names[uint32(asn)]; !ok && org != 0 {
+			db.names[uint32(asn)] = org
 		}
 		if err := db.ranges.add(first, last, uint32(asn), org); err != nil {
 			return fmt.Errorf("%s:%d: %w", path, line, err)

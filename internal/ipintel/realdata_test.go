@@ -202,11 +202,19 @@ func TestWellKnownAddresses(t *testing.T) {
 		if got.ASN != w.asn || got.Country != w.country || got.Datacenter != w.datacenter || got.Org == "" {
 			t.Errorf("%s (%s): Lookup = %+v, want AS%d %s datacenter=%v", w.addr, w.what, got, w.asn, w.country, w.datacenter)
 		}
+		// The AS's name (shown on the dashboard's networks) is the organisation its
+		// first range in the data names.
+		if name := s.ASName(w.asn); name == "" || w.asn == 16509 && name != "Amazon.com, Inc." {
+			t.Errorf("%s (%s): ASName(%d) = %q", w.addr, w.what, w.asn, name)
+		}
 		if w.datacenter {
 			dc++
 		} else {
 			consumer++
 		}
+	}
+	if name := s.ASName(64999); name != "" {
+		t.Errorf("ASName of an AS in no range = %q, want empty", name)
 	}
 	t.Logf("%d addresses: %d data-centre, %d other", len(wellKnown), dc, consumer)
 }

@@ -144,6 +144,18 @@ func (s *Service) Lookup(ip netip.Addr) Info {
 	return in
 }
 
+// ASName returns the organisation that holds AS asn in the loaded ASN data, or "" when
+// no data is loaded or the AS is in none of its ranges.
+func (s *Service) ASName(asn uint32) string {
+	if s == nil {
+		return ""
+	}
+	if d := s.data.Load(); d != nil && d.asn != nil {
+		return d.asn.name(asn)
+	}
+	return ""
+}
+
 // Active reports whether a lookup can tell anything: a database is loaded or the
 // operator listed networks to deny.
 func (s *Service) Active() bool {
