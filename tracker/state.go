@@ -2,9 +2,7 @@ package tracker
 
 import (
 	"context"
-	_ "embed"
 	"errors"
-	"fmt"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -60,16 +58,14 @@ type StateStore interface {
 	Lookup(ctx context.Context, q *StateQuery, out *State) error
 }
 
-// RedisState reads and updates click state in Redis: the partner's standing (HMGET of
-// the registry's status and email_confirmed fields, skipped when the in-process cache
-// knows it), and for a click that opens windows the own-visitor check (SISMEMBER), the
-// duplicate window (SET NX PX) and the rate limiters (sliding-window counters: INCR,
-// PEXPIRE of a new counter, GET of the previous window's). Concurrent clicks share round
-// trips (redisx.Coalescer), and their windows are one call of a script (state.lua) per
-// batch: a plain command costs Redis its parsing and reply as much as its work, and the
-// script pays those once for the batch (docs/performance.md, "Redis per click"). On
-// Redis Cluster, where a script's keys must share a slot, the batch makes one call per
-// slot its keys fall in, all in the same pipeline.
+// RedisState reads and updates click state in Redis with plain single-key commands, so
+// it works on Redis Cluster unchanged: the partner's standing (HMGET of the registry's
+// status and email_confirmed fields, skipped when the in-process cache knows it), the
+// own-visitor check (SISMEMBER), the duplicate window (SET NX PX) and the rate limiters
+// (sliding-window counters: INCR and EXPIRE NX of this window's counter, GET of the
+// previous one). Plain commands cost Redis a fraction of a Lua script call. Concurrent
+// clicks share round trips: their commands go out together in one pipeline
+// (redisx.Coalescer), so under load a burst of clicks costs one write and one read.
 type RedisState struct {
 	Redis   redis.UniversalClient
 	Quality Quality
@@ -78,18 +74,11 @@ type RedisState struct {
 	// confirmation take effect within it.
 	PartnerTTL time.Duration
 
-	cache   partnerCache
-	once    sync.Once
-	co      redisx.Coalescer[*lookupCall]
-	cfg     Quality // Quality with defaults
-	cluster bool
-	batches sync.Pool // *stateBatch
+	cache partnerCache
+	once  sync.Once
+	co    redisx.Coalescer[*lookupCall]
+	cfg   Quality // Quality with defaults
 }
-
-//go:embed state.lua
-var stateLua string
-
-var stateScript = redis.NewScript(stateLua)
 
 // lookupCall is one click's part of a shared pipeline.
 type lookupCall struct {
@@ -98,108 +87,52 @@ type lookupCall struct {
 	err    error
 	cached bool // the standing came from the cache; hmget is unused
 	hmget  *redis.SliceCmd
-	// Where the click's checks answer in the batch's script calls.
-	own, dup   scriptRef
-	vis, ip    slidingWindow
-	pcap       slidingWindow // only with Quality.PartnerRate
-	hasWindows bool
+	own    *redis.BoolCmd
+	dup    *redis.BoolCmd
+	vis    slidingWindow
+	ip     slidingWindow
+	pcap   slidingWindow // only with Quality.PartnerRate
 }
 
 var lookupCalls = sync.Pool{New: func() any { return new(lookupCall) }}
 
-// scriptRef is a check's answer in a batch: the script call and the first integer.
-type scriptRef struct {
-	call *scriptCall
-	at   int
-}
-
-func (r scriptRef) val(i int) (int64, error) {
-	if r.call.err != nil {
-		return 0, r.call.err
-	}
-	return r.call.vals[r.at+i], nil
-}
-
-// slidingWindow is one rate limiter's check for one click: Cloudflare's two-counter
+// slidingWindow is one rate limiter's commands for one click: Cloudflare's two-counter
 // estimate of the clicks in the last span, previous window's count weighted by how
 // much of it the sliding span still covers, plus this window's count (this click
 // included). Refused clicks count too: a client that keeps hammering stays limited.
 type slidingWindow struct {
-	ref    scriptRef
+	cur    *redis.IntCmd
+	expire *redis.BoolCmd
+	prev   *redis.StringCmd
 	weight float64 // share of the previous window inside the sliding span
 	limit  int64
 }
 
+func (w *slidingWindow) queue(ctx context.Context, pipe redis.Pipeliner, key string, limit int, span time.Duration, nowMs int64) {
+	spanMs := max(span.Milliseconds(), 1)
+	idx := nowMs / spanMs
+	cur := key + ":" + strconv.FormatInt(idx, 10)
+	w.cur = pipe.Incr(ctx, cur)
+	// Kept for two spans: during the next window it is the previous one.
+	w.expire = pipe.ExpireNX(ctx, cur, max(2*span, time.Second).Round(time.Second)+time.Second)
+	w.prev = pipe.Get(ctx, key+":"+strconv.FormatInt(idx-1, 10))
+	w.weight = 1 - float64(nowMs%spanMs)/float64(spanMs)
+	w.limit = int64(limit)
+}
+
 func (w *slidingWindow) over() (bool, error) {
-	cur, err := w.ref.val(0)
+	cur, err := w.cur.Result()
 	if err != nil {
 		return false, err
 	}
-	prev, err := w.ref.val(1)
-	if err != nil {
+	if err := w.expire.Err(); err != nil {
 		return false, err
 	}
-	return overLimit(cur, prev, w.weight, w.limit), nil
-}
-
-// overLimit is the limiter's decision: the sliding estimate exceeds the limit.
-func overLimit(cur, prev int64, weight float64, limit int64) bool {
-	return float64(prev)*weight+float64(cur) > float64(limit)
-}
-
-// scriptCall is one call of state.lua: the checks of a batch whose keys share a slot.
-type scriptCall struct {
-	ops  []byte
-	keys []string
-	args []any // ops, then the checks' arguments
-	n    int   // integers the call answers
-	cmd  *redis.Cmd
-	vals []int64 // the answer
-	err  error
-}
-
-// result reads the call's answer.
-func (sc *scriptCall) result() {
-	sc.vals, sc.err = sc.cmd.Int64Slice()
-	if sc.err == nil && len(sc.vals) != sc.n {
-		sc.err = fmt.Errorf("click state script answered %d values, want %d", len(sc.vals), sc.n)
+	prev, err := w.prev.Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, err
 	}
-}
-
-// stateBatch is a batch's script calls, reused across batches.
-type stateBatch struct {
-	calls  []*scriptCall
-	used   int
-	bySlot map[uint16]*scriptCall
-}
-
-// call is the script call for keys in slot: one per slot on a cluster, one in all
-// otherwise.
-func (b *stateBatch) call(cluster bool, slot uint16) *scriptCall {
-	if !cluster {
-		slot = 0
-	}
-	if c := b.bySlot[slot]; c != nil {
-		return c
-	}
-	if b.used == len(b.calls) {
-		b.calls = append(b.calls, new(scriptCall))
-	}
-	c := b.calls[b.used]
-	b.used++
-	c.ops, c.keys, c.args, c.n, c.cmd = c.ops[:0], c.keys[:0], append(c.args[:0], nil), 0, nil
-	b.bySlot[slot] = c
-	return c
-}
-
-func (b *stateBatch) reset() {
-	for _, c := range b.calls[:b.used] {
-		clear(c.keys)
-		clear(c.args)
-		c.cmd, c.vals, c.err = nil, nil, nil
-	}
-	b.used = 0
-	clear(b.bySlot)
+	return float64(prev)*w.weight+float64(cur) > float64(w.limit), nil
 }
 
 // Lookup implements StateStore. It waits for the pipeline that carries the click.
@@ -208,7 +141,6 @@ func (r *RedisState) Lookup(_ context.Context, q *StateQuery, out *State) error 
 		// Defaults go on a copy: writing them into r.Quality would race with readers.
 		r.cfg = r.Quality
 		r.cfg.defaults()
-		r.cluster = redisx.IsCluster(r.Redis)
 		r.co.Run = r.run
 	})
 	st, cached := r.cache.get(q.Partner, q.Now)
@@ -230,54 +162,20 @@ func (r *RedisState) Lookup(_ context.Context, q *StateQuery, out *State) error 
 	return err
 }
 
-// run sends one batch of clicks in a pipeline: the standings not cached and the
-// batch's script calls. The client's own timeouts bound it.
+// run sends one batch of clicks in a pipeline. The client's own timeouts bound it.
 func (r *RedisState) run(calls []*lookupCall) {
 	ctx := context.Background()
-	b, _ := r.batches.Get().(*stateBatch)
-	if b == nil {
-		b = &stateBatch{bySlot: make(map[uint16]*scriptCall)}
-	}
 	pipe := r.Redis.Pipeline()
 	for _, c := range calls {
-		r.queue(ctx, pipe, b, c)
-	}
-	for _, sc := range b.calls[:b.used] {
-		sc.args[0] = sc.ops
-		sc.cmd = stateScript.EvalSha(ctx, pipe, sc.keys, sc.args...)
+		r.queue(ctx, pipe, c)
 	}
 	_, _ = pipe.Exec(ctx) // each click reads its own commands' errors
-	r.retryNoScript(ctx, b)
-	for _, sc := range b.calls[:b.used] {
-		sc.result()
-	}
 	for _, c := range calls {
 		c.err = r.read(c)
 	}
-	b.reset()
-	r.batches.Put(b)
 }
 
-// retryNoScript sends again, with the script's text, the calls a node answered
-// NOSCRIPT (a restarted or new node, SCRIPT FLUSH): such a call ran nothing, and EVAL
-// leaves the script cached for the next batches.
-func (r *RedisState) retryNoScript(ctx context.Context, b *stateBatch) {
-	var pipe redis.Pipeliner
-	for _, sc := range b.calls[:b.used] {
-		if !redis.HasErrorPrefix(sc.cmd.Err(), "NOSCRIPT") {
-			continue
-		}
-		if pipe == nil {
-			pipe = r.Redis.Pipeline()
-		}
-		sc.cmd = stateScript.Eval(ctx, pipe, sc.keys, sc.args...)
-	}
-	if pipe != nil {
-		_, _ = pipe.Exec(ctx)
-	}
-}
-
-func (r *RedisState) queue(ctx context.Context, pipe redis.Pipeliner, b *stateBatch, c *lookupCall) {
+func (r *RedisState) queue(ctx context.Context, pipe redis.Pipeliner, c *lookupCall) {
 	q, cfg := c.q, &r.cfg
 	pid := string(q.Partner)
 	base := partners.Key(pid)
@@ -290,49 +188,15 @@ func (r *RedisState) queue(ctx context.Context, pipe redis.Pipeliner, b *stateBa
 	if !q.Windows {
 		return
 	}
-	c.hasWindows = true
 	vis := string(q.Visitor)
 	now := q.Now.UnixMilli()
-	// The partner's keys share its hash tag, so one call serves both checks.
-	sc := b.call(r.cluster, redisx.Slot(base))
-	c.own = sc.add('o', 1, partners.VisitorsKey(pid), "", vis, nil)
-	c.dup = sc.add('d', 1, base+":dup:"+vis, "", max(cfg.DuplicateWindow.Milliseconds(), 1), nil)
-	r.window(b, &c.vis, "rfe:rl:v:{"+vis+"}", cfg.VisitorBurst, burstSpan(cfg.VisitorRate, cfg.VisitorBurst), now)
-	r.window(b, &c.ip, "rfe:rl:ip:{"+q.IP.String()+"}", cfg.IPBurst, burstSpan(cfg.IPRate, cfg.IPBurst), now)
+	c.own = pipe.SIsMember(ctx, partners.VisitorsKey(pid), vis)
+	c.dup = pipe.SetNX(ctx, base+":dup:"+vis, "1", cfg.DuplicateWindow)
+	c.vis.queue(ctx, pipe, "rfe:rl:v:{"+vis+"}", cfg.VisitorBurst, burstSpan(cfg.VisitorRate, cfg.VisitorBurst), now)
+	c.ip.queue(ctx, pipe, "rfe:rl:ip:{"+q.IP.String()+"}", cfg.IPBurst, burstSpan(cfg.IPRate, cfg.IPBurst), now)
 	if cfg.PartnerRate > 0 {
-		r.window(b, &c.pcap, base+":rate", cfg.PartnerRate, time.Minute, now)
+		c.pcap.queue(ctx, pipe, base+":rate", cfg.PartnerRate, time.Minute, now)
 	}
-}
-
-// add appends a check of op with its keys and arguments (key2, arg2 when non-empty)
-// answering n integers.
-func (sc *scriptCall) add(op byte, n int, key, key2 string, arg, arg2 any) scriptRef {
-	sc.ops = append(sc.ops, op)
-	sc.keys = append(sc.keys, key)
-	if key2 != "" {
-		sc.keys = append(sc.keys, key2)
-	}
-	sc.args = append(sc.args, arg)
-	if arg2 != nil {
-		sc.args = append(sc.args, arg2)
-	}
-	ref := scriptRef{call: sc, at: sc.n}
-	sc.n += n
-	return ref
-}
-
-// window queues a limiter's check: the counters of the window now falls in and of
-// the one before, windows aligned to the Unix epoch.
-func (r *RedisState) window(b *stateBatch, w *slidingWindow, key string, limit int, span time.Duration, nowMs int64) {
-	spanMs := max(span.Milliseconds(), 1)
-	idx := nowMs / spanMs
-	// Kept for two spans: during the next window it is the previous one.
-	ttl := max(2*span, time.Second).Round(time.Second) + time.Second
-	sc := b.call(r.cluster, redisx.Slot(key))
-	w.ref = sc.add('l', 2, key+":"+strconv.FormatInt(idx, 10), key+":"+strconv.FormatInt(idx-1, 10),
-		ttl.Milliseconds(), limit)
-	w.weight = 1 - float64(nowMs%spanMs)/float64(spanMs)
-	w.limit = int64(limit)
 }
 
 // burstSpan is the span in which a limiter of rate per minute admits burst clicks.
@@ -359,25 +223,25 @@ func (r *RedisState) read(c *lookupCall) error {
 		}
 		r.cache.put(q.Partner, out.Partner, q.Now, ttl)
 	}
-	if !c.hasWindows {
+	if !q.Windows {
 		return nil
 	}
-	own, err := c.own.val(0)
+	own, err := c.own.Result()
 	if err != nil {
 		return err
 	}
-	dup, err := c.dup.val(0)
+	set, err := c.dup.Result()
 	if err != nil {
 		return err
 	}
-	out.OwnVisitor, out.Duplicate = own == 1, dup == 1
+	out.OwnVisitor, out.Duplicate = own, !set
 	if out.VisitorLimited, err = c.vis.over(); err != nil {
 		return err
 	}
 	if out.IPLimited, err = c.ip.over(); err != nil {
 		return err
 	}
-	if c.pcap.ref.call != nil {
+	if c.pcap.cur != nil {
 		if out.PartnerLimited, err = c.pcap.over(); err != nil {
 			return err
 		}
