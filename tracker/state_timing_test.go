@@ -3,6 +3,7 @@ package tracker
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -184,4 +185,63 @@ func commandCalls(b *testing.B, rdb *redis.Client) int64 {
 		n += c
 	}
 	return n
+}
+
+// BenchmarkRedisCheckCost is what each check's commands cost Redis for a distinct key,
+// and what the alternatives considered for them would (docs/performance.md, "Redis per
+// click"): pipelines of 64 checks, Redis's CPU per check.
+//
+//	go test ./tracker/ -run XXX -bench RedisCheckCost -benchtime 100000x
+func BenchmarkRedisCheckCost(b *testing.B) {
+	ctx := context.Background()
+	checks := []struct {
+		name  string
+		queue func(pipe redis.Pipeliner, key, field string, i int)
+	}{
+		{"limiter", func(pipe redis.Pipeliner, key, _ string, _ int) {
+			pipe.Incr(ctx, key+":5")
+			pipe.ExpireNX(ctx, key+":5", 3*time.Minute)
+			pipe.Get(ctx, key+":4")
+		}},
+		{"limiter-bitfield", func(pipe redis.Pipeliner, key, _ string, _ int) {
+			pipe.BitField(ctx, key, "OVERFLOW", "SAT", "INCRBY", "u16", "#1", 1, "GET", "u16", "#0", "SET", "u16", "#2", 0)
+			pipe.PExpireAt(ctx, key, time.Now().Add(2*time.Minute))
+		}},
+		{"bitfield-alone", func(pipe redis.Pipeliner, key, _ string, _ int) {
+			pipe.BitField(ctx, key, "OVERFLOW", "SAT", "INCRBY", "u16", "#1", 1, "GET", "u16", "#0", "SET", "u16", "#2", 0)
+		}},
+		{"limiter-hash-buckets", func(pipe redis.Pipeliner, _, field string, i int) {
+			bucket := "rfe:bench:rl:{" + strconv.Itoa(i*7919%1024) + "}:"
+			pipe.HIncrBy(ctx, bucket+"5", field, 1)
+			pipe.ExpireNX(ctx, bucket+"5", 3*time.Minute)
+			pipe.HGet(ctx, bucket+"4", field)
+		}},
+		{"duplicate-setnx", func(pipe redis.Pipeliner, key, _ string, _ int) {
+			pipe.SetNX(ctx, key, "1", time.Hour)
+		}},
+		{"own-sismember", func(pipe redis.Pipeliner, key, _ string, _ int) {
+			pipe.SIsMember(ctx, key, "v:AAAAAAAAAAAAAAAAAAAAAA")
+		}},
+	}
+	for _, c := range checks {
+		b.Run(c.name, func(b *testing.B) {
+			rdb := testenv.Redis(b)
+			pid := redisPid(b, rdb)
+			run := strconv.FormatInt(time.Now().UnixNano(), 36)
+			cpu0 := procCPU(b, pid)
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 64 {
+				pipe := rdb.Pipeline()
+				for j := i; j < min(i+64, b.N); j++ {
+					field := run + strconv.Itoa(j)
+					c.queue(pipe, "rfe:bench:{"+field+"}", field, j)
+				}
+				if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(procCPU(b, pid)-cpu0)*1e6/clockTicks/float64(b.N), "redis-cpu-µs/check")
+		})
+	}
 }
