@@ -3,6 +3,8 @@
 -- visitor id), 15% duplicates (a returning visitor's second click),
 -- 15% bots (crawler and link-preview User-Agents), 10% contextual-ad clicks (gclid),
 -- spread over 1,000 partners (bench-0 .. bench-999, registered by run.sh).
+-- BENCH_MIX=valid makes every click the first kind: valid and distinct, the most
+-- Redis work a click makes.
 local chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 local bots = {
   "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
@@ -19,6 +21,7 @@ local seed = tonumber(os.getenv("BENCH_SEED") or "") or os.time()
 -- with -c connections the rate is about c / (pace + latency), which is how the harness
 -- holds a rate below the maximum to read the latency there (wrk has no rate option).
 local pace = tonumber(os.getenv("BENCH_PACE_MS") or "") or 0
+local all_valid = os.getenv("BENCH_MIX") == "valid"
 if pace > 0 then
   function delay() return pace end
 end
@@ -54,6 +57,7 @@ function request()
   local partner = "bench-" .. (n % 1000)
   local ip = string.format("10.%d.%d.%d", (n / 65536) % 256, (n / 256) % 256, n % 256)
   local r = math.random(100)
+  if all_valid then r = 1 end
   if r <= 60 then
     -- a new visitor: its own address and a fresh visitor id
     return browser("/categories/design?ref=" .. partner .. "&src=link", ip,

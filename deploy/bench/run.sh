@@ -6,6 +6,12 @@
 # noisy machine; then the ingestion harness (`refedge bench-ingest`): clicks from the
 # edge's queue into ClickHouse and the broker, sustained, with the edge's memory.
 #
+# At the end it prints the performance targets as PASS/FAIL lines, each computed from this
+# run's own figures (SKIP for a target whose part did not run): refedge's CPU per click
+# against bare302's per request, Redis's CPU per valid click, ClickHouse's per ingested
+# click, the keep-alive and new-connection rates against bare302's, and the p99 at half
+# the click mix's maximum rate.
+#
 # Usage: deploy/bench/run.sh [seconds per wrk run, default 10]
 # Environment:
 #   BENCH_ONLY            parts to run, comma-separated: go, wrk, ingest (default: all)
@@ -30,6 +36,8 @@ command -v wrk >/dev/null || bash deploy/dev/services.sh install --tools
 redis_port="${RFE_REDIS_PORT:-16379}"
 ch_port="${RFE_CH_PORT:-19000}"
 ch_pid=$(cat "${RFE_STATE_DIR:-.run/services}/clickhouse/clickhouse.pid" 2>/dev/null || true)
+# Services another checkout started keep their pid file there: the listener's process.
+[ -n "$ch_pid" ] || ch_pid=$( (ss -ltnpH "sport = :$ch_port" 2>/dev/null || true) | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
@@ -52,7 +60,49 @@ if want go; then
   gobench 'ClickEnvelope|ClicksWrite' ./attribution/sink/
 fi
 
-want wrk || want ingest || exit 0
+# The targets, each from this run's own figures: PASS or FAIL with the figure and its
+# budget, SKIP when the part that measures it did not run (BENCH_ONLY).
+targets() {
+  echo "== targets (load average $(loadavg))"
+  verdict() { # label figure op budget unit: PASS/FAIL; an empty figure is SKIP
+    local label=$1 fig=$2 op=$3 lim=$4 unit=$5
+    if [ -z "$fig" ]; then printf 'SKIP  %s: not measured in this run\n' "$label"; return; fi
+    if awk -v f="$fig" -v l="$lim" -v op="$op" 'BEGIN{exit !(op == "<=" ? f <= l : op == "<" ? f < l : f >= l)}'; then
+      printf 'PASS  %s: %s%s (budget %s %s%s)\n' "$label" "$fig" "$unit" "$op" "$lim" "$unit"
+    else
+      printf 'FAIL  %s: %s%s (budget %s %s%s)\n' "$label" "$fig" "$unit" "$op" "$lim" "$unit"
+    fi
+  }
+  # field line n: the line's nth field, empty when the line is.
+  field() { [ -n "$1" ] && awk -v n="$2" '{print $n}' <<<"$1"; }
+  ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN{if (b > 0) printf "%.*f", d, a / b}'; }
+  # wrk's latency (800.00us, 4.50ms, 1.20s) in ms.
+  in_ms() { [ -n "$1" ] && awk -v v="$1" 'BEGIN{u = v; sub(/^[0-9.]+/, "", u); x = v + 0; printf "%.2f", u == "us" ? x / 1000 : u == "s" ? x * 1000 : x}'; }
+  want wrk || { bare_mix=; mix2=; valid=; valid_share=; bare_nc=; mix_nc=; paced50=; }
+  verdict "refedge CPU per click, keep-alive mix, to bare302-mix's per request" \
+    "$(ratio "$(field "$mix2" 5)" "$(field "$bare_mix" 5)")" "<=" 2.0 x
+  # Every click of the run is valid (BENCH_MIX=valid); dividing by the valid share
+  # charges what the others cost Redis to the valid ones.
+  verdict "Redis CPU per valid click (click-valid run${valid_share:+, $valid_share of its clicks valid})" \
+    "$( [ -n "$valid" ] && awk -v r="$(field "$valid" 8)" -v s="$valid_share" 'BEGIN{if (s > 0) printf "%.1f", r / s}')" "<=" 4 " µs"
+  ch_fig=
+  if want ingest; then
+    for r in "${results[@]}"; do
+      # The click pipeline as serve builds it when it ran, else the ClickHouse sink alone.
+      case " $r " in *" label=all "*|*" label=clickhouse "*) ;; *) continue ;; esac
+      ch_fig=$(awk '{for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        if (v["clickhouse_per_s"] > 0) printf "%.1f %s", v["clickhouse_cores"] * 1e6 / v["clickhouse_per_s"], v["label"]}' <<<"$r")
+      [[ $r == *" label=all "* ]] && break
+    done
+  fi
+  verdict "ClickHouse CPU per ingested click${ch_fig:+ (bench-ingest ${ch_fig#* })}" "${ch_fig%% *}" "<=" 6 " µs"
+  verdict "keep-alive click-mix req/s, to bare302-mix" "$(ratio "$(field "$mix2" 2)" "$(field "$bare_mix" 2)")" ">=" 0.5 x
+  verdict "new-connection click-mix req/s, to bare302-newconn" "$(ratio "$(field "$mix_nc" 2)" "$(field "$bare_nc" 2)")" ">=" 0.8 x
+  verdict "p99 at 50% of the click mix's maximum${paced50:+ ($target50 req/s wanted, $(field "$paced50" 2) reached)}" \
+    "$(in_ms "$(field "$paced50" 4)")" "<" 5 " ms"
+}
+
+want wrk || want ingest || { targets; exit 0; }
 go build -o "$state/refedge" ./cmd/refedge
 go build -o "$state/bare302" ./deploy/bench/bare302
 go build -o "$state/master" ./deploy/bench/master
@@ -64,6 +114,11 @@ bench_admin=$(head -c 24 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=")
 
 # cpu_ticks pid: the process's user+system CPU so far, in clock ticks (1/100 s).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# valid_clicks: refedge's valid clicks and all its clicks so far (its /metrics).
+valid_clicks() {
+  curl -fsS http://127.0.0.1:18081/metrics 2>/dev/null |
+    awk '/^refedge_clicks_total\{/ {t += $2; if ($1 ~ /verdict="valid"/) v += $2} END {printf "%.0f %.0f\n", v, t}'
+}
 # mallocs: refedge's Go allocations so far (its /metrics).
 mallocs() { curl -fsS http://127.0.0.1:18081/metrics 2>/dev/null | awk '/^go_memstats_mallocs_total / {printf "%.0f", $2}'; }
 
@@ -177,25 +232,44 @@ if want wrk; then
   bare_mix=$(run bare302-mix "http://127.0.0.1:18090" "$bare_pid" -s deploy/bench/mix.lua)
   mix2=$(run click-mix "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua)
   table "$bare_mix" "$mix2"
+  # Every click valid and distinct (mix.lua with BENCH_MIX=valid): Redis's CPU per valid
+  # click. The share of valid verdicts in the run, from refedge's own counters, checks it.
+  valid_run() { export BENCH_MIX=valid; run click-valid "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua; }
+  read -r vv0 vt0 <<<"$(valid_clicks)"
+  valid=$(valid_run)
+  read -r vv1 vt1 <<<"$(valid_clicks)"
+  valid_share=$(awk -v v=$((vv1 - vv0)) -v t=$((vt1 - vt0)) 'BEGIN{printf "%.3f", (t > 0 ? v / t : 0)}')
+  echo "-- every click valid and distinct (ratio: to bare302-mix; $valid_share of its clicks valid); load average $(loadavg)"
+  table "$bare_mix" "$valid"
   # Latency below saturation: each connection waits BENCH_PACE_MS=1 between requests
-  # (wrk has no rate option), with the connection count chosen for 80% of the click
-  # mix's maximum, then corrected from the rate it gave.
-  target=$(awk -v a="$(awk '{print $2}' <<<"$mix")" -v b="$(awk '{print $2}' <<<"$mix2")" 'BEGIN{printf "%d", 0.8 * (a > b ? a : b)}')
-  conns=$(awk -v r="$target" 'BEGIN{c = int(r * 0.0015 + 0.5); print (c < 2 ? 2 : (c > 256 ? 256 : c))}')
-  paced_run() { export BENCH_PACE_MS=1; run "click-mix-paced-c$1" "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua -c "$1"; }
-  # Corrected up to three times, until the rate is within 10% of the target: latency
-  # grows with the connection count, so one correction often falls short.
-  paced=$(paced_run "$conns")
-  for _ in 1 2 3; do
-    awk -v r="$(awk '{print $2}' <<<"$paced")" -v t="$target" 'BEGIN{exit !(r < 0.9 * t || r > 1.1 * t)}' || break
-    next=$(awk -v c="$conns" -v r="$(awk '{print $2}' <<<"$paced")" -v t="$target" 'BEGIN{c = int(c * t / r + 0.5); print (c < 2 ? 2 : (c > 256 ? 256 : c))}')
-    [ "$next" = "$conns" ] && break
-    conns=$next
-    paced=$(paced_run "$conns")
+  # (wrk has no rate option), with the connection count chosen for a share (80%, then
+  # 50%) of the click mix's maximum, then corrected from the rate it gave.
+  mix_max=$(awk -v a="$(awk '{print $2}' <<<"$mix")" -v b="$(awk '{print $2}' <<<"$mix2")" 'BEGIN{print (a > b ? a : b)}')
+  paced_run() { export BENCH_PACE_MS=1; run "click-mix-paced$2-c$1" "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua -c "$1"; }
+  paced() { # percent: the paced run's line
+    local target conns line next
+    target=$(awk -v m="$mix_max" -v p="$1" 'BEGIN{printf "%d", m * p / 100}')
+    conns=$(awk -v r="$target" 'BEGIN{c = int(r * 0.0015 + 0.5); print (c < 2 ? 2 : (c > 256 ? 256 : c))}')
+    line=$(paced_run "$conns" "$1")
+    # Corrected up to three times, until the rate is within 10% of the target: latency
+    # grows with the connection count, so one correction often falls short.
+    for _ in 1 2 3; do
+      awk -v r="$(awk '{print $2}' <<<"$line")" -v t="$target" 'BEGIN{exit !(r < 0.9 * t || r > 1.1 * t)}' || break
+      next=$(awk -v c="$conns" -v r="$(awk '{print $2}' <<<"$line")" -v t="$target" 'BEGIN{c = int(c * t / r + 0.5); print (c < 2 ? 2 : (c > 256 ? 256 : c))}')
+      [ "$next" = "$conns" ] && break
+      conns=$next
+      line=$(paced_run "$conns" "$1")
+    done
+    echo "$target $line"
+  }
+  bare_rps_saved=$bare_rps
+  for pct in 80 50; do
+    read -r target line <<<"$(paced "$pct")"
+    echo "-- paced to $pct% of the click mix's maximum ($target req/s): p99 at that load (ratio: to the target rate); load average $(loadavg)"
+    bare_rps=$target
+    table "target-$pct% $target - - - -" "$line"
+    if [ "$pct" = 80 ]; then paced80=$line; else paced50=$line; target50=$target; fi
   done
-  echo "-- paced to 80% of the click mix's maximum ($target req/s): p99 at that load (ratio: to the target rate); load average $(loadavg)"
-  bare_rps_saved=$bare_rps; bare_rps=$target
-  table "target-80% $target - - - -" "$paced"
   bare_rps=$bare_rps_saved
   echo "-- new connection per request (ratio: to bare302-newconn); load average $(loadavg)"
   bare_nc=$(run bare302-newconn "http://127.0.0.1:18090/categories/design?ref=bench" "$bare_pid" -H "Connection: close")
@@ -215,28 +289,11 @@ if want wrk; then
   # of which is other work on the box and the kernel's share not charged to a process).
   echo "-- CPU per request by process, µs (machine: all ${ncpu:=$(nproc)} cores' busy time)"
   printf '%-26s %8s %8s %8s %8s %8s %8s %8s\n' target server wrk redis clickhouse broker machine other
-  for r in "$bare" "$one" "$mix" "$bare_mix" "$mix2" "$paced" "$bare_nc" "$mix_nc" "$bjpeg" "$banner" "$bare2" "$frame"; do
+  for r in "$bare" "$one" "$mix" "$bare_mix" "$mix2" "$valid" "$paced80" "$paced50" "$bare_nc" "$mix_nc" "$bjpeg" "$banner" "$bare2" "$frame"; do
     read -r name _ _ _ cpu _ wrkc redc chc brc busy <<<"$r"
     printf '%-26s %8s %8s %8s %8s %8s %8s %8.1f\n' "$name" "$cpu" "$wrkc" "$redc" "$chc" "$brc" "$busy" \
       "$(awk -v b="$busy" -v a="$cpu" -v w="$wrkc" -v r="$redc" -v c="$chc" -v k="$brc" 'BEGIN{print b-a-w-r-c-k}')"
   done
-  # The click path's ratio targets as a CPU budget: at the target rate (a share of the bare
-  # baseline's rate), what wrk, Redis, ClickHouse and the broker spend per click (all
-  # measured in the click run) leave refedge this much CPU per click; "floor" is the machine's cores the click
-  # path would need at that rate if refedge cost no more than the bare handler.
-  budget() { # label share bare-line click-line
-    local label=$1 share=$2
-    read -r _ brps _ _ bcpu _ <<<"$3"
-    read -r _ _ _ _ ccpu _ cwrk credis cch cbroker _ <<<"$4"
-    awk -v l="$label" -v s="$share" -v br="$brps" -v bc="$bcpu" -v bw="$cwrk" -v cc="$ccpu" -v r="$credis" -v c="$cch" -v k="$cbroker" -v n="$ncpu" 'BEGIN{
-      t = s * br; others = bw + r + c + k
-      printf "%-34s target %8.0f/s: wrk %.1f + redis %.1f + clickhouse %.1f + broker %.1f = %.1f µs/click; refedge may spend %.1f µs (measured %.1f); floor %.2f of %d cores\n",
-        l, t, bw, r, c, k, others, n * 1e6 / t - others, cc, t * (others + bc) / 1e6, n }'
-  }
-  echo "-- the performance ratio targets as a CPU budget (floor > $ncpu cores: out of reach on this machine whatever refedge does)"
-  budget "keep-alive, 0.60 of bare302-mix" 0.60 "$bare_mix" "$mix2"
-  budget "new connection, 0.80 of bare" 0.80 "$bare_nc" "$mix_nc"
-
   deadline=$((SECONDS + 30))
   until [ "$(curl -fsS http://127.0.0.1:18081/metrics | awk '/^refedge_events_queue_depth\{pipeline="clicks"\}/ {print $2}')" = "0" ]; do
     ((SECONDS < deadline)) || break
@@ -293,3 +350,4 @@ if want ingest; then
     }' <<<"$r"
   done
 fi
+targets
