@@ -15,6 +15,8 @@
 # Usage: deploy/bench/run.sh [seconds per wrk run, default 10]
 # Environment:
 #   BENCH_ONLY            parts to run, comma-separated: go, wrk, ingest (default: all)
+#   BENCH_PROFILE         1: write refedge's CPU profile of each wrk run against it to
+#                         .run/bench/<run>.pprof (go tool pprof -top .run/bench/refedge <file>)
 #   BENCH_INGEST_SECONDS  load of each ingestion run (default 60)
 #   BENCH_INGEST_SINKS    ingestion runs (default "all kafka clickhouse clickhouse-noviews"):
 #                         all = the click pipeline exactly as serve builds it; kafka,
@@ -190,6 +192,10 @@ if want wrk; then
     local out c0 c1 m0 m1 r0 r1 h0 h1 k0 k1 b0 b1 wcpu
     c0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$redis_pid"); h0=$(cpu_ticks "$ch_pid"); k0=$(cpu_ticks "$wrk_broker_pid"); b0=$(busy_ticks)
     [ "$pid" = "$edge_pid" ] && m0=$(mallocs)
+    # BENCH_PROFILE=1: refedge's CPU profile over the run, for `go tool pprof`.
+    if [ -n "${BENCH_PROFILE:-}" ] && [ "$pid" = "$edge_pid" ]; then
+      curl -fsS "${auth[@]}" -o "$state/$name.pprof" "$admin/debug/pprof/profile?seconds=$((secs > 2 ? secs - 1 : 1))" &
+    fi
     wcpu=$( { TIMEFORMAT='%3U %3S'; time wrk -t2 -c64 -d"${secs}s" --latency "$@" "$url" >"$state/wrk.out"; } 2>&1 | tail -1)
     out=$(<"$state/wrk.out")
     c1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$redis_pid"); h1=$(cpu_ticks "$ch_pid"); k1=$(cpu_ticks "$wrk_broker_pid"); b1=$(busy_ticks)
