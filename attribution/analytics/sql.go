@@ -1,6 +1,8 @@
 package analytics
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -69,15 +71,27 @@ func (a *Analytics) union(q *SQL, partner string, fp *anFamPlan, s anParts) {
 		}
 		n++
 	}
-	if len(fp.days) > 0 {
+	switch {
+	case s.fam.dailyBuilt && len(fp.dayBuilds) > 0:
 		sep()
-		q.Add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily())+" WHERE partner_id = ? AND ", partner)
+		q.Add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily)+" WHERE partner_id = ? AND (toUInt32(day), build) IN ?",
+			partner, buildPairs(fp.dayBuilds))
+		q.Add(" GROUP BY " + s.aggGroup)
+	case !s.fam.dailyBuilt && len(fp.days) > 0:
+		sep()
+		q.Add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily)+" WHERE partner_id = ? AND ", partner)
 		q.spanCond("day", fp.days)
 		q.Add(" GROUP BY " + s.aggGroup)
 	}
-	if fp.dayHours()+len(fp.raw.hours) < fp.r.Hours() {
+	switch {
+	case s.fam.hourlyBuilt && len(fp.hourBuilds) > 0:
 		sep()
-		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly())+" WHERE partner_id = ? AND hour >= ? AND hour < ?", partner, fp.r.From, fp.r.To)
+		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly)+" WHERE partner_id = ? AND hour >= ? AND hour < ? AND (toUInt32(hour), build) IN ?",
+			partner, fp.r.From, fp.r.To, buildPairs(fp.hourBuilds))
+		q.Add(" GROUP BY " + s.aggGroup)
+	case !s.fam.hourlyBuilt && fp.dayHours()+len(fp.raw.hours) < fp.r.Hours():
+		sep()
+		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly)+" WHERE partner_id = ? AND hour >= ? AND hour < ?", partner, fp.r.From, fp.r.To)
 		if len(fp.days) > 0 {
 			q.Add(" AND NOT ")
 			q.spanCond("hour", fp.days)
@@ -98,6 +112,16 @@ func (a *Analytics) union(q *SQL, partner string, fp *anFamPlan, s anParts) {
 	}
 	if n == 0 {
 		// An empty range: a part that reads nothing keeps the SQL valid.
-		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly())+" WHERE partner_id = ? AND 0 GROUP BY "+s.aggGroup, partner)
+		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly)+" WHERE partner_id = ? AND 0 GROUP BY "+s.aggGroup, partner)
 	}
+}
+
+// buildPairs binds (period start, build) pairs for a tuple IN: "((h, b), ...)".
+func buildPairs(builds map[uint32]uint64) clickhouse.GroupSet {
+	keys := slices.Sorted(maps.Keys(builds))
+	set := make([]any, len(keys))
+	for i, k := range keys {
+		set[i] = clickhouse.GroupSet{Value: []any{k, builds[k]}}
+	}
+	return clickhouse.GroupSet{Value: set}
 }

@@ -51,8 +51,8 @@ func (a *Analytics) statsClicks(ctx context.Context, partner string, fp *anFamPl
 }
 
 // statsVisitors reads distinct visitors of valid clicks per bucket and over the range
-// from HyperLogLog sketches, which duplicated rows cannot inflate: every hour and day
-// reads the aggregates.
+// from HyperLogLog sketches: the sealer's builds for sealed hours and days, sketches of
+// raw rows for the rest.
 func (a *Analytics) statsVisitors(ctx context.Context, partner string, fp *anFamPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
 	iv := fp.r.Interval
 	var q SQL
@@ -61,6 +61,9 @@ func (a *Analytics) statsVisitors(ctx context.Context, partner string, fp *anFam
 		fam:      famVisitors,
 		aggSel:   func(tc string) string { return iv.sqlBucket(tc) + " AS b, visitors AS v" },
 		aggGroup: "b, visitors",
+		rawCols:  "click_id, verdict, visitor_id",
+		rawSel:   iv.sqlBucket("h") + " AS b, uniqHLL12State(visitor_id) AS v",
+		rawTail:  "WHERE verdict = 'valid' GROUP BY b",
 	})
 	q.Add(") GROUP BY b WITH TOTALS")
 	qctx, cancel := a.queryCtx(ctx)
@@ -115,7 +118,7 @@ func (a *Analytics) statsDims(ctx context.Context, partner string, fp *anFamPlan
 		fam:      famClickDims,
 		aggSel:   func(string) string { return "dim, value, toUInt64(sum(clicks)) AS n, " + verdictSums },
 		aggGroup: "dim, value",
-		rawCols:  "click_id, verdict, source, creative, sub_id, referer_host, device, browser, reasons",
+		rawCols:  "click_id, verdict, " + clickDimsCols,
 		rawSel:   "d.1 AS dim, d.2 AS value, count() AS n, " + verdictCountIfs,
 		rawTail:  "ARRAY JOIN " + clickDimsArray + " AS d GROUP BY dim, value",
 	})
