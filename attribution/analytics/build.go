@@ -19,8 +19,8 @@ import (
 // counted per partner and period and seals only builds whose count equals the distinct
 // count it measured just before (sealer.go).
 
-// newBuild returns a random non-zero build id.
-func newBuild() uint64 {
+// newBuild returns a random non-zero build id. Tests replace it.
+var newBuild = func() uint64 {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24)
 	return binary.LittleEndian.Uint64(b[:]) | 1

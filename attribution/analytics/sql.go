@@ -2,8 +2,10 @@ package analytics
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
@@ -74,8 +76,9 @@ func (a *Analytics) union(q *SQL, partner string, fp *anFamPlan, s anParts) {
 	switch {
 	case s.fam.dailyBuilt && len(fp.dayBuilds) > 0:
 		sep()
-		q.Add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily)+" WHERE partner_id = ? AND (toUInt32(day), build) IN ?",
-			partner, buildPairs(fp.dayBuilds))
+		lo, hi := buildSpan(fp.dayBuilds, 24*time.Hour)
+		q.Add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily)+" WHERE partner_id = ? AND day >= ? AND day < ? AND (toUInt32(day), build) IN ?",
+			partner, lo, hi, buildPairs(fp.dayBuilds))
 		q.Add(" GROUP BY " + s.aggGroup)
 	case !s.fam.dailyBuilt && len(fp.days) > 0:
 		sep()
@@ -86,8 +89,9 @@ func (a *Analytics) union(q *SQL, partner string, fp *anFamPlan, s anParts) {
 	switch {
 	case s.fam.hourlyBuilt && len(fp.hourBuilds) > 0:
 		sep()
+		lo, hi := buildSpan(fp.hourBuilds, time.Hour)
 		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly)+" WHERE partner_id = ? AND hour >= ? AND hour < ? AND (toUInt32(hour), build) IN ?",
-			partner, fp.r.From, fp.r.To, buildPairs(fp.hourBuilds))
+			partner, lo, hi, buildPairs(fp.hourBuilds))
 		q.Add(" GROUP BY " + s.aggGroup)
 	case !s.fam.hourlyBuilt && fp.dayHours()+len(fp.raw.hours) < fp.r.Hours():
 		sep()
@@ -114,6 +118,16 @@ func (a *Analytics) union(q *SQL, partner string, fp *anFamPlan, s anParts) {
 		// An empty range: a part that reads nothing keeps the SQL valid.
 		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly)+" WHERE partner_id = ? AND 0 GROUP BY "+s.aggGroup, partner)
 	}
+}
+
+// buildSpan returns the span from the first to the end of the last period of builds, so
+// a read of built rows uses the table's sort key.
+func buildSpan(builds map[uint32]uint64, period time.Duration) (from, to time.Time) {
+	lo, hi := uint32(math.MaxUint32), uint32(0)
+	for k := range builds {
+		lo, hi = min(lo, k), max(hi, k)
+	}
+	return time.Unix(int64(lo), 0).UTC(), time.Unix(int64(hi), 0).UTC().Add(period)
 }
 
 // buildPairs binds (period start, build) pairs for a tuple IN: "((h, b), ...)".

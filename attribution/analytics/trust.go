@@ -185,11 +185,14 @@ func (a *Analytics) plan(ctx context.Context, partner string, r Range, reqs ...a
 	dayFrom, dayTo := wholeDays(r)
 	hasDays := dayFrom.Before(dayTo)
 	facts := map[*anFact]bool{}
-	liveDaily := map[*anFamily]bool{} // live daily tables whose day counts are needed
+	liveDaily := map[*anFamily]bool{}  // live daily tables whose day counts are needed
+	hourlyNeeded := map[*anFact]bool{} // facts some plan needs every hour's live count of
 	for _, q := range reqs {
 		facts[q.fam.fact] = true
 		if q.daily && hasDays && !q.fam.dailyBuilt {
 			liveDaily[q.fam] = true
+		} else {
+			hourlyNeeded[q.fam.fact] = true
 		}
 	}
 	// One query: the live counters of every hour of r, the day counts of live daily
@@ -208,9 +211,19 @@ func (a *Analytics) plan(ctx context.Context, partner string, r Range, reqs ...a
 			continue
 		}
 		lf := liveFamily(f)
-		union()
-		q.Add("SELECT 'h:"+f.name+"' AS t, toUInt32(hour) AS h, toUInt64("+lf.rows+") AS n, toUInt64(0) AS r, toUInt64(0) AS b FROM "+a.t(lf.hourly)+
-			" WHERE partner_id = ? AND hour >= ? AND hour < ? GROUP BY hour", partner, r.From, r.To)
+		// Only a live daily table's own plans need no hourly count inside its whole days,
+		// unless a day fails its check (read below).
+		spans := []anSpan{{r.From, r.To}}
+		if !hourlyNeeded[f] {
+			spans = edgeSpans(r, dayFrom, dayTo)
+		}
+		if len(spans) > 0 {
+			union()
+			q.Add("SELECT 'h:"+f.name+"' AS t, toUInt32(hour) AS h, toUInt64("+lf.rows+") AS n, toUInt64(0) AS r, toUInt64(0) AS b FROM "+a.t(lf.hourly)+
+				" WHERE partner_id = ? AND ", partner)
+			q.spanCond("hour", spans)
+			q.Add(" GROUP BY hour")
+		}
 		if liveDaily[lf] {
 			union()
 			q.Add("SELECT 'd:"+f.name+"' AS t, toUInt32(day) AS h, toUInt64("+lf.rows+") AS n, toUInt64(0) AS r, toUInt64(0) AS b FROM "+a.t(lf.daily)+
@@ -289,6 +302,30 @@ func (a *Analytics) plan(ctx context.Context, partner string, r Range, reqs ...a
 		}
 		sort.Slice(dt.bad, func(i, j int) bool { return dt.bad[i] < dt.bad[j] })
 		return dt
+	}
+
+	var more SQL
+	moreParts := 0
+	for _, f := range analyticsFacts {
+		lf := liveFamily(f)
+		if !facts[f] || hourlyNeeded[f] || !liveDaily[lf] {
+			continue
+		}
+		if bad := checkDays(lf).bad; len(bad) > 0 {
+			if moreParts > 0 {
+				more.Add(" UNION ALL ")
+			}
+			moreParts++
+			more.Add("SELECT 'h:"+f.name+"' AS t, toUInt32(hour) AS h, toUInt64("+lf.rows+") AS n, toUInt64(0) AS r, toUInt64(0) AS b FROM "+a.t(lf.hourly)+
+				" WHERE partner_id = ? AND ", partner)
+			more.spanCond("hour", daySpans(bad))
+			more.Add(" GROUP BY hour")
+		}
+	}
+	if moreParts > 0 {
+		if err := a.readPlanCounts(ctx, more, pc); err != nil {
+			return nil, err
+		}
 	}
 
 	closedBefore := uint32(a.Cfg.Now().Add(-a.Cfg.Sealer.Grace).Unix())
