@@ -27,12 +27,12 @@ var newBuild = func() uint64 {
 }
 
 // dimsVerdictCols lists the v_<verdict> columns of clicks_dims_*_built and their
-// countIf() expressions, from event.Verdicts().
+// sums of the per-verdict counts c, from event.Verdicts().
 var dimsVerdictCols, dimsVerdictCounts = func() (cols, counts string) {
 	var c, n []string
 	for _, v := range event.Verdicts() {
 		c = append(c, "v_"+v.String())
-		n = append(n, "countIf(verdict = '"+v.String()+"') AS v_"+v.String())
+		n = append(n, "sumIf(c, verdict = '"+v.String()+"') AS v_"+v.String())
 	}
 	return strings.Join(c, ", "), strings.Join(n, ", ")
 }()
@@ -55,9 +55,10 @@ func clickBuilds(hourly bool) []buildTarget {
 	dims := buildTarget{
 		table: "clicks_dims_" + tier + "_built",
 		cols:  "partner_id, " + tc + ", build, dim, value, clicks, " + dimsVerdictCols,
-		sel:   "partner_id, p, ?, d.1 AS dim, d.2 AS value, count(), " + dimsVerdictCounts,
-		from:  dedup,
-		tail:  "ARRAY JOIN " + clickDimsArray + " AS d GROUP BY partner_id, p, dim, value",
+		// Counted per verdict first, then pivoted into the verdict columns (stats_clicks.go).
+		sel:   "partner_id, p, ?, dim, value, sum(c), " + dimsVerdictCounts,
+		from:  "(SELECT partner_id, p, d.1 AS dim, d.2 AS value, verdict, count() AS c FROM " + dedup + " ARRAY JOIN " + clickDimsArray + " AS d GROUP BY partner_id, p, dim, value, verdict)",
+		tail:  "GROUP BY partner_id, p, dim, value",
 		count: "sumIf(clicks, dim = 'source')",
 	}
 	visitors := buildTarget{

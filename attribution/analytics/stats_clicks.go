@@ -97,13 +97,13 @@ func (a *Analytics) statsVisitors(ctx context.Context, partner string, fp *anFam
 }
 
 // verdictSums sums clicks_dims' per-verdict columns v_<verdict> (in Verdicts() order)
-// into n_<verdict>; verdictCountIfs computes n_<verdict> from raw rows; and
-// verdictTotals sums the n_ columns of both.
-var verdictSums, verdictCountIfs, verdictTotals = func() (sums, counts, totals string) {
+// into n_<verdict>; verdictSumIfs computes n_<verdict> from counts c per verdict of raw
+// rows; and verdictTotals sums the n_ columns of both.
+var verdictSums, verdictSumIfs, verdictTotals = func() (sums, counts, totals string) {
 	var s, c, t []string
 	for _, v := range event.Verdicts() {
 		s = append(s, "toUInt64(sum(v_"+v.String()+")) AS n_"+v.String())
-		c = append(c, "countIf(verdict = '"+v.String()+"') AS n_"+v.String())
+		c = append(c, "toUInt64(sumIf(c, verdict = '"+v.String()+"')) AS n_"+v.String())
 		t = append(t, "toUInt64(sum(n_"+v.String()+"))")
 	}
 	return strings.Join(s, ", "), strings.Join(c, ", "), strings.Join(t, ", ")
@@ -119,8 +119,10 @@ func (a *Analytics) statsDims(ctx context.Context, partner string, fp *anFamPlan
 		aggSel:   func(string) string { return "dim, value, toUInt64(sum(clicks)) AS n, " + verdictSums },
 		aggGroup: "dim, value",
 		rawCols:  "click_id, verdict, " + clickDimsCols,
-		rawSel:   "d.1 AS dim, d.2 AS value, count() AS n, " + verdictCountIfs,
-		rawTail:  "ARRAY JOIN " + clickDimsArray + " AS d GROUP BY dim, value",
+		// Counted per (dimension, value, verdict) first, then pivoted into the verdict
+		// columns: one count() per joined row instead of one countIf() per verdict.
+		rawSel:  "dim, value, toUInt64(sum(c)) AS n, " + verdictSumIfs + " FROM (SELECT d.1 AS dim, d.2 AS value, verdict, count() AS c",
+		rawTail: "ARRAY JOIN " + clickDimsArray + " AS d GROUP BY dim, value, verdict) GROUP BY dim, value",
 	})
 	q.Add(") GROUP BY dim, value ORDER BY dim, total DESC, value LIMIT ? BY dim", top)
 	verdicts := event.Verdicts()
