@@ -62,6 +62,9 @@ type anParts struct {
 	rawCols  string
 	rawSel   string
 	rawTail  string
+	// anyCopy: the raw part may read every copy of an event (HyperLogLog sketches, which
+	// duplicates cannot change), so it skips LIMIT 1 BY.
+	anyCopy bool
 }
 
 // union appends the UNION ALL of the parts fp calls for.
@@ -112,7 +115,10 @@ func (a *Analytics) union(q *SQL, partner string, fp *anFamPlan, s anParts) {
 		q.Add("SELECT "+s.rawSel+" FROM (SELECT "+s.rawCols+", toStartOfHour(ts, 'UTC') AS h FROM "+a.t(s.fam.fact.table)+
 			" WHERE partner_id = ? AND ts >= ? AND ts < ? AND ", partner, spans[0].From, spans[len(spans)-1].To)
 		q.hoursCond("ts", fp.raw, a.Cfg.MaxRawIntervals)
-		q.Add(" LIMIT 1 BY " + s.fam.fact.id + ") " + s.rawTail)
+		if !s.anyCopy {
+			q.Add(" LIMIT 1 BY " + s.fam.fact.id)
+		}
+		q.Add(") " + s.rawTail)
 	}
 	if n == 0 {
 		// An empty range: a part that reads nothing keeps the SQL valid.

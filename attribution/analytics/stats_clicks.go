@@ -61,9 +61,10 @@ func (a *Analytics) statsVisitors(ctx context.Context, partner string, fp *anFam
 		fam:      famVisitors,
 		aggSel:   func(tc string) string { return iv.sqlBucket(tc) + " AS b, visitors AS v" },
 		aggGroup: "b, visitors",
-		rawCols:  "click_id, verdict, visitor_id",
+		rawCols:  "verdict, visitor_id",
 		rawSel:   iv.sqlBucket("h") + " AS b, uniqHLL12State(visitor_id) AS v",
 		rawTail:  "WHERE verdict = 'valid' GROUP BY b",
+		anyCopy:  true,
 	})
 	q.Add(") GROUP BY b WITH TOTALS")
 	qctx, cancel := a.queryCtx(ctx)
