@@ -239,7 +239,7 @@ func (a *Analytics) sealChunk(ctx context.Context, f *anFact, partners []string,
 			}
 			build = newBuild()
 			start := time.Now()
-			if built, err = a.buildHours(ctx, build, batch, slices.Sorted(maps.Keys(hours)), from, to); err != nil {
+			if built, err = a.runBuild(ctx, hourBuilds(batch, slices.Sorted(maps.Keys(hours)), from, to), build, batch, from, to); err != nil {
 				return err
 			}
 			sealerBuildSeconds.WithLabelValues("hour").Observe(time.Since(start).Seconds())
@@ -276,8 +276,14 @@ func (a *Analytics) sealChunk(ctx context.Context, f *anFact, partners []string,
 	return nil
 }
 
-// sealDay builds the daily tables of fact f for day d and every partner whose live rows
-// that day changed since the day's last seal, and seals the builds that landed once.
+// sealDay builds the daily tables of fact f for day d from the day's hours, for every
+// partner whose every hour that day is vouched for (its live count equals a seal's count,
+// and for clicks that seal names a build) and whose day changed since its last day seal.
+// The day's count e is then the sum of its hours' counts, and the day is read from its
+// build while the day's live count equals e: that forces every hour's live count to equal
+// its seal, so every hourly build the day was summed from is exact. A day holding an hour
+// no seal vouches for (a duplicate, an event since the last pass) is not built; requests
+// read it hour by hour.
 func (a *Analytics) sealDay(ctx context.Context, f *anFact, partners []string, d time.Time) error {
 	live := liveFamily(f)
 	end := d.AddDate(0, 0, 1)
@@ -287,20 +293,49 @@ func (a *Analytics) sealDay(ctx context.Context, f *anFact, partners []string, d
 		cond = " AND partner_id IN ?"
 		args = append(args, groupSet(partners))
 	}
-	rowsNow, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(toStartOfDay(hour, 'UTC')) AS d, toUInt64("+live.rows+") FROM "+a.t(live.hourly)+
-		" WHERE hour >= ? AND hour < ?"+cond+" GROUP BY partner_id, d", args...)
-	if err != nil || len(rowsNow) == 0 {
+	liveHours, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), toUInt64("+live.rows+") FROM "+a.t(live.hourly)+
+		" WHERE hour >= ? AND hour < ?"+cond+" GROUP BY partner_id, hour", args...)
+	if err != nil || len(liveHours) == 0 {
 		return err
 	}
-	sealed, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), max(rows) FROM "+a.t("analytics_seals")+
+	hourSeals, err := a.sealVals(ctx, "SELECT partner_id, toUInt32(hour), exact, rows, build FROM "+a.t("analytics_seals")+
+		" WHERE fact = ? AND hour >= ? AND hour < ?"+cond, append([]any{f.name}, args...)...)
+	if err != nil {
+		return fmt.Errorf("cannot read seals of %s: %w", f.name, err)
+	}
+	daySealed, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), max(rows) FROM "+a.t("analytics_seals")+
 		" WHERE fact = ? AND build != 0 AND hour >= ? AND hour < ?"+cond+" GROUP BY partner_id, hour", append([]any{f.daySeal()}, args...)...)
 	if err != nil {
 		return fmt.Errorf("cannot read seals of %s: %w", f.daySeal(), err)
 	}
+	type dayPlan struct {
+		count  uint64
+		ok     bool
+		builds []any // (partner, hour, build) of the hours' builds
+	}
+	plans := map[string]*dayPlan{}
+	for k, n := range liveHours {
+		p := plans[k.partner]
+		if p == nil {
+			p = &dayPlan{ok: true}
+			plans[k.partner] = p
+		}
+		p.count += n
+		s := hourSeals[k]
+		switch {
+		case f == factClicks && (s.build == 0 || s.buildExact != n):
+			p.ok = false
+		case f == factClicks:
+			p.builds = append(p.builds, clickhouse.GroupSet{Value: []any{k.partner, k.hour, s.build}})
+		case s.exact != n:
+			p.ok = false
+		}
+	}
+	day := uint32(d.Unix())
 	var ids []string
-	for k, n := range rowsNow {
-		if r, ok := sealed[k]; !ok || r != n {
-			ids = append(ids, k.partner)
+	for p, pl := range plans {
+		if r, sealed := daySealed[sealKey{p, day}]; pl.ok && (!sealed || r != pl.count) {
+			ids = append(ids, p)
 		}
 	}
 	sort.Strings(ids)
@@ -308,14 +343,13 @@ func (a *Analytics) sealDay(ctx context.Context, f *anFact, partners []string, d
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), sealerPartnerBatch)]
 		ids = ids[len(batch):]
-		exact, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(toStartOfDay(ts, 'UTC')) AS d, toUInt64(uniqExact("+f.id+")) FROM "+
-			a.t(f.table)+" WHERE partner_id IN ? AND ts >= ? AND ts < ? GROUP BY partner_id, d", groupSet(batch), d, end)
-		if err != nil {
-			return fmt.Errorf("cannot count distinct %s: %w", f.name, err)
+		var hours []any
+		for _, p := range batch {
+			hours = append(hours, plans[p].builds...)
 		}
 		build := newBuild()
 		start := time.Now()
-		built, err := a.buildDay(ctx, f, build, batch, d)
+		built, err := a.runBuild(ctx, dayBuilds(f, batch, clickhouse.GroupSet{Value: hours}, d), build, batch, d, end)
 		if err != nil {
 			return err
 		}
@@ -326,9 +360,8 @@ func (a *Analytics) sealDay(ctx context.Context, f *anFact, partners []string, d
 		}
 		n := 0
 		for _, p := range batch {
-			k := sealKey{p, uint32(d.Unix())}
-			if e := exact[k]; built[k] == e {
-				if err := b.Append(f.daySeal(), p, d, e, rowsNow[k], build, now); err != nil {
+			if e := plans[p].count; built[sealKey{p, day}] == e {
+				if err := b.Append(f.daySeal(), p, d, e, e, build, now); err != nil {
 					_ = b.Abort()
 					return fmt.Errorf("cannot append seal: %w", err)
 				}
@@ -347,6 +380,28 @@ func (a *Analytics) sealDay(ctx context.Context, f *anFact, partners []string, d
 		sealerSealed.WithLabelValues(f.daySeal()).Add(float64(n))
 	}
 	return nil
+}
+
+// sealVals reads (partner_id, hour, exact, rows, build) seal rows, folded per partner and
+// hour as the API folds them (sealVal.add).
+func (a *Analytics) sealVals(ctx context.Context, sql string, args ...any) (map[sealKey]sealVal, error) {
+	qctx, cancel := context.WithTimeout(ctx, 5*a.Cfg.QueryTimeout)
+	defer cancel()
+	rows, err := a.Conn.Query(qctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[sealKey]sealVal{}
+	for rows.Next() {
+		var k sealKey
+		var e, r, b uint64
+		if err := rows.Scan(&k.partner, &k.hour, &e, &r, &b); err != nil {
+			return nil, err
+		}
+		out[k] = out[k].add(e, r, b)
+	}
+	return out, rows.Err()
 }
 
 // sealCounts runs a query returning (partner_id, hour, count) rows.
