@@ -16,9 +16,9 @@ import (
 // The sealer measures, for each partner and closed hour, how many distinct events the raw
 // table holds, builds the hour's aggregates from raw rows under a new build id (build.go),
 // and records the count, the live counter's rows it saw and the build in analytics_seals.
-// Once a day has ended it builds and seals the day the same way. The API reads a build
-// only when its seal's count equals the live counter (trust.go), so the sealer decides how
-// much is read from aggregates, never what the figures are. It needs no coordination:
+// Once a day has ended it builds and seals the day from its hours (sealDay). The API
+// reads a build only when its seal's count equals the live counter (trust.go), so the
+// sealer decides how much is read from aggregates, never what the figures are. It needs no coordination:
 // several refedge processes may all run it, each writing its own builds and seals.
 //
 // Each pass looks at the last Lookback (48 h) of hours and measures only those whose live

@@ -10,8 +10,8 @@
 -- answer hourly series. Conversions keep their views (the ledger writes a few rows per
 -- order, not per click).
 --
--- The sealer builds everything else from raw rows, one row per event id, for a closed
--- hour or day at a time, under a build id (a random UInt64) that is part of each table's
+-- The sealer builds everything else: a closed hour from raw rows, one row per event id,
+-- and an ended day from its hours' builds, under a build id (a random UInt64) that is part of each table's
 -- sort key, so two builds of the same hour never sum together. A seal in analytics_seals
 -- names the build it vouches for; the API reads a build only when its seal's count equals
 -- the live counter (docs/analytics.md, "Exactly once").
