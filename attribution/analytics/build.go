@@ -133,8 +133,8 @@ func (a *Analytics) runBuild(ctx context.Context, targets []buildTarget, build u
 	qctx, cancel := context.WithTimeout(ctx, 5*a.Cfg.QueryTimeout)
 	defer cancel()
 	// On a sharded database the built tables are Distributed: the build must have reached
-	// its shard before it is counted back (docs/operations.md, "ClickHouse cluster").
-	qctx = clickhouse.Context(qctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	// its shard before it is counted back.
+	qctx = syncInsert(qctx)
 	var got map[sealKey]uint64
 	for _, t := range targets {
 		q := "INSERT INTO " + a.t(t.table) + " (" + t.cols + ") SELECT " + t.sel + " FROM " +

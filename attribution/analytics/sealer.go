@@ -244,7 +244,7 @@ func (a *Analytics) sealChunk(ctx context.Context, f *anFact, partners []string,
 			}
 			sealerBuildSeconds.WithLabelValues("hour").Observe(time.Since(start).Seconds())
 		}
-		b, err := a.Conn.PrepareBatch(ctx, "INSERT INTO "+a.t("analytics_seals")+" (fact, partner_id, hour, exact, rows, build, sealed_at)")
+		b, err := a.Conn.PrepareBatch(syncInsert(ctx), "INSERT INTO "+a.t("analytics_seals")+" (fact, partner_id, hour, exact, rows, build, sealed_at)")
 		if err != nil {
 			return fmt.Errorf("cannot prepare seals: %w", err)
 		}
@@ -354,7 +354,7 @@ func (a *Analytics) sealDay(ctx context.Context, f *anFact, partners []string, d
 			return err
 		}
 		sealerBuildSeconds.WithLabelValues("day").Observe(time.Since(start).Seconds())
-		b, err := a.Conn.PrepareBatch(ctx, "INSERT INTO "+a.t("analytics_seals")+" (fact, partner_id, hour, exact, rows, build, sealed_at)")
+		b, err := a.Conn.PrepareBatch(syncInsert(ctx), "INSERT INTO "+a.t("analytics_seals")+" (fact, partner_id, hour, exact, rows, build, sealed_at)")
 		if err != nil {
 			return fmt.Errorf("cannot prepare seals: %w", err)
 		}
@@ -380,6 +380,13 @@ func (a *Analytics) sealDay(ctx context.Context, f *anFact, partners []string, d
 		sealerSealed.WithLabelValues(f.daySeal()).Add(float64(n))
 	}
 	return nil
+}
+
+// syncInsert makes an insert into a Distributed table return once its shard has the rows
+// (insert_distributed_sync), so what the sealer writes is visible to its next query and
+// to requests at once (docs/operations.md, "ClickHouse cluster").
+func syncInsert(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 }
 
 // sealVals reads (partner_id, hour, exact, rows, build) seal rows, folded per partner and
