@@ -174,8 +174,14 @@ type sealKey struct {
 	hour    uint32
 }
 
-// sealerPartnerBatch bounds partner ids per exact-count query.
-const sealerPartnerBatch = 200
+// sealerPartnerBatch bounds partner ids per exact-count query and hour build;
+// sealerDayBatch partners per day build, whose query lists each partner's hours' builds
+// (up to 24 triples each: a few kB per partner, well inside ClickHouse's 256 kB
+// max_query_size).
+const (
+	sealerPartnerBatch = 200
+	sealerDayBatch     = 50
+)
 
 // sealChunk seals the hours of [from, to) whose live count changed since their last seal
 // (for clicks: since their last seal with a build). For clicks it builds the hours'
@@ -341,7 +347,7 @@ func (a *Analytics) sealDay(ctx context.Context, f *anFact, partners []string, d
 	sort.Strings(ids)
 	now := a.Cfg.Now().UTC().Truncate(time.Second)
 	for len(ids) > 0 {
-		batch := ids[:min(len(ids), sealerPartnerBatch)]
+		batch := ids[:min(len(ids), sealerDayBatch)]
 		ids = ids[len(batch):]
 		var hours []any
 		for _, p := range batch {
