@@ -20,11 +20,18 @@ var (
 		Name: "refedge_analytics_raw_hours_total", Help: "Partner-hours read from raw rows because no seal vouched for the aggregate, by aggregate.",
 	}, []string{"aggregate"})
 	sealerSealed = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "refedge_analytics_sealed_hours_total", Help: "Partner-hours the sealer measured, by fact.",
+		Name: "refedge_analytics_sealed_hours_total", Help: "Partner-hours (fact clicks, impressions, conversions) and partner-days (clicks_day, impressions_day) the sealer sealed, by fact.",
 	}, []string{"fact"})
 	sealerDirty = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "refedge_analytics_dirty_hours_total", Help: "Sealed partner-hours whose aggregate holds duplicated rows (read from raw rows), by fact.",
 	}, []string{"fact"})
+	sealerAbandoned = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "refedge_analytics_abandoned_builds_total", Help: "Partner-hours or -days whose build did not match the count measured before it (built again next pass), by seal fact.",
+	}, []string{"fact"})
+	sealerBuildSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "refedge_analytics_build_seconds", Help: "Duration of one sealer build of a batch of partners, by tier (hour, day).",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+	}, []string{"tier"})
 	sealerErrors = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "refedge_analytics_sealer_errors_total", Help: "Sealer passes that failed (retried next pass).",
 	})

@@ -3,7 +3,9 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -12,14 +14,18 @@ import (
 )
 
 // The sealer measures, for each partner and closed hour, how many distinct events the raw
-// table holds, and records it in analytics_seals with the aggregate's row count it saw.
-// The API trusts an aggregate hour only when the two agree (trust.go), so the
-// sealer decides how much is read from aggregates, never what the figures are. It is
-// idempotent and needs no coordination: several refedge processes may all run it.
+// table holds, builds the hour's aggregates from raw rows under a new build id (build.go),
+// and records the count, the live counter's rows it saw and the build in analytics_seals.
+// Once a day has ended it builds and seals the day from its hours (sealDay). The API
+// reads a build only when its seal's count equals the live counter (trust.go), so the
+// sealer decides how much is read from aggregates, never what the figures are. It needs no coordination:
+// several refedge processes may all run it, each writing its own builds and seals.
 //
-// Each pass looks at the last Lookback (48 h) of hours and measures only those whose
-// aggregate row count changed since they were last sealed; the first pass also walks back
-// Backfill, a day at a time. Requests nudge it about older hours they found unsealed.
+// Each pass looks at the last Lookback (48 h) of hours and measures only those whose live
+// count changed since they were last sealed; the first pass also walks back Backfill, a
+// day at a time. Requests nudge it about older hours they found unsealed. Superseded and
+// abandoned builds stay in their tables (nothing reads them) until their month's
+// partition is dropped.
 
 type sealNudge struct {
 	partner string
@@ -135,7 +141,8 @@ func (a *Analytics) SealHours(ctx context.Context, from, to time.Time) error {
 	return a.seal(ctx, nil, from.UTC().Truncate(time.Hour), to.UTC())
 }
 
-// seal runs sealChunk per fact over [from, to) a day at a time; partners nil means all.
+// seal runs sealChunk per fact over [from, to) a day at a time, then builds the days
+// that overlap it and have ended (sealDays); partners nil means all.
 func (a *Analytics) seal(ctx context.Context, partners []string, from, to time.Time) error {
 	for c := from; c.Before(to); c = c.Add(24 * time.Hour) {
 		end := c.Add(24 * time.Hour)
@@ -148,6 +155,17 @@ func (a *Analytics) seal(ctx context.Context, partners []string, from, to time.T
 			}
 		}
 	}
+	ended := a.Cfg.Now().UTC().Add(-a.Cfg.Sealer.Grace)
+	for d := AnalyticsDay.Floor(from); d.Before(to); d = d.AddDate(0, 0, 1) {
+		if d.AddDate(0, 0, 1).After(ended) {
+			break
+		}
+		for _, f := range []*anFact{factClicks, factImpressions} {
+			if err := a.sealDay(ctx, f, partners, d); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -156,27 +174,42 @@ type sealKey struct {
 	hour    uint32
 }
 
-// sealerPartnerBatch bounds partner ids per exact-count query.
-const sealerPartnerBatch = 200
+// sealerPartnerBatch bounds partner ids per exact-count query and hour build;
+// sealerDayBatch partners per day build, whose query lists each partner's hours' builds
+// (up to 24 triples each: a few kB per partner, well inside ClickHouse's 256 kB
+// max_query_size).
+const (
+	sealerPartnerBatch = 200
+	sealerDayBatch     = 50
+)
 
+// sealChunk seals the hours of [from, to) whose live count changed since their last seal
+// (for clicks: since their last seal with a build). For clicks it builds the hours'
+// breakdowns and visitor sketches first and names the build in the seal when it landed
+// exactly once; otherwise the seal carries no build and the next pass builds again.
 func (a *Analytics) sealChunk(ctx context.Context, f *anFact, partners []string, from, to time.Time) error {
-	agg := primaryFamily(f)
+	live := liveFamily(f)
 	cond := ""
 	args := []any{from, to}
 	if partners != nil {
 		cond = " AND partner_id IN ?"
 		args = append(args, groupSet(partners))
 	}
-	rowsNow, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), toUInt64("+agg.rows+") FROM "+a.t(agg.hourly())+
+	rowsNow, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), toUInt64("+live.rows+") FROM "+a.t(live.hourly)+
 		" WHERE hour >= ? AND hour < ?"+cond+" GROUP BY partner_id, hour", args...)
 	if err != nil {
-		return fmt.Errorf("cannot read %s row counts: %w", agg.hourly(), err)
+		return fmt.Errorf("cannot read %s row counts: %w", live.hourly, err)
 	}
 	if len(rowsNow) == 0 {
 		return nil
 	}
+	builds := f == factClicks
+	sealedCond := ""
+	if builds {
+		sealedCond = " AND build != 0"
+	}
 	sealed, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(hour), max(rows) FROM "+a.t("analytics_seals")+
-		" WHERE fact = ? AND hour >= ? AND hour < ?"+cond+" GROUP BY partner_id, hour", append([]any{f.name}, args...)...)
+		" WHERE fact = ?"+sealedCond+" AND hour >= ? AND hour < ?"+cond+" GROUP BY partner_id, hour", append([]any{f.name}, args...)...)
 	if err != nil {
 		return fmt.Errorf("cannot read seals of %s: %w", f.name, err)
 	}
@@ -189,21 +222,35 @@ func (a *Analytics) sealChunk(ctx context.Context, f *anFact, partners []string,
 	if len(byPartner) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(byPartner))
-	for p := range byPartner {
-		ids = append(ids, p)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(byPartner))
 	now := a.Cfg.Now().UTC().Truncate(time.Second)
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), sealerPartnerBatch)]
 		ids = ids[len(batch):]
+		// The exact count first, then the build: the build reads a later snapshot, so it
+		// holds at least these events, and equal counts prove it holds exactly them, once.
 		exact, err := a.sealCounts(ctx, "SELECT partner_id, toUInt32(toStartOfHour(ts, 'UTC')) AS h, toUInt64(uniqExact("+f.id+")) FROM "+
 			a.t(f.table)+" WHERE partner_id IN ? AND ts >= ? AND ts < ? GROUP BY partner_id, h", groupSet(batch), from, to)
 		if err != nil {
 			return fmt.Errorf("cannot count distinct %s: %w", f.name, err)
 		}
-		b, err := a.Conn.PrepareBatch(ctx, "INSERT INTO "+a.t("analytics_seals")+" (fact, partner_id, hour, exact, rows, sealed_at)")
+		var build uint64
+		var built map[sealKey]uint64
+		if builds {
+			hours := map[uint32]bool{}
+			for _, p := range batch {
+				for _, h := range byPartner[p] {
+					hours[h] = true
+				}
+			}
+			build = newBuild()
+			start := time.Now()
+			if built, err = a.runBuild(ctx, hourBuilds(batch, slices.Sorted(maps.Keys(hours)), from, to), build, batch, from, to); err != nil {
+				return err
+			}
+			sealerBuildSeconds.WithLabelValues("hour").Observe(time.Since(start).Seconds())
+		}
+		b, err := a.Conn.PrepareBatch(syncInsert(ctx), "INSERT INTO "+a.t("analytics_seals")+" (fact, partner_id, hour, exact, rows, build, sealed_at)")
 		if err != nil {
 			return fmt.Errorf("cannot prepare seals: %w", err)
 		}
@@ -212,7 +259,12 @@ func (a *Analytics) sealChunk(ctx context.Context, f *anFact, partners []string,
 			for _, h := range byPartner[p] {
 				k := sealKey{p, h}
 				e := exact[k]
-				if err := b.Append(f.name, p, time.Unix(int64(h), 0).UTC(), e, rowsNow[k], now); err != nil {
+				sb := build
+				if builds && built[k] != e {
+					sb = 0 // landed twice, or a row arrived in between: build again next pass
+					sealerAbandoned.WithLabelValues(f.name).Inc()
+				}
+				if err := b.Append(f.name, p, time.Unix(int64(h), 0).UTC(), e, rowsNow[k], sb, now); err != nil {
 					_ = b.Abort()
 					return fmt.Errorf("cannot append seal: %w", err)
 				}

@@ -1,7 +1,11 @@
 package analytics
 
 import (
+	"maps"
+	"math"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
@@ -58,6 +62,9 @@ type anParts struct {
 	rawCols  string
 	rawSel   string
 	rawTail  string
+	// anyCopy: the raw part may read every copy of an event (HyperLogLog sketches, which
+	// duplicates cannot change), so it skips LIMIT 1 BY.
+	anyCopy bool
 }
 
 // union appends the UNION ALL of the parts fp calls for.
@@ -69,15 +76,29 @@ func (a *Analytics) union(q *SQL, partner string, fp *anFamPlan, s anParts) {
 		}
 		n++
 	}
-	if len(fp.days) > 0 {
+	switch {
+	case s.fam.dailyBuilt && len(fp.dayBuilds) > 0:
 		sep()
-		q.Add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily())+" WHERE partner_id = ? AND ", partner)
+		lo, hi := buildSpan(fp.dayBuilds, 24*time.Hour)
+		q.Add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily)+" WHERE partner_id = ? AND day >= ? AND day < ? AND (toUInt32(day), build) IN ?",
+			partner, lo, hi, buildPairs(fp.dayBuilds))
+		q.Add(" GROUP BY " + s.aggGroup)
+	case !s.fam.dailyBuilt && len(fp.days) > 0:
+		sep()
+		q.Add("SELECT "+s.aggSel("day")+" FROM "+a.t(s.fam.daily)+" WHERE partner_id = ? AND ", partner)
 		q.spanCond("day", fp.days)
 		q.Add(" GROUP BY " + s.aggGroup)
 	}
-	if fp.dayHours()+len(fp.raw.hours) < fp.r.Hours() {
+	switch {
+	case s.fam.hourlyBuilt && len(fp.hourBuilds) > 0:
 		sep()
-		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly())+" WHERE partner_id = ? AND hour >= ? AND hour < ?", partner, fp.r.From, fp.r.To)
+		lo, hi := buildSpan(fp.hourBuilds, time.Hour)
+		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly)+" WHERE partner_id = ? AND hour >= ? AND hour < ? AND (toUInt32(hour), build) IN ?",
+			partner, lo, hi, buildPairs(fp.hourBuilds))
+		q.Add(" GROUP BY " + s.aggGroup)
+	case !s.fam.hourlyBuilt && fp.dayHours()+len(fp.raw.hours) < fp.r.Hours():
+		sep()
+		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly)+" WHERE partner_id = ? AND hour >= ? AND hour < ?", partner, fp.r.From, fp.r.To)
 		if len(fp.days) > 0 {
 			q.Add(" AND NOT ")
 			q.spanCond("hour", fp.days)
@@ -94,10 +115,33 @@ func (a *Analytics) union(q *SQL, partner string, fp *anFamPlan, s anParts) {
 		q.Add("SELECT "+s.rawSel+" FROM (SELECT "+s.rawCols+", toStartOfHour(ts, 'UTC') AS h FROM "+a.t(s.fam.fact.table)+
 			" WHERE partner_id = ? AND ts >= ? AND ts < ? AND ", partner, spans[0].From, spans[len(spans)-1].To)
 		q.hoursCond("ts", fp.raw, a.Cfg.MaxRawIntervals)
-		q.Add(" LIMIT 1 BY " + s.fam.fact.id + ") " + s.rawTail)
+		if !s.anyCopy {
+			q.Add(" LIMIT 1 BY " + s.fam.fact.id)
+		}
+		q.Add(") " + s.rawTail)
 	}
 	if n == 0 {
 		// An empty range: a part that reads nothing keeps the SQL valid.
-		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly())+" WHERE partner_id = ? AND 0 GROUP BY "+s.aggGroup, partner)
+		q.Add("SELECT "+s.aggSel("hour")+" FROM "+a.t(s.fam.hourly)+" WHERE partner_id = ? AND 0 GROUP BY "+s.aggGroup, partner)
 	}
+}
+
+// buildSpan returns the span from the first to the end of the last period of builds, so
+// a read of built rows uses the table's sort key.
+func buildSpan(builds map[uint32]uint64, period time.Duration) (from, to time.Time) {
+	lo, hi := uint32(math.MaxUint32), uint32(0)
+	for k := range builds {
+		lo, hi = min(lo, k), max(hi, k)
+	}
+	return time.Unix(int64(lo), 0).UTC(), time.Unix(int64(hi), 0).UTC().Add(period)
+}
+
+// buildPairs binds (period start, build) pairs for a tuple IN: "((h, b), ...)".
+func buildPairs(builds map[uint32]uint64) clickhouse.GroupSet {
+	keys := slices.Sorted(maps.Keys(builds))
+	set := make([]any, len(keys))
+	for i, k := range keys {
+		set[i] = clickhouse.GroupSet{Value: []any{k, builds[k]}}
+	}
+	return clickhouse.GroupSet{Value: set}
 }

@@ -96,8 +96,12 @@ type StatsQuery struct {
 // Breakdown dimensions of clicks, in display order.
 var ClickDims = []string{"source", "creative", "widget", "banner", "sub_id", "referer_host", "device", "browser", "country", "network", "reason"}
 
-// clickDimsArray is the ARRAY JOIN list of the clicks_dims views
-// (0010_datacenter_network_dims.sql); the two must stay identical.
+// clickDimsCols are the raw columns clickDimsArray reads.
+const clickDimsCols = "source, creative, sub_id, referer_host, device, browser, country, asn, reasons"
+
+// clickDimsArray is the ARRAY JOIN list of the breakdowns: one (dimension, value) per
+// click and dimension, one per reason. The sealer builds clicks_dims_*_built with it
+// (build.go) and the raw read path uses it for hours no build vouches for.
 const clickDimsArray = `arrayConcat(
     [('source', source), ('creative', creative), ('sub_id', sub_id),
      ('referer_host', referer_host), ('device', device), ('browser', browser),

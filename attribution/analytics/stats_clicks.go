@@ -51,8 +51,8 @@ func (a *Analytics) statsClicks(ctx context.Context, partner string, fp *anFamPl
 }
 
 // statsVisitors reads distinct visitors of valid clicks per bucket and over the range
-// from HyperLogLog sketches, which duplicated rows cannot inflate: every hour and day
-// reads the aggregates.
+// from HyperLogLog sketches: the sealer's builds for sealed hours and days, sketches of
+// raw rows for the rest.
 func (a *Analytics) statsVisitors(ctx context.Context, partner string, fp *anFamPlan, mu *sync.Mutex, st *Stats, point func(uint64) *StatsCounts) error {
 	iv := fp.r.Interval
 	var q SQL
@@ -61,6 +61,10 @@ func (a *Analytics) statsVisitors(ctx context.Context, partner string, fp *anFam
 		fam:      famVisitors,
 		aggSel:   func(tc string) string { return iv.sqlBucket(tc) + " AS b, visitors AS v" },
 		aggGroup: "b, visitors",
+		rawCols:  "verdict, visitor_id",
+		rawSel:   iv.sqlBucket("h") + " AS b, uniqHLL12State(visitor_id) AS v",
+		rawTail:  "WHERE verdict = 'valid' GROUP BY b",
+		anyCopy:  true,
 	})
 	q.Add(") GROUP BY b WITH TOTALS")
 	qctx, cancel := a.queryCtx(ctx)
@@ -94,13 +98,13 @@ func (a *Analytics) statsVisitors(ctx context.Context, partner string, fp *anFam
 }
 
 // verdictSums sums clicks_dims' per-verdict columns v_<verdict> (in Verdicts() order)
-// into n_<verdict>; verdictCountIfs computes n_<verdict> from raw rows; and
-// verdictTotals sums the n_ columns of both.
-var verdictSums, verdictCountIfs, verdictTotals = func() (sums, counts, totals string) {
+// into n_<verdict>; verdictSumIfs computes n_<verdict> from counts c per verdict of raw
+// rows; and verdictTotals sums the n_ columns of both.
+var verdictSums, verdictSumIfs, verdictTotals = func() (sums, counts, totals string) {
 	var s, c, t []string
 	for _, v := range event.Verdicts() {
 		s = append(s, "toUInt64(sum(v_"+v.String()+")) AS n_"+v.String())
-		c = append(c, "countIf(verdict = '"+v.String()+"') AS n_"+v.String())
+		c = append(c, "toUInt64(sumIf(c, verdict = '"+v.String()+"')) AS n_"+v.String())
 		t = append(t, "toUInt64(sum(n_"+v.String()+"))")
 	}
 	return strings.Join(s, ", "), strings.Join(c, ", "), strings.Join(t, ", ")
@@ -127,9 +131,11 @@ func (a *Analytics) statsDims(ctx context.Context, partner string, fp *anFamPlan
 		fam:      famClickDims,
 		aggSel:   func(string) string { return "dim, value, toUInt64(sum(clicks)) AS n, " + verdictSums },
 		aggGroup: "dim, value",
-		rawCols:  "click_id, verdict, source, creative, sub_id, referer_host, device, browser, country, asn, reasons",
-		rawSel:   "d.1 AS dim, d.2 AS value, count() AS n, " + verdictCountIfs,
-		rawTail:  "ARRAY JOIN " + clickDimsArray + " AS d GROUP BY dim, value",
+		rawCols:  "click_id, verdict, " + clickDimsCols,
+		// Counted per (dimension, value, verdict) first, then pivoted into the verdict
+		// columns: one count() per joined row instead of one countIf() per verdict.
+		rawSel:  "dim, value, toUInt64(sum(c)) AS n, " + verdictSumIfs + " FROM (SELECT d.1 AS dim, d.2 AS value, verdict, count() AS c",
+		rawTail: "ARRAY JOIN " + clickDimsArray + " AS d GROUP BY dim, value, verdict) GROUP BY dim, value",
 	})
 	q.Add(") GROUP BY dim, value) GROUP BY dim) ARRAY JOIN top_rows AS t")
 	verdicts := event.Verdicts()

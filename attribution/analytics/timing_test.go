@@ -152,23 +152,40 @@ WHERE k = 0 OR (number %% 10 < 6 AND (k < 4 OR number %% 10 = 0))`, e.DB, from.U
 		}
 		t.Logf("generated %s in %v", table, time.Since(start).Round(time.Second))
 	}
-	start = time.Now()
-	if err := e.An.SealHours(ctx, from, end.Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("sealed 30 days in %v", time.Since(start).Round(time.Second))
-
 	// Analytics on a pool like production's (OpenClickHouse: 4 connections) that
-	// logs its queries, so the server CPU each request costs can be read back.
+	// logs its queries, so the server CPU each request, and the sealing, costs can be
+	// read back.
 	aopts, _ := clickhouse.ParseDSN(testenv.ClickHouseDSN(t))
 	aopts.MaxOpenConns, aopts.MaxIdleConns = 4, 4
 	aopts.Settings = clickhouse.Settings{"log_queries": 1}
+	aopts.ReadTimeout = 10 * time.Minute
 	aconn, err := clickhouse.Open(aopts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { aconn.Close() })
 	e.An.Conn = aconn
+
+	start = time.Now()
+	if err := e.An.SealHours(ctx, from, end.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sealEnd := time.Now()
+	t.Logf("sealed 30 days in %v", sealEnd.Sub(start).Round(time.Second))
+	if err := gen.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	var sealQueries, sealCPU, hourCPU uint64
+	err = gen.QueryRow(ctx, `SELECT count(), sum(cpu), sumIf(cpu, query LIKE '%hourly_built%' OR (query LIKE '%uniqExact%' AND query LIKE '%toStartOfHour(ts%'))
+	  FROM (SELECT query, ProfileEvents.Values[indexOf(ProfileEvents.Names, 'UserTimeMicroseconds')] +
+	    ProfileEvents.Values[indexOf(ProfileEvents.Names, 'SystemTimeMicroseconds')] AS cpu
+	  FROM system.query_log WHERE type = 2 AND event_time >= ? AND event_time <= ? AND query LIKE ?)`,
+		start.Truncate(time.Second), sealEnd, "%"+e.DB+".%").Scan(&sealQueries, &sealCPU, &hourCPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sealing: %d queries, ClickHouse CPU %.1f s in all, %.0f ms per sealed hour counting and building hours (%d hours)",
+		sealQueries, float64(sealCPU)/1e6, float64(hourCPU)/1e3/float64(30*24-1), 30*24-1)
 
 	tok := e.Token("bench")
 	session := e.SessionClient("bench")

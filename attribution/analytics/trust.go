@@ -10,22 +10,28 @@ import (
 	"time"
 )
 
-// The seal check. An aggregate's day or hour of a partner is read from the aggregate only
-// when the aggregate's row count for it equals the distinct-id count the sealer measured
-// on the raw table (summed over the day's hours for a day).
+// The seal check. Every click and impression insert feeds one live counter (clicks_hourly,
+// impressions_hourly: a view counting rows per partner and hour, no ARRAY JOIN); the
+// sealer builds every other aggregate of a closed hour or day from raw rows, one row per
+// event id, under a build id, and seals (partner, hour or day, fact, count e, build b)
+// after checking that the build landed exactly once. Conversions keep the views of
+// 0003_analytics.sql and are sealed as before (without a build).
 //
-// Why that is exact: let n be the aggregate's rows for the period now, d the distinct ids
-// in the raw table now and e a sealed count (or sum of sealed counts). Every raw insert
-// also passes through the view once it succeeds (an insert whose view write fails returns
-// an error, though ClickHouse keeps its raw rows, and the writer retries it until it
-// succeeds; docs/analytics.md has the limit), so n >= d; rows are never deleted and counts only grow, so d >= e. n == e
-// therefore forces n == d: no row was counted twice and none is missing. Anything else
-// (the open hour, a late arrival, an hour a retried batch duplicated) is read one tier
-// finer: a day from its hours, an hour from raw rows with one row per id.
+// Why reading a build is exact: let n be the live counter's rows for the period now, d
+// the distinct ids in the raw table now and e a seal's count. The counter's view sees
+// every raw insert once it succeeds (an insert whose view write fails returns an error,
+// though ClickHouse keeps its raw rows, and the writer retries it until it succeeds;
+// docs/analytics.md has the limit), so n >= d; rows are never deleted and counts only
+// grow, so d >= e. n == e therefore forces d == e: the raw table holds exactly the e
+// events the build was made of, each once. A live table (clicks_hourly) is read when n
+// equals any seal's e (it then holds no duplicate); a built table only through the build
+// of a seal whose e equals n. Anything else (the open hour, a late arrival, an hour a
+// retried batch duplicated) is read one tier finer: a day from its hours, an hour from
+// raw rows with one row per id.
 
 // anFact is a raw table and what identifies one of its events.
 type anFact struct {
-	name  string // analytics_seals.fact
+	name  string // analytics_seals.fact of its hours; name + "_day" of its days
 	table string
 	id    string // SQL expression list of the event's identity, for uniqExact() and LIMIT 1 BY
 }
@@ -39,30 +45,33 @@ var (
 	analyticsFacts  = []*anFact{factClicks, factImpressions, factConversions}
 )
 
-// anFamily is an aggregate kept in two tiers, <name>_hourly and <name>_daily, fed by
-// views of one fact's raw table.
+// daySeal is the analytics_seals.fact of f's days.
+func (f *anFact) daySeal() string { return f.name + "_day" }
+
+// anFamily is an aggregate kept in an hourly and a daily table. A table is either live
+// (a view of the raw table feeds it; rows counts its raw rows per group) or built (the
+// sealer writes it under build ids, and it is read only through a seal's build).
 type anFamily struct {
-	name  string
-	fact  *anFact
-	rows  string // SQL: the raw rows a group of this aggregate counts
-	where string // SQL: filter for the row count, "" for none
+	name        string
+	fact        *anFact
+	hourly      string
+	daily       string
+	rows        string // SQL over a live table: the raw rows a group counts
+	hourlyBuilt bool
+	dailyBuilt  bool
 }
 
 var (
-	famClicks      = &anFamily{"clicks", factClicks, "sum(clicks)", ""}
-	famClickDims   = &anFamily{"clicks_dims", factClicks, "sum(clicks)", "dim = 'source'"}
-	famImpressions = &anFamily{"impressions", factImpressions, "sum(impressions)", ""}
-	famConversions = &anFamily{"conversions", factConversions, "sum(events)", ""}
-	// famVisitors holds HyperLogLog sketches, which duplicates cannot inflate: it is
-	// always read from the aggregates.
-	famVisitors = &anFamily{name: "visitors"}
+	famClicks      = &anFamily{"clicks", factClicks, "clicks_hourly", "clicks_daily_built", "sum(clicks)", false, true}
+	famClickDims   = &anFamily{"clicks_dims", factClicks, "clicks_dims_hourly_built", "clicks_dims_daily_built", "", true, true}
+	famVisitors    = &anFamily{"visitors", factClicks, "visitors_hourly_built", "visitors_daily_built", "", true, true}
+	famImpressions = &anFamily{"impressions", factImpressions, "impressions_hourly", "impressions_daily_built", "sum(impressions)", false, true}
+	famConversions = &anFamily{"conversions", factConversions, "conversions_hourly", "conversions_daily", "sum(events)", false, false}
 )
 
-func (f *anFamily) hourly() string { return f.name + "_hourly" }
-func (f *anFamily) daily() string  { return f.name + "_daily" }
-
-// primaryFamily is the aggregate whose hourly row count the sealer records for a fact.
-func primaryFamily(f *anFact) *anFamily {
+// liveFamily is the family whose hourly table counts a fact's raw inserts: the live
+// counter of the seal check.
+func liveFamily(f *anFact) *anFamily {
 	switch f {
 	case factImpressions:
 		return famImpressions
@@ -82,11 +91,14 @@ type anRaw struct {
 }
 
 // anFamPlan says where each part of the range comes from for one family: whole days
-// from the daily table, hours in raw from raw rows, the rest from the hourly table.
+// from the daily table, hours in raw from raw rows, the rest from the hourly table. For
+// built tables, dayBuilds and hourBuilds name the build each day or hour is read from.
 type anFamPlan struct {
-	r    Range
-	days []anSpan
-	raw  anRaw
+	r          Range
+	days       []anSpan
+	dayBuilds  map[uint32]uint64
+	hourBuilds map[uint32]uint64
+	raw        anRaw
 }
 
 func (fp *anFamPlan) dayHours() int {
@@ -124,7 +136,28 @@ func (p *anPlan) meta() (raw, days map[string]int) {
 	return raw, days
 }
 
-type sealVal struct{ exact, rows uint64 }
+// sealVal is what the seals say about one hour or day: the largest count measured
+// (exact), the live rows seen then (rows), and a build of that period with its count.
+type sealVal struct {
+	exact, rows       uint64
+	build, buildExact uint64
+}
+
+// add folds one seal (or live measurement, build 0) into v. Counts only grow, so a build
+// whose count is below the largest can never match the live counter again and is dropped.
+func (v sealVal) add(exact, rows, build uint64) sealVal {
+	v.rows = max(v.rows, rows)
+	if exact > v.exact {
+		v.exact = exact
+		if v.buildExact < exact {
+			v.build, v.buildExact = 0, 0
+		}
+	}
+	if build != 0 && exact == v.exact && build > v.build {
+		v.build, v.buildExact = build, exact
+	}
+	return v
+}
 
 // wholeDays returns the UTC days inside r.
 func wholeDays(r Range) (from, to time.Time) {
@@ -139,33 +172,31 @@ func wholeDays(r Range) (from, to time.Time) {
 	return from, to
 }
 
-// planCounts are the row counts and seals one plan needs.
+// planCounts are the live counts and seals one plan needs.
 type planCounts struct {
-	hourly map[string]map[uint32]uint64 // family -> hour -> rows
-	daily  map[string]map[uint32]uint64 // family -> day -> rows
-	seals  map[string]map[uint32]sealVal
+	live  map[string]map[uint32]uint64 // fact -> hour -> live rows
+	daily map[string]map[uint32]uint64 // live daily family (conversions) -> day -> rows
+	seals map[string]map[uint32]sealVal
 }
 
 // plan runs the seal check for partner over r for reqs, and nudges the sealer about
 // closed hours it has not measured in their current state.
 func (a *Analytics) plan(ctx context.Context, partner string, r Range, reqs ...anReq) (*anPlan, error) {
 	dayFrom, dayTo := wholeDays(r)
-	allHours := map[*anFamily]bool{}
-	useDaily := map[*anFamily]bool{}
+	hasDays := dayFrom.Before(dayTo)
 	facts := map[*anFact]bool{}
+	liveDaily := map[*anFamily]bool{}  // live daily tables whose day counts are needed
+	hourlyNeeded := map[*anFact]bool{} // facts some plan needs every hour's live count of
 	for _, q := range reqs {
-		if q.fam == famVisitors {
-			continue
-		}
 		facts[q.fam.fact] = true
-		if q.daily && dayFrom.Before(dayTo) {
-			useDaily[q.fam] = true
+		if q.daily && hasDays && !q.fam.dailyBuilt {
+			liveDaily[q.fam] = true
 		} else {
-			allHours[q.fam] = true
+			hourlyNeeded[q.fam.fact] = true
 		}
 	}
-	// Round one: daily counts of whole days, hourly counts of every hour a plan may read
-	// hourly (all of them, or only the partial days at the edges), and the seals.
+	// One query: the live counters of every hour of r, the day counts of live daily
+	// tables, the live seals of the hot tail, and the stored seals.
 	var q SQL
 	parts := 0
 	union := func() {
@@ -174,104 +205,120 @@ func (a *Analytics) plan(ctx context.Context, partner string, r Range, reqs ...a
 		}
 		parts++
 	}
-	hourlyPart := func(f *anFamily, spans []anSpan) {
-		union()
-		q.Add("SELECT 'h:"+f.name+"' AS t, toUInt32(hour) AS h, toUInt64("+f.rows+") AS n, toUInt64(0) AS r FROM "+a.t(f.hourly())+
-			" WHERE partner_id = ? AND ", partner)
-		q.spanCond("hour", spans)
-		if f.where != "" {
-			q.Add(" AND " + f.where)
+	var names []string
+	for _, f := range analyticsFacts {
+		if !facts[f] {
+			continue
 		}
-		q.Add(" GROUP BY hour")
-	}
-	for _, f := range sortedFamilies(useDaily, allHours) {
-		if useDaily[f] {
+		lf := liveFamily(f)
+		// Only a live daily table's own plans need no hourly count inside its whole days,
+		// unless a day fails its check (read below).
+		spans := []anSpan{{r.From, r.To}}
+		if !hourlyNeeded[f] {
+			spans = edgeSpans(r, dayFrom, dayTo)
+		}
+		if len(spans) > 0 {
 			union()
-			q.Add("SELECT 'd:"+f.name+"' AS t, toUInt32(day) AS h, toUInt64("+f.rows+") AS n, toUInt64(0) AS r FROM "+a.t(f.daily())+
-				" WHERE partner_id = ? AND day >= ? AND day < ?", partner, dayFrom, dayTo)
-			if f.where != "" {
-				q.Add(" AND " + f.where)
-			}
-			q.Add(" GROUP BY day")
+			q.Add("SELECT 'h:"+f.name+"' AS t, toUInt32(hour) AS h, toUInt64("+lf.rows+") AS n, toUInt64(0) AS r, toUInt64(0) AS b FROM "+a.t(lf.hourly)+
+				" WHERE partner_id = ? AND ", partner)
+			q.spanCond("hour", spans)
+			q.Add(" GROUP BY hour")
 		}
-		switch {
-		case allHours[f]:
-			hourlyPart(f, []anSpan{{r.From, r.To}})
-		case useDaily[f]:
-			if edges := edgeSpans(r, dayFrom, dayTo); len(edges) > 0 {
-				hourlyPart(f, edges)
+		if liveDaily[lf] {
+			union()
+			q.Add("SELECT 'd:"+f.name+"' AS t, toUInt32(day) AS h, toUInt64("+lf.rows+") AS n, toUInt64(0) AS r, toUInt64(0) AS b FROM "+a.t(lf.daily)+
+				" WHERE partner_id = ? AND day >= ? AND day < ? GROUP BY day", partner, dayFrom, dayTo)
+		}
+		names = append(names, "'"+f.name+"'", "'"+f.daySeal()+"'")
+	}
+	// Live seals: the sealer has not reached the newest hours yet, so measure them now. A
+	// measurement taken now is as good a fact as a stored seal, and it lets the hot tail
+	// come from the live tables too instead of from raw rows.
+	if hot := a.hotSpan(r); hot.From.Before(hot.To) {
+		for _, f := range analyticsFacts {
+			if facts[f] {
+				union()
+				q.Add("SELECT 'l:"+f.name+"' AS t, toUInt32(toStartOfHour(ts, 'UTC')) AS h, toUInt64(uniqExact("+f.id+")) AS n, toUInt64(0) AS r, toUInt64(0) AS b FROM "+
+					a.t(f.table)+" WHERE partner_id = ? AND ts >= ? AND ts < ? GROUP BY h", partner, hot.From, hot.To)
 			}
 		}
 	}
-	if len(facts) > 0 {
-		var names []string
-		for f := range facts {
-			names = append(names, "'"+f.name+"'")
-		}
-		sort.Strings(names)
-		// Live seals: the sealer has not reached the newest hours yet, so measure them
-		// now. A measurement taken now is as good a fact as a stored seal, and it lets the
-		// hot tail come from the aggregates too instead of from raw rows.
-		if hot := a.hotSpan(r); hot.From.Before(hot.To) {
-			for _, f := range analyticsFacts {
-				if facts[f] {
-					union()
-					q.Add("SELECT 'l:"+f.name+"' AS t, toUInt32(toStartOfHour(ts, 'UTC')) AS h, toUInt64(uniqExact("+f.id+")) AS n, toUInt64(0) AS r FROM "+
-						a.t(f.table)+" WHERE partner_id = ? AND ts >= ? AND ts < ? GROUP BY h", partner, hot.From, hot.To)
-				}
-			}
-		}
-		union()
-		q.Add("SELECT concat('s:', fact) AS t, toUInt32(hour) AS h, max(exact) AS n, max(rows) AS r FROM "+a.t("analytics_seals")+
-			" WHERE partner_id = ? AND fact IN ("+strings.Join(names, ", ")+") AND hour >= ? AND hour < ? GROUP BY fact, hour",
-			partner, r.From, r.To)
-	}
-	pc := &planCounts{hourly: map[string]map[uint32]uint64{}, daily: map[string]map[uint32]uint64{}, seals: map[string]map[uint32]sealVal{}}
-	if parts > 0 {
-		if err := a.readPlanCounts(ctx, q, pc); err != nil {
-			return nil, err
-		}
+	union()
+	q.Add("SELECT concat('s:', fact) AS t, toUInt32(hour) AS h, exact AS n, rows AS r, build AS b FROM "+a.t("analytics_seals")+
+		" WHERE partner_id = ? AND fact IN ("+strings.Join(names, ", ")+") AND hour >= ? AND hour < ?", partner, r.From, r.To)
+	pc := &planCounts{live: map[string]map[uint32]uint64{}, daily: map[string]map[uint32]uint64{}, seals: map[string]map[uint32]sealVal{}}
+	if err := a.readPlanCounts(ctx, q, pc); err != nil {
+		return nil, err
 	}
 
-	// Whole days the daily table vouches for; the hours of the others need their hourly
-	// counts, which round one did not read. Loops run over the days and hours that have
-	// rows or seals, never over the whole range.
-	p := &anPlan{r: r, plans: map[anReq]*anFamPlan{}}
+	// Days: a built day is read from its build when the day's live rows equal its seal; a
+	// live daily table (conversions) when its rows equal the sum of its hours' seals.
+	// Loops run over the days and hours that have rows or seals, never over the whole range.
 	dayLo, dayHi := uint32(dayFrom.Unix()), uint32(dayTo.Unix())
-	badDays := map[*anFamily][]uint32{}
-	var more SQL
-	moreParts := 0
-	for _, f := range sortedFamilies(useDaily, nil) {
-		sealed := map[uint32]uint64{}
-		for h, v := range pc.seals[f.fact.name] {
-			sealed[h-h%86400] += v.exact
+	type dayTrust struct {
+		bad    []uint32
+		builds map[uint32]uint64
+	}
+	dayCheck := map[*anFamily]*dayTrust{}
+	checkDays := func(f *anFamily) *dayTrust {
+		if dt := dayCheck[f]; dt != nil {
+			return dt
 		}
+		dt := &dayTrust{builds: map[uint32]uint64{}}
+		dayCheck[f] = dt
+		have, want := map[uint32]uint64{}, map[uint32]uint64{}
 		cand := map[uint32]bool{}
-		for d := range pc.daily[f.name] {
-			cand[d] = true
+		if f.dailyBuilt {
+			for h, n := range pc.live[f.fact.name] {
+				have[h-h%86400] += n
+			}
+			for d, s := range pc.seals[f.fact.daySeal()] {
+				want[d] = s.buildExact
+				if s.build != 0 {
+					dt.builds[d] = s.build
+				}
+				cand[d] = true
+			}
+		} else {
+			maps.Copy(have, pc.daily[f.fact.name])
+			for h, s := range pc.seals[f.fact.name] {
+				want[h-h%86400] += s.exact
+			}
+			maps.Copy(cand, mapKeys(want))
 		}
-		for d := range sealed {
-			cand[d] = true
-		}
-		var bad []uint32
+		maps.Copy(cand, mapKeys(have))
 		for d := range cand {
-			if d >= dayLo && d < dayHi && pc.daily[f.name][d] != sealed[d] {
-				bad = append(bad, d)
+			if d < dayLo || d >= dayHi {
+				continue
+			}
+			ok := have[d] == want[d]
+			if f.dailyBuilt && have[d] > 0 {
+				ok = ok && dt.builds[d] != 0
+			}
+			if !ok {
+				dt.bad = append(dt.bad, d)
+				delete(dt.builds, d)
 			}
 		}
-		sort.Slice(bad, func(i, j int) bool { return bad[i] < bad[j] })
-		badDays[f] = bad
-		if len(bad) > 0 && !allHours[f] {
+		sort.Slice(dt.bad, func(i, j int) bool { return dt.bad[i] < dt.bad[j] })
+		return dt
+	}
+
+	var more SQL
+	moreParts := 0
+	for _, f := range analyticsFacts {
+		lf := liveFamily(f)
+		if !facts[f] || hourlyNeeded[f] || !liveDaily[lf] {
+			continue
+		}
+		if bad := checkDays(lf).bad; len(bad) > 0 {
 			if moreParts > 0 {
 				more.Add(" UNION ALL ")
 			}
 			moreParts++
-			more.Add("SELECT 'h:"+f.name+"' AS t, toUInt32(hour) AS h, toUInt64("+f.rows+") AS n, toUInt64(0) AS r FROM "+a.t(f.hourly())+
+			more.Add("SELECT 'h:"+f.name+"' AS t, toUInt32(hour) AS h, toUInt64("+lf.rows+") AS n, toUInt64(0) AS r, toUInt64(0) AS b FROM "+a.t(lf.hourly)+
 				" WHERE partner_id = ? AND ", partner)
 			more.spanCond("hour", daySpans(bad))
-			if f.where != "" {
-				more.Add(" AND " + f.where)
-			}
 			more.Add(" GROUP BY hour")
 		}
 	}
@@ -284,45 +331,48 @@ func (a *Analytics) plan(ctx context.Context, partner string, r Range, reqs ...a
 	closedBefore := uint32(a.Cfg.Now().Add(-a.Cfg.Sealer.Grace).Unix())
 	lo, hi := uint32(r.From.Unix()), uint32(r.To.Unix())
 	nudge := map[uint32]bool{}
+	p := &anPlan{r: r, plans: map[anReq]*anFamPlan{}}
 	for _, req := range reqs {
 		fp := &anFamPlan{r: r}
 		p.plans[req] = fp
 		f := req.fam
-		if f == famVisitors {
-			if req.daily && dayFrom.Before(dayTo) {
-				fp.days = []anSpan{{dayFrom, dayTo}}
-			}
-			continue
-		}
-		daily := req.daily && useDaily[f]
+		daily := req.daily && hasDays
 		bad := map[uint32]bool{}
 		if daily {
-			for _, d := range badDays[f] {
+			dt := checkDays(f)
+			for _, d := range dt.bad {
 				bad[d] = true
 			}
-			fp.days = complementDays(dayFrom, dayTo, badDays[f])
+			fp.days = complementDays(dayFrom, dayTo, dt.bad)
+			if f.dailyBuilt {
+				fp.dayBuilds = dt.builds
+			}
 		}
 		inDay := func(h uint32) bool { return daily && h >= dayLo && h < dayHi && !bad[h-h%86400] }
-		seals := pc.seals[f.fact.name]
-		cand := map[uint32]bool{}
-		for h := range pc.hourly[f.name] {
-			cand[h] = true
-		}
-		for h := range seals {
-			cand[h] = true
+		live, seals := pc.live[f.fact.name], pc.seals[f.fact.name]
+		cand := mapKeys(live)
+		maps.Copy(cand, mapKeys(seals))
+		if f.hourlyBuilt {
+			fp.hourBuilds = map[uint32]uint64{}
 		}
 		var raw []uint32
 		for h := range cand {
 			if h < lo || h >= hi || inDay(h) {
 				continue
 			}
-			n := pc.hourly[f.name][h]
-			s, sealed := seals[h]
-			if n == s.exact {
+			n, s := live[h], seals[h]
+			switch {
+			case n == 0 && s.exact == 0: // nothing was ever written
+				continue
+			case f.hourlyBuilt && s.build != 0 && s.buildExact == n:
+				fp.hourBuilds[h] = s.build
+				continue
+			case !f.hourlyBuilt && s.exact == n:
 				continue
 			}
 			raw = append(raw, h)
-			if primaryFamily(f.fact) == f && n > 0 && h+3600 < closedBefore && (!sealed || s.rows != n) {
+			_, sealed := seals[h]
+			if n > 0 && h+3600 < closedBefore && (!sealed || s.rows != n || (f.fact == factClicks && s.build == 0)) {
 				nudge[h] = true
 			}
 		}
@@ -337,34 +387,38 @@ func (a *Analytics) plan(ctx context.Context, partner string, r Range, reqs ...a
 	return p, nil
 }
 
+// mapKeys returns m's keys as a set.
+func mapKeys[V any](m map[uint32]V) map[uint32]bool {
+	out := make(map[uint32]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
 func (a *Analytics) readPlanCounts(ctx context.Context, q SQL, pc *planCounts) error {
 	return a.each(ctx, q, func(scan func(...any) error) error {
 		var (
-			t    string
-			h    uint32
-			n, x uint64
+			t       string
+			h       uint32
+			n, x, b uint64
 		)
-		if err := scan(&t, &h, &n, &x); err != nil {
+		if err := scan(&t, &h, &n, &x, &b); err != nil {
 			return fmt.Errorf("cannot read aggregate seals: %w", err)
 		}
 		kind, name, _ := strings.Cut(t, ":")
 		var m map[string]map[uint32]uint64
 		switch kind {
-		case "s", "l": // a stored seal, a live one: the larger count is the newer
+		case "s", "l": // a stored seal, a live one
 			if pc.seals[name] == nil {
 				pc.seals[name] = map[uint32]sealVal{}
 			}
-			v := pc.seals[name][h]
-			if kind == "s" {
-				v.rows = x
-			}
-			v.exact = max(v.exact, n)
-			pc.seals[name][h] = v
+			pc.seals[name][h] = pc.seals[name][h].add(n, x, b)
 			return nil
 		case "d":
 			m = pc.daily
 		default:
-			m = pc.hourly
+			m = pc.live
 		}
 		if m[name] == nil {
 			m[name] = map[uint32]uint64{}
@@ -387,15 +441,4 @@ func (a *Analytics) hotSpan(r Range) anSpan {
 		to = r.To
 	}
 	return anSpan{from, to}
-}
-
-// sortedFamilies lists the families in either set in a fixed order.
-func sortedFamilies(a, b map[*anFamily]bool) []*anFamily {
-	var out []*anFamily
-	for _, f := range []*anFamily{famClicks, famClickDims, famImpressions, famConversions} {
-		if a[f] || b[f] {
-			out = append(out, f)
-		}
-	}
-	return out
 }
