@@ -121,7 +121,9 @@ SELECT concat('i-', toString(number)), toDateTime(%[3]d + intDiv(number * %[4]d,
        arrayElement(['widget','banner'], (intHash32(number) %% 2) + 1) AS source,
        concat(source, toString(intHash32(number + 1) %% 10)),
        if(source = 'banner', arrayElement(['468x60','300x250','728x90','120x600'], (intHash32(number + 2) %% 4) + 1), ''),
-       'r', toString(intHash32(number + 3) %% 400000), 'h', '', 'desktop'
+       'r', toString(intHash32(number + 3) %% 400000), 'h', '', 'desktop',
+       arrayElement(['RU','DE','US',''], (intHash32(number + 7) %% 4) + 1) AS country,
+       toUInt32(arrayElement([12389, 3320, 7922, 0], (intHash32(number + 7) %% 4) + 1)) AS asn
 FROM numbers(%[5]d)`, e.DB, sink.ImpressionColumns, from.Unix(), span, impressions),
 		// Per user: attributed; 60%% activated a day later; two commissions each, one in ten reversed.
 		fmt.Sprintf(`INSERT INTO %[1]s.conversions (event_id, ts, type, partner_id, user_id, click_id, order_id, role, idempotency_key, base_amount, rate_bp, amount, currency)

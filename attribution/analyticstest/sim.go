@@ -242,7 +242,7 @@ func InsertImpressions(ctx context.Context, t testing.TB, conn driver.Conn, db s
 		t.Fatal(err)
 	}
 	for _, im := range ims {
-		if err := b.Append(im.ID, im.TS.UTC(), im.Partner, im.Source, im.Creative, im.Size, "r1", im.VisitorID, "h", "", "desktop"); err != nil {
+		if err := b.Append(im.ID, im.TS.UTC(), im.Partner, im.Source, im.Creative, im.Size, "r1", im.VisitorID, "h", "", "desktop", "", uint32(0)); err != nil {
 			t.Fatal(err)
 		}
 	}

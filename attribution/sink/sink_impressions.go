@@ -18,16 +18,12 @@ type ClickHouseImpressions struct {
 func (s *ClickHouseImpressions) Name() string { return "clickhouse" }
 
 // ImpressionColumns are the impression columns every writer of {db}.impressions fills
-// (0001_events.sql); ImpressionNetworkColumns follow them in the sink's insert.
-const ImpressionColumns = "impression_id, ts, partner_id, source, creative, size, render_id, visitor_id, visitor_hash, referer_host, device"
-
-// ImpressionNetworkColumns are the viewer's country and ASN (0011_impression_network.sql);
-// a writer that leaves them out stores "" and 0, unknown.
-const ImpressionNetworkColumns = "country, asn"
+// (0001_events.sql), the viewer's country and ASN last (0011_impression_network.sql).
+const ImpressionColumns = "impression_id, ts, partner_id, source, creative, size, render_id, visitor_id, visitor_hash, referer_host, device, country, asn"
 
 // Write implements Sink.
 func (s *ClickHouseImpressions) Write(ctx context.Context, ims []*event.Impression) error {
-	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+".impressions ("+ImpressionColumns+", "+ImpressionNetworkColumns+")")
+	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+".impressions ("+ImpressionColumns+")")
 	if err != nil {
 		return fmt.Errorf("cannot prepare insert of %d impressions: %w", len(ims), err)
 	}
