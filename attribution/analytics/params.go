@@ -1,10 +1,13 @@
 package analytics
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/refedge/refedge/internal/i18n"
 )
 
 // Interval is the bucket size of a time series. Buckets are UTC.
@@ -85,15 +88,44 @@ func (r Range) Buckets() []time.Time {
 // Hours returns the number of hours the range spans.
 func (r Range) Hours() int { return int(r.To.Sub(r.From) / time.Hour) }
 
-// ParamError is a bad query parameter; the API answers 400 with its text.
+// ParamError is a bad query parameter; the API answers 400 with its text. The period's
+// errors also carry a catalogue key and its named arguments (internal/i18n, "param.*"),
+// so a page can give the same reason in its reader's language.
 type ParamError struct {
 	param, msg string
+	key        string
+	args       []any
 }
 
 func (e *ParamError) Error() string { return e.param + ": " + e.msg }
 
+// Localize returns the error's text in catalogue c, or its English text when it has no
+// catalogue entry.
+func (e *ParamError) Localize(c *i18n.Catalogue) string {
+	if e.key == "" || !c.Has(e.key) {
+		return e.Error()
+	}
+	return e.param + ": " + c.T(e.key, e.args...)
+}
+
 func ParamErr(param, format string, args ...any) error {
 	return &ParamError{param: param, msg: fmt.Sprintf(format, args...)}
+}
+
+// paramErrT is a ParamError whose text is catalogue entry key with its named arguments;
+// the API's text is the English entry.
+func paramErrT(param, key string, args ...any) error {
+	return &ParamError{param: param, msg: i18n.For("en").T(key, args...), key: key, args: args}
+}
+
+// LocalizeErr is err's text in catalogue c: a ParamError's own words in c's language,
+// any other error's text as it is.
+func LocalizeErr(err error, c *i18n.Catalogue) string {
+	var pe *ParamError
+	if errors.As(err, &pe) {
+		return pe.Localize(c)
+	}
+	return err.Error()
 }
 
 // Bounds on accepted times: analytics data starts after 2000 and a request never needs
@@ -124,7 +156,7 @@ func ParseRange(get func(string) string, now time.Time, cfg *Config) (Range, err
 	case "month":
 		r.Interval = AnalyticsMonth
 	default:
-		return r, ParamErr("interval", "want hour, day or month")
+		return r, paramErrT("interval", "param.interval")
 	}
 	span, spanHours, err := ParseSpan(get("range"))
 	if err != nil {
@@ -132,7 +164,7 @@ func ParseRange(get func(string) string, now time.Time, cfg *Config) (Range, err
 	}
 	fromS, toS := get("from"), get("to")
 	if fromS != "" && span > 0 {
-		return r, ParamErr("range", "give either from or range, not both")
+		return r, paramErrT("range", "param.from_or_range")
 	}
 	now = now.UTC()
 	if toS != "" {
@@ -162,14 +194,14 @@ func ParseRange(get func(string) string, now time.Time, cfg *Config) (Range, err
 		r.To = t.Add(time.Hour)
 	}
 	if !r.From.Before(r.To) {
-		return r, ParamErr("to", "must be after from")
+		return r, paramErrT("to", "param.to_after_from")
 	}
 	if r.From.Before(MinTime) || r.To.After(MaxTime) {
-		return r, ParamErr("from", "times must lie between 2000 and 2100")
+		return r, paramErrT("from", "param.years")
 	}
 	d := r.To.Sub(r.From)
 	if d > cfg.MaxRange {
-		return r, ParamErr("to", "range longer than %d days", int(cfg.MaxRange/(24*time.Hour)))
+		return r, paramErrT("to", "param.max_days", "days", int(cfg.MaxRange/(24*time.Hour)))
 	}
 	if r.Interval == 0 {
 		switch {
@@ -182,7 +214,7 @@ func ParseRange(get func(string) string, now time.Time, cfg *Config) (Range, err
 		}
 	}
 	if r.Interval == AnalyticsHour && d > cfg.MaxHourlyRange {
-		return r, ParamErr("interval", "hour needs a range of at most %d days", int(cfg.MaxHourlyRange/(24*time.Hour)))
+		return r, paramErrT("interval", "param.hourly_days", "days", int(cfg.MaxHourlyRange/(24*time.Hour)))
 	}
 	return r, nil
 }
@@ -193,11 +225,11 @@ func ParseSpan(s string) (d time.Duration, hours bool, err error) {
 		return 0, false, nil
 	}
 	if len(s) < 2 || len(s) > 6 {
-		return 0, false, ParamErr("range", "want a span such as 48h or 30d")
+		return 0, false, paramErrT("range", "param.span")
 	}
 	n, err := strconv.Atoi(s[:len(s)-1])
 	if err != nil || n < 1 || strings.ContainsAny(s[:len(s)-1], "+-") {
-		return 0, false, ParamErr("range", "want a span such as 48h or 30d")
+		return 0, false, paramErrT("range", "param.span")
 	}
 	switch s[len(s)-1] {
 	case 'h':
@@ -205,27 +237,27 @@ func ParseSpan(s string) (d time.Duration, hours bool, err error) {
 	case 'd':
 		return time.Duration(n) * 24 * time.Hour, false, nil
 	}
-	return 0, false, ParamErr("range", "want a span such as 48h or 30d")
+	return 0, false, paramErrT("range", "param.span")
 }
 
 // ParseTime reads an RFC 3339 time or a YYYY-MM-DD date (UTC midnight).
 func ParseTime(param, s string) (time.Time, error) {
 	if len(s) > 40 {
-		return time.Time{}, ParamErr(param, "too long")
+		return time.Time{}, paramErrT(param, "param.too_long")
 	}
 	if len(s) == len("2006-01-02") {
 		t, err := time.Parse("2006-01-02", s)
 		if err != nil {
-			return t, ParamErr(param, "want an RFC 3339 time or YYYY-MM-DD")
+			return t, paramErrT(param, "param.time")
 		}
 		return t, nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return t, ParamErr(param, "want an RFC 3339 time or YYYY-MM-DD")
+		return t, paramErrT(param, "param.time")
 	}
 	if t.Year() < 1900 || t.Year() > 2200 {
-		return t, ParamErr(param, "times must lie between 2000 and 2100")
+		return t, paramErrT(param, "param.years")
 	}
 	return t.UTC(), nil
 }

@@ -3,9 +3,12 @@ package analytics
 import (
 	"errors"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/refedge/refedge/internal/i18n"
 )
 
 var ParamsNow = time.Date(2026, 11, 21, 14, 37, 0, 0, time.UTC)
@@ -180,4 +183,41 @@ func FuzzParseAnalyticsRange(f *testing.F) {
 			t.Fatalf("%d buckets", n)
 		}
 	})
+}
+
+// The period's errors read in the page's language: in Russian they are Russian words
+// (the parameter's name aside), in English the API's own text.
+func TestRangeErrorsInTheReadersLanguage(t *testing.T) {
+	cfg := NewDefaultConfig()
+	now := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
+	cyrillic := regexp.MustCompile(`\p{Cyrillic}`)
+	for _, q := range []map[string]string{
+		{"interval": "week"},
+		{"from": "2026-11-01", "range": "7d"},
+		{"from": "2026-11-10", "to": "2026-11-01"},
+		{"from": "1990-01-01"},
+		{"from": "2020-01-01", "to": "2026-01-01"},
+		{"from": "2026-01-01", "to": "2026-03-01", "interval": "hour"},
+		{"range": "7w"},
+		{"from": strings.Repeat("2", 41)},
+		{"from": "2026-13-01"},
+		{"to": "1800-01-01T00:00:00Z"},
+	} {
+		_, err := ParseRange(func(k string) string { return q[k] }, now, &cfg)
+		if err == nil {
+			t.Errorf("%v: accepted", q)
+			continue
+		}
+		en, ru := LocalizeErr(err, i18n.For("en")), LocalizeErr(err, i18n.For("ru"))
+		param, _, _ := strings.Cut(err.Error(), ":")
+		if en != err.Error() {
+			t.Errorf("%v: English %q, want the API's %q", q, en, err.Error())
+		}
+		if !cyrillic.MatchString(ru) || !strings.HasPrefix(ru, param+": ") || strings.Contains(ru, "{") {
+			t.Errorf("%v: Russian %q", q, ru)
+		}
+	}
+	if got := LocalizeErr(errors.New("plain"), i18n.For("ru")); got != "plain" {
+		t.Errorf("an error of another kind reads %q", got)
+	}
 }

@@ -166,7 +166,7 @@ func (d *Dashboard) dashboard(ctx *fasthttp.RequestCtx) {
 	view := &dashView{UI: partnerui.New(ctx, partnerui.PageDashboard, p.PartnerID), Script: d.static.URL("dashboard.js"), Style: d.static.URL("dashboard.css")}
 	r, err := an.ParseRange(get)
 	if err != nil {
-		view.Error = view.UI.T("dash.bad_range", "error", err.Error())
+		view.Error = view.UI.T("dash.bad_range", "error", analytics.LocalizeErr(err, view.UI.Catalogue))
 		r, _ = an.ParseRange(func(string) string { return "" })
 	}
 	// Not derived from the RequestCtx: its Done races with Server.Shutdown (fasthttp),
