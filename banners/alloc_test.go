@@ -14,7 +14,7 @@ import (
 
 	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/ipintel"
-	"github.com/refedge/refedge/internal/testenv"
+	"github.com/refedge/refedge/internal/ipintel/ipinteltest"
 )
 
 // TestServeDoesNotAllocate: serving a cached banner — 200, 304, and with ref= handing
@@ -67,11 +67,7 @@ func TestServeDoesNotAllocate(t *testing.T) {
 // impression makes no more allocations with the network lookup (country and ASN) than
 // without it, for IPv4 and IPv6 viewers behind the trusted proxies.
 func TestRecordNetworkAllocations(t *testing.T) {
-	country, asn := testenv.GeoData(t)
-	network, err := ipintel.New(ipintel.Config{CountryDB: country, ASNDBs: asn}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	network := ipinteltest.Service(t)
 	e := newService(t, testConfig(t), nil).snap.Load().byID["services"]
 	measure := func(network *ipintel.Service, xff string) (allocs float64, got *event.Impression) {
 		cfg := Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}, Network: network}

@@ -14,7 +14,7 @@ import (
 	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/attribution/pipeline"
 	"github.com/refedge/refedge/attribution/sink"
-	"github.com/refedge/refedge/internal/ipintel"
+	"github.com/refedge/refedge/internal/ipintel/ipinteltest"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/testenv"
 )
@@ -183,11 +183,7 @@ func TestImpressionNeverDelaysImage(t *testing.T) {
 // trusted proxies, lands in ClickHouse with that address's country and ASN (the lookup
 // the tracker makes for a click), and the address itself is in no column.
 func TestImpressionNetworkIntoClickHouse(t *testing.T) {
-	country, asn := testenv.GeoData(t)
-	network, err := ipintel.New(ipintel.Config{CountryDB: country, ASNDBs: asn}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	network := ipinteltest.Service(t)
 	conn, db := testenv.ClickHouse(t)
 	ctx := t.Context()
 	if err := sink.Migrate(ctx, conn, db, slog.New(slog.DiscardHandler)); err != nil {

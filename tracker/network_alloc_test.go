@@ -10,12 +10,13 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/refedge/refedge/attribution/event"
+	"github.com/refedge/refedge/internal/ipintel/ipinteltest"
 )
 
 // TestNetworkAllocations: the classifier with the network step, and the click handler
 // with it, allocate nothing, for a valid click and a data centre's.
 func TestNetworkAllocations(t *testing.T) {
-	svc := realNetwork(t)
+	svc := ipinteltest.Service(t)
 	cl := NewClassifier(Quality{Network: svc}, nil)
 	for _, ip := range []string{"178.64.0.1", "3.120.0.1", "2a01:4f8::1"} {
 		s := realisticSignals()

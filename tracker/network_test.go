@@ -15,27 +15,11 @@ import (
 
 	"github.com/refedge/refedge/attribution/event"
 	"github.com/refedge/refedge/internal/ipintel"
+	"github.com/refedge/refedge/internal/ipintel/ipinteltest"
 	"github.com/refedge/refedge/internal/refcookie"
 	"github.com/refedge/refedge/internal/signing"
 	"github.com/refedge/refedge/internal/testenv"
 )
-
-// realNetwork loads the IP databases deploy/scripts/geo-data.sh installs, once per test
-// binary (a load takes about a second).
-var realNetwork = func() func(testing.TB) *ipintel.Service {
-	var once sync.Once
-	var svc *ipintel.Service
-	var err error
-	return func(t testing.TB) *ipintel.Service {
-		t.Helper()
-		country, asn := testenv.GeoData(t)
-		once.Do(func() { svc, err = ipintel.New(ipintel.Config{CountryDB: country, ASNDBs: asn}, nil) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return svc
-	}
-}()
 
 const chromeUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 
@@ -99,7 +83,7 @@ func chromeClick(e *Edge, xff string, hdr ...string) *fasthttp.Response {
 // data-centre reasons; from a consumer ISP it is valid. Clients cannot choose: an address they put on the left of X-Forwarded-For is not
 // believed.
 func TestNetworkEndToEnd(t *testing.T) {
-	svc := realNetwork(t)
+	svc := ipinteltest.Service(t)
 	cases := []struct {
 		name, xff string
 		verdict   event.Verdict
@@ -150,7 +134,7 @@ func TestNetworkEndToEnd(t *testing.T) {
 // the verdict of higher precedence (docs/traffic-quality.md): a crawler's User-Agent is a
 // bot first; a hidden frame ranks below datacenter.
 func TestNetworkPrecedence(t *testing.T) {
-	svc := realNetwork(t)
+	svc := ipinteltest.Service(t)
 	f := func(xff string, want event.Verdict, reasons []string, hdr ...string) {
 		t.Helper()
 		q := &memQueue{}
@@ -202,7 +186,7 @@ func TestNetworkAllowWins(t *testing.T) {
 // the same as BenchmarkClassify) in the same run, so the step's cost is the difference
 // even on a busy machine (docs/performance.md).
 func BenchmarkClassifyNetwork(b *testing.B) {
-	svc := realNetwork(b)
+	svc := ipinteltest.Service(b)
 	for _, tc := range []struct{ name, ip string }{{"off", "178.64.0.1"}, {"consumer", "178.64.0.1"}, {"datacenter", "3.120.0.1"}, {"consumer-ipv6", "2003::1"}} {
 		b.Run(tc.name, func(b *testing.B) {
 			q := Quality{Network: svc}
@@ -298,7 +282,7 @@ func TestNetworkReloadUnderClicks(t *testing.T) {
 
 // TestNetworkExplain: the support tool shows the network's reasons, country and ASN.
 func TestNetworkExplain(t *testing.T) {
-	e := networkEdge(t, realNetwork(t), &memQueue{})
+	e := networkEdge(t, ipinteltest.Service(t), &memQueue{})
 	resp, err := e.Explain(t.Context(), ClassifyRequest{URL: "https://r.example/?ref=12345", IP: "3.120.0.1",
 		Headers: map[string]string{"User-Agent": chromeUA}}, nil)
 	if err != nil {

@@ -3,36 +3,17 @@ package widget
 import (
 	"html"
 	"net/netip"
-	"sync"
 	"testing"
 
-	"github.com/refedge/refedge/internal/ipintel"
+	"github.com/refedge/refedge/internal/ipintel/ipinteltest"
 	"github.com/refedge/refedge/internal/partners"
-	"github.com/refedge/refedge/internal/testenv"
 )
-
-// testNetwork loads the IP databases deploy/scripts/geo-data.sh installs, once per test
-// binary (a load takes about a second).
-var testNetwork = func() func(testing.TB) *ipintel.Service {
-	var once sync.Once
-	var svc *ipintel.Service
-	var err error
-	return func(t testing.TB) *ipintel.Service {
-		t.Helper()
-		country, asn := testenv.GeoData(t)
-		once.Do(func() { svc, err = ipintel.New(ipintel.Config{CountryDB: country, ASNDBs: asn}, nil) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return svc
-	}
-}()
 
 // TestViewBeaconNetwork: a view carries the country and ASN of the viewer's address,
 // the right-most X-Forwarded-For entry a trusted proxy added, as a click does; from an
 // untrusted peer the header is not believed and the peer's own address is looked up.
 func TestViewBeaconNetwork(t *testing.T) {
-	svc := testNetwork(t)
+	svc := ipinteltest.Service(t)
 	f := func(trusted []netip.Prefix, xff, country string, asn uint32) {
 		t.Helper()
 		fx := newFixture(t, func(c *Config) { c.Network, c.TrustedProxies = svc, trusted })
