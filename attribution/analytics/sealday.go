@@ -125,21 +125,5 @@ func syncInsert(ctx context.Context) context.Context {
 // sealVals reads (partner_id, hour, exact, rows, build) seal rows, folded per partner and
 // hour as the API folds them (sealVal.add).
 func (a *Analytics) sealVals(ctx context.Context, sql string, args ...any) (map[sealKey]sealVal, error) {
-	qctx, cancel := context.WithTimeout(ctx, 5*a.Cfg.QueryTimeout)
-	defer cancel()
-	rows, err := a.Conn.Query(qctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[sealKey]sealVal{}
-	for rows.Next() {
-		var k sealKey
-		var e, r, b uint64
-		if err := rows.Scan(&k.partner, &k.hour, &e, &r, &b); err != nil {
-			return nil, err
-		}
-		out[k] = out[k].add(e, r, b)
-	}
-	return out, rows.Err()
+	return sealRows(ctx, a, 3, func(s sealVal, v []uint64) sealVal { return s.add(v[0], v[1], v[2]) }, sql, args...)
 }

@@ -284,6 +284,12 @@ func (a *Analytics) sealChunk(ctx context.Context, f *anFact, partners []string,
 
 // sealCounts runs a query returning (partner_id, hour, count) rows.
 func (a *Analytics) sealCounts(ctx context.Context, sql string, args ...any) (map[sealKey]uint64, error) {
+	return sealRows(ctx, a, 1, func(_ uint64, v []uint64) uint64 { return v[0] }, sql, args...)
+}
+
+// sealRows runs a query returning (partner_id, hour, n UInt64 values) rows and folds each
+// row's values into its partner and hour's entry.
+func sealRows[V any](ctx context.Context, a *Analytics, n int, fold func(V, []uint64) V, sql string, args ...any) (map[sealKey]V, error) {
 	qctx, cancel := context.WithTimeout(ctx, 5*a.Cfg.QueryTimeout)
 	defer cancel()
 	rows, err := a.Conn.Query(qctx, sql, args...)
@@ -291,14 +297,18 @@ func (a *Analytics) sealCounts(ctx context.Context, sql string, args ...any) (ma
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[sealKey]uint64{}
+	out := map[sealKey]V{}
+	var k sealKey
+	vals := make([]uint64, n)
+	dest := []any{&k.partner, &k.hour}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
 	for rows.Next() {
-		var k sealKey
-		var n uint64
-		if err := rows.Scan(&k.partner, &k.hour, &n); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		out[k] = n
+		out[k] = fold(out[k], vals)
 	}
 	return out, rows.Err()
 }
