@@ -13,6 +13,14 @@ type u128 struct{ hi, lo uint64 }
 
 func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
 
+// byLoV6 orders IPv6 ranges by their first address.
+func byLoV6(x, y v6Range) int {
+	if c := cmp.Compare(x.lo.hi, y.lo.hi); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.lo.lo, y.lo.lo)
+}
+
 func (a u128) next() (u128, bool) {
 	if a.lo != ^uint64(0) {
 		return u128{a.hi, a.lo + 1}, true
@@ -128,15 +136,7 @@ func (t *rangeTable) seal() int {
 		}
 		v4 = append(v4, r)
 	}
-	slices.SortStableFunc(t.v6, func(x, y v6Range) int {
-		if x.lo.less(y.lo) {
-			return -1
-		}
-		if y.lo.less(x.lo) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(t.v6, byLoV6)
 	v6 := t.v6[:0]
 	for _, r := range t.v6 {
 		if n := len(v6); n > 0 && !v6[n-1].hi.less(r.lo) {
@@ -247,15 +247,7 @@ func newPrefixSet(ps []netip.Prefix) prefixSet {
 		}
 		v4 = append(v4, r)
 	}
-	slices.SortFunc(t.v6, func(x, y v6Range) int {
-		if x.lo.less(y.lo) {
-			return -1
-		}
-		if y.lo.less(x.lo) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(t.v6, byLoV6)
 	var v6 []v6Range
 	for _, r := range t.v6 {
 		if n := len(v6); n > 0 {
