@@ -1,8 +1,6 @@
 package analytics_test
 
 import (
-	"crypto/rand"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -11,8 +9,6 @@ import (
 
 	"github.com/refedge/refedge/attribution/analytics"
 	"github.com/refedge/refedge/attribution/analyticstest"
-	"github.com/refedge/refedge/attribution/sink"
-	chcluster "github.com/refedge/refedge/deploy/clickhouse/cluster"
 	"github.com/refedge/refedge/internal/clustertest"
 )
 
@@ -20,18 +16,7 @@ import (
 // reach their shard before it counts them back, so sealed hours and days are read from
 // builds there too, with the same figures as from raw rows.
 func TestSealerOnClickHouseCluster(t *testing.T) {
-	c := clustertest.ClickHouseCluster(t)
-	db := "test_an_" + rand.Text()[:12]
-	c.DropOnCleanup(t, db)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := sink.MigrateCluster(t.Context(), c.DSN(0, db), chcluster.Options{Cluster: c.Name}, log); err != nil {
-		t.Fatal(err)
-	}
-	conn, _, err := sink.OpenClickHouse(t.Context(), c.DSN(1, db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	db, conn := clustertest.ClickHouseCluster(t).MigratedDB(t, "test_an_")
 	h := time.Date(2025, 8, 4, 10, 0, 0, 0, time.UTC)
 	var clicks []analyticstest.Click
 	partners := []string{"pa", "pb", "pc", "pd"} // several, so both shards hold some
@@ -41,7 +26,7 @@ func TestSealerOnClickHouseCluster(t *testing.T) {
 	}
 	ctx := clickhouse.Context(t.Context(), clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	analyticstest.InsertClicks(ctx, t, conn, db, clicks)
-	an, err := analytics.New(analytics.Config{Conn: conn, DB: db, Logger: log, Sealer: analytics.SealerConfig{Disabled: true}})
+	an, err := analytics.New(analytics.Config{Conn: conn, DB: db, Logger: slog.New(slog.DiscardHandler), Sealer: analytics.SealerConfig{Disabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

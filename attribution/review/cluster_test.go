@@ -1,9 +1,7 @@
 package review_test
 
 import (
-	"crypto/rand"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +12,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/refedge/refedge/attribution/sink"
-	chcluster "github.com/refedge/refedge/deploy/clickhouse/cluster"
 	"github.com/refedge/refedge/internal/admin/admintest"
 	"github.com/refedge/refedge/internal/clustertest"
 )
@@ -24,27 +20,16 @@ import (
 // same ranking and drill-down as on one server (its subqueries over Distributed tables
 // are GLOBAL IN, which the cluster's default distributed_product_mode allows).
 func TestReviewOnClickHouseCluster(t *testing.T) {
-	c := clustertest.ClickHouseCluster(t)
-	db := "test_rv_" + rand.Text()[:12]
-	c.DropOnCleanup(t, db)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := sink.MigrateCluster(t.Context(), c.DSN(0, db), chcluster.Options{Cluster: c.Name}, log); err != nil {
-		t.Fatal(err)
-	}
-	conn, _, err := sink.OpenClickHouse(t.Context(), c.DSN(1, db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	db, conn := clustertest.ClickHouseCluster(t).MigratedDB(t, "test_rv_")
 	end := time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)
 	// insert_distributed_sync: the insert returns once every shard has its rows.
 	review.InsertReviewSimulation(clickhouse.Context(t.Context(), clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1})),
 		t, conn, db, end)
-	r, err := review.New(review.Config{Conn: conn, DB: db, Logger: log, Now: func() time.Time { return end.Add(-30 * time.Minute) }})
+	r, err := review.New(review.Config{Conn: conn, DB: db, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return end.Add(-30 * time.Minute) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm := admintest.New(log)
+	adm := admintest.New(slog.New(slog.DiscardHandler))
 	r.RegisterAdmin(adm)
 	get := func(path string, v any) {
 		t.Helper()

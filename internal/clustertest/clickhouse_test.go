@@ -20,27 +20,13 @@ import (
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func openCH(t *testing.T, dsn string) driver.Conn {
-	t.Helper()
-	conn, _, err := sink.OpenClickHouse(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
 // migratedCluster creates a fresh database on both shards with `migrate --cluster`'s code
 // and returns it with a connection to each server.
 func migratedCluster(t *testing.T) (CHCluster, string, [2]driver.Conn) {
 	t.Helper()
 	c := ClickHouseCluster(t)
-	db := "test_cl_" + randomHex(6)
-	c.DropOnCleanup(t, db)
-	if err := sink.MigrateCluster(t.Context(), c.DSN(0, db), chcluster.Options{Cluster: c.Name}, quietLog()); err != nil {
-		t.Fatal(err)
-	}
-	return c, db, [2]driver.Conn{openCH(t, c.DSN(0, db)), openCH(t, c.DSN(1, db))}
+	db, conn1 := c.MigratedDB(t, "test_cl_")
+	return c, db, [2]driver.Conn{c.Open(t, 0, db), conn1}
 }
 
 // TestClickHouseClusterMigrate: every table of the single-server schema exists under its
@@ -144,7 +130,7 @@ func TestClickHouseClusterMigrate(t *testing.T) {
 // syntax error, so the form operators apply with ZooKeeper is valid SQL for the server.
 func TestClickHouseClusterOnClusterDDLParses(t *testing.T) {
 	c := ClickHouseCluster(t)
-	conn := openCH(t, c.DSNs[0])
+	conn := c.Open(t, 0, "default")
 	db := "test_cl_" + randomHex(6) // never created: nothing may run
 	migs, err := chschema.Migrations(db)
 	if err != nil {

@@ -2,8 +2,10 @@ package clustertest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +17,11 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/refedge/refedge/attribution/sink"
+	chcluster "github.com/refedge/refedge/deploy/clickhouse/cluster"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -237,4 +242,29 @@ func Binary(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// MigratedDB creates database prefix+random on the cluster, dropped when the test ends,
+// applies the product schema across both shards (sink.MigrateCluster), and returns it
+// with a connection to it through shard 2, closed when the test ends.
+func (c CHCluster) MigratedDB(t testing.TB, prefix string) (string, driver.Conn) {
+	t.Helper()
+	db := prefix + rand.Text()[:12]
+	c.DropOnCleanup(t, db)
+	if err := sink.MigrateCluster(t.Context(), c.DSN(0, db), chcluster.Options{Cluster: c.Name}, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	return db, c.Open(t, 1, db)
+}
+
+// Open returns a connection to database db through shard i (0 or 1), closed when the test
+// ends.
+func (c CHCluster) Open(t testing.TB, i int, db string) driver.Conn {
+	t.Helper()
+	conn, _, err := sink.OpenClickHouse(t.Context(), c.DSN(i, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
