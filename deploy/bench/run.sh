@@ -80,9 +80,20 @@ targets() {
   ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN{if (b > 0) printf "%.*f", d, a / b}'; }
   # wrk's latency (800.00us, 4.50ms, 1.20s) in ms.
   in_ms() { [ -n "$1" ] && awk -v v="$1" 'BEGIN{u = v; sub(/^[0-9.]+/, "", u); x = v + 0; printf "%.2f", u == "us" ? x / 1000 : u == "s" ? x * 1000 : x}'; }
-  want wrk || { bare_mix=; mix2=; valid=; valid_share=; bare_nc=; mix_nc=; paced50=; }
+  want wrk || { bare_mix=; mix2=; valid=; valid_share=; bare_nc=; mix_nc=; paced50=; bare_at=; }
   verdict "refedge CPU per click, keep-alive mix, to bare302-mix's per request" \
     "$(ratio "$(field "$mix2" 5)" "$(field "$bare_mix" 5)")" "<=" 2.0 x
+  # Not targets: the same figure split into user and system CPU, and against bare302
+  # answering the mix at the click mix's own rate.
+  if [ -n "$mix2" ] && [ -n "$bare_mix" ]; then
+    printf 'INFO  refedge CPU per click to bare302-mix: user %sx (%s against %s µs), system %sx (%s against %s µs)\n' \
+      "$(ratio "$(field "$mix2" 12)" "$(field "$bare_mix" 12)")" "$(field "$mix2" 12)" "$(field "$bare_mix" 12)" \
+      "$(ratio "$(field "$mix2" 13)" "$(field "$bare_mix" 13)")" "$(field "$mix2" 13)" "$(field "$bare_mix" 13)"
+  fi
+  if [ -n "$bare_at" ]; then
+    printf 'INFO  refedge CPU per click to bare302-mix paced to the same rate (%s req/s against %s): %sx (%s against %s µs)\n' \
+      "$(field "$bare_at" 2)" "$(field "$mix2" 2)" "$(ratio "$(field "$mix2" 5)" "$(field "$bare_at" 5)")" "$(field "$mix2" 5)" "$(field "$bare_at" 5)"
+  fi
   # Every click of the run is valid (BENCH_MIX=valid); dividing by the valid share
   # charges what the others cost Redis to the valid ones.
   verdict "Redis CPU per valid click (click-valid run${valid_share:+, $valid_share of its clicks valid})" \
@@ -116,6 +127,8 @@ bench_admin=$(head -c 24 /dev/urandom | base64 | tr "+/" "-_" | tr -d "=")
 
 # cpu_ticks pid: the process's user+system CPU so far, in clock ticks (1/100 s).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# cpu_split pid: the process's user and system CPU so far, in clock ticks.
+cpu_split() { awk '{print $14, $15}' "/proc/$1/stat" 2>/dev/null || echo 0 0; }
 # valid_clicks: refedge's valid clicks and all its clicks so far (its /metrics).
 valid_clicks() {
   curl -fsS http://127.0.0.1:18081/metrics 2>/dev/null |
@@ -189,7 +202,8 @@ if want wrk; then
   busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
   run() { # name url pid [extra wrk args...]: req/s, p50, p99, server CPU µs and refedge allocations per request
     local name=$1 url=$2 pid=$3; shift 3
-    local out c0 c1 m0 m1 r0 r1 h0 h1 k0 k1 b0 b1 wcpu
+    local out c0 c1 u0 u1 s0 s1 m0 m1 r0 r1 h0 h1 k0 k1 b0 b1 wcpu
+    read -r u0 s0 <<<"$(cpu_split "$pid")"
     c0=$(cpu_ticks "$pid"); r0=$(cpu_ticks "$redis_pid"); h0=$(cpu_ticks "$ch_pid"); k0=$(cpu_ticks "$wrk_broker_pid"); b0=$(busy_ticks)
     [ "$pid" = "$edge_pid" ] && m0=$(mallocs)
     # BENCH_PROFILE=1: refedge's CPU profile over the run, for `go tool pprof`.
@@ -198,6 +212,7 @@ if want wrk; then
     fi
     wcpu=$( { TIMEFORMAT='%3U %3S'; time wrk -t2 -c64 -d"${secs}s" --latency "$@" "$url" >"$state/wrk.out"; } 2>&1 | tail -1)
     out=$(<"$state/wrk.out")
+    read -r u1 s1 <<<"$(cpu_split "$pid")"
     c1=$(cpu_ticks "$pid"); r1=$(cpu_ticks "$redis_pid"); h1=$(cpu_ticks "$ch_pid"); k1=$(cpu_ticks "$wrk_broker_pid"); b1=$(busy_ticks)
     [ "$pid" = "$edge_pid" ] && m1=$(mallocs)
     local rps p50 p99 n
@@ -210,9 +225,12 @@ if want wrk; then
     per() { awk -v a="$1" -v b="$2" -v n="$n" 'BEGIN{printf "%.1f", (b-a)*1e6/100/n}'; }
     cpu=$(per "$c0" "$c1")
     [ "$pid" = "$edge_pid" ] && allocs=$(awk -v a="$m0" -v b="$m1" -v n="$n" 'BEGIN{printf "%.1f", (b-a)/n}')
-    printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$name" "$rps" "$p50" "$p99" "$cpu" "$allocs" \
+    # Fields: name req/s p50 p99 server-µs allocs wrk-µs redis-µs clickhouse-µs broker-µs
+    # machine-µs server-user-µs server-system-µs (µs of CPU per request).
+    printf '%s %s %s %s %s %s %s %s %s %s %s %s %s\n' "$name" "$rps" "$p50" "$p99" "$cpu" "$allocs" \
       "$(awk -v u="${wcpu% *}" -v s="${wcpu#* }" -v n="$n" 'BEGIN{printf "%.1f", (u+s)*1e6/n}')" \
-      "$(per "$r0" "$r1")" "$(per "$h0" "$h1")" "$(per "$k0" "$k1")" "$(per "$b0" "$b1")"
+      "$(per "$r0" "$r1")" "$(per "$h0" "$h1")" "$(per "$k0" "$k1")" "$(per "$b0" "$b1")" \
+      "$(per "$u0" "$u1")" "$(per "$s0" "$s1")"
   }
   # table baseline-line lines...: the ratio to the group's baseline, and to the first bare302.
   table() {
@@ -251,12 +269,12 @@ if want wrk; then
   # (wrk has no rate option), with the connection count chosen for a share (80%, then
   # 50%) of the click mix's maximum, then corrected from the rate it gave.
   mix_max=$(awk -v a="$(awk '{print $2}' <<<"$mix")" -v b="$(awk '{print $2}' <<<"$mix2")" 'BEGIN{print (a > b ? a : b)}')
-  paced_run() { export BENCH_PACE_MS=1; run "click-mix-paced$2-c$1" "http://127.0.0.1:18080" "$edge_pid" -s deploy/bench/mix.lua -c "$1"; }
-  paced() { # percent: the paced run's line
-    local target conns line next
-    target=$(awk -v m="$mix_max" -v p="$1" 'BEGIN{printf "%d", m * p / 100}')
+  # paced_run conns label url pid: one paced run of the mix against url (server pid).
+  paced_run() { export BENCH_PACE_MS=1; run "$2-c$1" "$3" "$4" -s deploy/bench/mix.lua -c "$1"; }
+  paced() { # target label url pid: the line of a run paced to target req/s
+    local target=$1 conns line next
     conns=$(awk -v r="$target" 'BEGIN{c = int(r * 0.0015 + 0.5); print (c < 2 ? 2 : (c > 256 ? 256 : c))}')
-    line=$(paced_run "$conns" "$1")
+    line=$(paced_run "$conns" "$2" "$3" "$4")
     # Corrected up to three times, until the rate is within 10% of the target: latency
     # grows with the connection count, so one correction often falls short.
     for _ in 1 2 3; do
@@ -264,18 +282,27 @@ if want wrk; then
       next=$(awk -v c="$conns" -v r="$(awk '{print $2}' <<<"$line")" -v t="$target" 'BEGIN{c = int(c * t / r + 0.5); print (c < 2 ? 2 : (c > 256 ? 256 : c))}')
       [ "$next" = "$conns" ] && break
       conns=$next
-      line=$(paced_run "$conns" "$1")
+      line=$(paced_run "$conns" "$2" "$3" "$4")
     done
-    echo "$target $line"
+    echo "$line"
   }
   bare_rps_saved=$bare_rps
   for pct in 80 50; do
-    read -r target line <<<"$(paced "$pct")"
+    target=$(awk -v m="$mix_max" -v p="$pct" 'BEGIN{printf "%d", m * p / 100}')
+    line=$(paced "$target" "click-mix-paced$pct" "http://127.0.0.1:18080" "$edge_pid")
     echo "-- paced to $pct% of the click mix's maximum ($target req/s): p99 at that load (ratio: to the target rate); load average $(loadavg)"
     bare_rps=$target
     table "target-$pct% $target - - - -" "$line"
     if [ "$pct" = 80 ]; then paced80=$line; else paced50=$line; target50=$target; fi
   done
+  # The CPU a request costs depends on the rate: at a lower rate the kernel's side of a
+  # loopback write (waking wrk) is charged to fewer requests per wake-up. bare302
+  # answering the mix at the click mix's own rate separates that from refedge's work.
+  mix2_rps=$(awk '{printf "%d", $2}' <<<"$mix2")
+  bare_at=$(paced "$mix2_rps" "bare302-mix-at-click-rate" "http://127.0.0.1:18090" "$bare_pid")
+  echo "-- bare302 answering the mix paced to click-mix's rate ($mix2_rps req/s; ratio: to that rate); load average $(loadavg)"
+  bare_rps=$mix2_rps
+  table "target $mix2_rps - - - -" "$bare_at"
   bare_rps=$bare_rps_saved
   echo "-- new connection per request (ratio: to bare302-newconn); load average $(loadavg)"
   bare_nc=$(run bare302-newconn "http://127.0.0.1:18090/categories/design?ref=bench" "$bare_pid" -H "Connection: close")
@@ -294,11 +321,11 @@ if want wrk; then
   # test, wrk, Redis, ClickHouse, the broker, and the machine's whole busy time (the rest
   # of which is other work on the box and the kernel's share not charged to a process).
   echo "-- CPU per request by process, µs (machine: all ${ncpu:=$(nproc)} cores' busy time)"
-  printf '%-26s %8s %8s %8s %8s %8s %8s %8s\n' target server wrk redis clickhouse broker machine other
-  for r in "$bare" "$one" "$mix" "$bare_mix" "$mix2" "$valid" "$paced80" "$paced50" "$bare_nc" "$mix_nc" "$bjpeg" "$banner" "$bare2" "$frame"; do
-    read -r name _ _ _ cpu _ wrkc redc chc brc busy <<<"$r"
-    printf '%-26s %8s %8s %8s %8s %8s %8s %8.1f\n' "$name" "$cpu" "$wrkc" "$redc" "$chc" "$brc" "$busy" \
-      "$(awk -v b="$busy" -v a="$cpu" -v w="$wrkc" -v r="$redc" -v c="$chc" -v k="$brc" 'BEGIN{print b-a-w-r-c-k}')"
+  printf '%-26s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' target server wrk redis clickhouse broker machine other srv-user srv-sys
+  for r in "$bare" "$one" "$mix" "$bare_mix" "$mix2" "$valid" "$paced80" "$paced50" "$bare_at" "$bare_nc" "$mix_nc" "$bjpeg" "$banner" "$bare2" "$frame"; do
+    read -r name _ _ _ cpu _ wrkc redc chc brc busy usr sys <<<"$r"
+    printf '%-26s %8s %8s %8s %8s %8s %8s %8.1f %8s %8s\n' "$name" "$cpu" "$wrkc" "$redc" "$chc" "$brc" "$busy" \
+      "$(awk -v b="$busy" -v a="$cpu" -v w="$wrkc" -v r="$redc" -v c="$chc" -v k="$brc" 'BEGIN{print b-a-w-r-c-k}')" "$usr" "$sys"
   done
   deadline=$((SECONDS + 30))
   until [ "$(curl -fsS http://127.0.0.1:18081/metrics | awk '/^refedge_events_queue_depth\{pipeline="clicks"\}/ {print $2}')" = "0" ]; do
