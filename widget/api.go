@@ -63,7 +63,7 @@ func (s *Service) RegisterAPI(r *partnerapi.Router) {
 func (s *Service) apiCreate(ctx *fasthttp.RequestCtx, p partnerapi.Principal) {
 	spec, err := parseSpec(ctx.PostBody(), s.limits())
 	if err != nil {
-		partnerapi.Error(ctx, fasthttp.StatusBadRequest, err.Error())
+		specRefused(ctx, err)
 		return
 	}
 	w, err := s.store.Create(ctx, p.PartnerID, spec, s.cfg.MaxWidgetsPerPartner)
@@ -104,6 +104,23 @@ func apiID(ctx *fasthttp.RequestCtx) string {
 	return id
 }
 
+// specRefused answers 400 for a refused spec: the English text in "error", as every API
+// error, and each problem's catalogue key and arguments in "problems", which the builder
+// gives in its reader's language.
+func specRefused(ctx *fasthttp.RequestCtx, err error) {
+	type problem struct {
+		Key  string         `json:"key"`
+		Args map[string]any `json:"args,omitempty"`
+	}
+	ps := SpecProblems(err)
+	out := make([]problem, len(ps))
+	for i, p := range ps {
+		out[i] = problem{Key: p.Key, Args: p.Args}
+	}
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	partnerapi.WriteJSON(ctx, fasthttp.StatusBadRequest, map[string]any{"error": err.Error(), "problems": out})
+}
+
 func (s *Service) apiError(ctx *fasthttp.RequestCtx, p partnerapi.Principal, err error) {
 	if errors.Is(err, ErrWidgetNotFound) {
 		partnerapi.Error(ctx, fasthttp.StatusNotFound, "widget not found")
@@ -133,7 +150,7 @@ func (s *Service) apiUpdate(ctx *fasthttp.RequestCtx, p partnerapi.Principal) {
 	}
 	spec, err := parseSpec(ctx.PostBody(), s.limits())
 	if err != nil {
-		partnerapi.Error(ctx, fasthttp.StatusBadRequest, err.Error())
+		specRefused(ctx, err)
 		return
 	}
 	w, err := s.store.Update(ctx, p.PartnerID, id, spec)

@@ -658,4 +658,19 @@ func TestBrowserBuilder(t *testing.T) {
 	if want := i18n.For("ru").T("builder.preview_invalid"); msg != want {
 		t.Fatalf("preview of an incomplete form says %q, want %q", msg, want)
 	}
+
+	// A spec the API refuses is explained in the builder's language, not the API's
+	// English: here a kwork id the form cannot vouch for.
+	run(t, ctx, chromedp.Navigate(s.public+"/w/builder"), chromedp.WaitVisible(chromedp.ID("create")),
+		chromedp.SetValue(chromedp.CSS("#kwork_ids"), "b1, bad id!"),
+		chromedp.Click(chromedp.ID("create")))
+	ru := i18n.For("ru")
+	refusal := ru.T("builder.js.failed", "error", ru.T("widget.spec.kwork_id"))
+	waitFor(t, 10*time.Second, "the refusal in Russian", func() bool {
+		eval(t, ctx, `document.getElementById("status").textContent`, &status)
+		return status == refusal
+	})
+	if ws, err := s.svc.Store().List(t.Context(), partner); err != nil || len(ws) != 1 {
+		t.Fatalf("after a refused spec the partner has %d widgets (%v), want the 1 created before", len(ws), err)
+	}
 }

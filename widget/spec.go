@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/refedge/refedge/internal/i18n"
 )
 
 // Spec is what a partner configures for a widget.
@@ -53,6 +56,56 @@ const (
 	maxSpecBody     = 8 << 10
 )
 
+// SpecProblem is one reason a widget spec is refused: catalogue entry Key
+// (internal/i18n, "widget.spec.*") with its named arguments, so the builder can give it
+// in its reader's language. Its Error, which the API answers with, is the English entry.
+type SpecProblem struct {
+	Key  string
+	Args map[string]any
+}
+
+func (p *SpecProblem) Error() string { return i18n.For("en").T(p.Key, p.pairs()...) }
+
+// pairs gives Args as the name, value pairs i18n.Catalogue.T takes, in a fixed order.
+func (p *SpecProblem) pairs() []any {
+	out := make([]any, 0, 2*len(p.Args))
+	for _, k := range slices.Sorted(maps.Keys(p.Args)) {
+		out = append(out, k, p.Args[k])
+	}
+	return out
+}
+
+// specErr is a SpecProblem with key and its arguments given as name, value pairs.
+func specErr(key string, pairs ...any) error {
+	p := &SpecProblem{Key: key}
+	if len(pairs) > 0 {
+		p.Args = make(map[string]any, len(pairs)/2)
+		for i := 0; i+1 < len(pairs); i += 2 {
+			p.Args[pairs[i].(string)] = pairs[i+1]
+		}
+	}
+	return p
+}
+
+// SpecProblems lists the problems err holds (errors.Join'ed SpecProblems), in order.
+func SpecProblems(err error) []*SpecProblem {
+	var out []*SpecProblem
+	var walk func(error)
+	walk = func(err error) {
+		if p, ok := err.(*SpecProblem); ok {
+			out = append(out, p)
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
 type specLimits struct {
 	sizes    SizeLimits
 	maxKwork int
@@ -62,15 +115,15 @@ type specLimits struct {
 func parseSpec(body []byte, lim specLimits) (Spec, error) {
 	var s Spec
 	if len(body) > maxSpecBody {
-		return s, errors.New("body too large")
+		return s, specErr("widget.spec.too_large")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return Spec{}, fmt.Errorf("invalid JSON: %w", err)
+		return Spec{}, specErr("widget.spec.json", "detail", err.Error())
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Spec{}, errors.New("invalid JSON: trailing data after the object")
+		return Spec{}, specErr("widget.spec.json_trailing")
 	}
 	return s, s.normalize(lim)
 }
@@ -91,7 +144,7 @@ func specFromQuery(q url.Values, lim specLimits) (Spec, error) {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s must be a number", name))
+				errs = append(errs, specErr("widget.spec.number", "field", name))
 			}
 			*dst = n
 		}
@@ -107,26 +160,26 @@ func (s *Spec) normalize(lim specLimits) error {
 	var errs []error
 	s.Name = strings.TrimSpace(s.Name)
 	if !utf8.ValidString(s.Name) || utf8.RuneCountInString(s.Name) > maxNameRunes || strings.ContainsFunc(s.Name, isControl) {
-		errs = append(errs, fmt.Errorf("name must be at most %d printable characters", maxNameRunes))
+		errs = append(errs, specErr("widget.spec.name", "max", maxNameRunes))
 	}
 	switch {
 	case s.Category != "" && len(s.KworkIDs) > 0:
-		errs = append(errs, errors.New("set either category or kwork_ids, not both"))
+		errs = append(errs, specErr("widget.spec.topic_both"))
 	case s.Category == "" && len(s.KworkIDs) == 0:
-		errs = append(errs, errors.New("category or kwork_ids is required"))
+		errs = append(errs, specErr("widget.spec.topic_missing"))
 	case s.Category != "" && !validCategory(s.Category):
-		errs = append(errs, errors.New("category must match [0-9A-Za-z_./-]{1,64}"))
+		errs = append(errs, specErr("widget.spec.category"))
 	case len(s.KworkIDs) > lim.maxKwork:
-		errs = append(errs, fmt.Errorf("kwork_ids holds at most %d ids", lim.maxKwork))
+		errs = append(errs, specErr("widget.spec.kwork_ids_max", "max", lim.maxKwork))
 	default:
 		seen := make(map[string]bool, len(s.KworkIDs))
 		for _, id := range s.KworkIDs {
 			if !validKworkID(id) {
-				errs = append(errs, errors.New("every kwork id must match [0-9A-Za-z_-]{1,64}"))
+				errs = append(errs, specErr("widget.spec.kwork_id"))
 				break
 			}
 			if seen[id] {
-				errs = append(errs, fmt.Errorf("kwork id %s is listed twice", id))
+				errs = append(errs, specErr("widget.spec.kwork_id_twice", "id", id))
 				break
 			}
 			seen[id] = true
@@ -145,41 +198,41 @@ func (s *Spec) normalize(lim specLimits) error {
 		s.Theme = "light"
 	case "light", "dark":
 	default:
-		errs = append(errs, errors.New("theme must be light or dark"))
+		errs = append(errs, specErr("widget.spec.theme"))
 	}
 	if s.Accent == "" {
 		s.Accent = DefaultAccent
 	}
 	s.Accent = strings.ToLower(s.Accent)
 	if !validColor(s.Accent) {
-		errs = append(errs, errors.New("accent must be a colour #RRGGBB"))
+		errs = append(errs, specErr("widget.spec.accent"))
 	}
 	if s.Cards == 0 {
 		s.Cards = DefaultCards
 	}
 	if s.Cards < 1 || s.Cards > MaxCards {
-		errs = append(errs, fmt.Errorf("cards must be 1..%d", MaxCards))
+		errs = append(errs, specErr("widget.spec.cards", "max", MaxCards))
 	}
 	if s.RotationSeconds == 0 {
 		s.RotationSeconds = DefaultRotation
 	}
 	if s.RotationSeconds < 1 || s.RotationSeconds > MaxRotation {
-		errs = append(errs, fmt.Errorf("rotation_seconds must be 1..%d", MaxRotation))
+		errs = append(errs, specErr("widget.spec.rotation", "max", MaxRotation))
 	}
 	switch s.Language {
 	case "":
 		s.Language = "en"
 	case "en", "ru":
 	default:
-		errs = append(errs, errors.New("language must be en or ru"))
+		errs = append(errs, specErr("widget.spec.language"))
 	}
 	return errors.Join(errs...)
 }
 
 // parseSize reads "WxH": a program size, or a custom size within lim.
 func parseSize(v string, lim SizeLimits) (w, h int, err error) {
-	bad := fmt.Errorf("size must be WxH: one of %s, or custom %d..%d x %d..%d",
-		strings.Join(ProgramSizes, ", "), lim.MinWidth, lim.MaxWidth, lim.MinHeight, lim.MaxHeight)
+	bad := specErr("widget.spec.size", "sizes", strings.Join(ProgramSizes, ", "),
+		"min_w", lim.MinWidth, "max_w", lim.MaxWidth, "min_h", lim.MinHeight, "max_h", lim.MaxHeight)
 	ws, hs, ok := strings.Cut(v, "x")
 	if !ok || !digits(ws) || !digits(hs) {
 		return 0, 0, bad

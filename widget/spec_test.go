@@ -2,8 +2,11 @@ package widget
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/refedge/refedge/internal/i18n"
 )
 
 var testLimits = specLimits{sizes: NewDefaultConfig().Sizes, maxKwork: 24}
@@ -106,4 +109,42 @@ func itoa(n int) string {
 		b = append([]byte{'-'}, b...)
 	}
 	return string(b)
+}
+
+// Every reason a spec is refused is a catalogue entry in every language with its
+// placeholders filled, and the API's English text is the entries' English texts.
+func TestSpecProblemsInEveryLanguage(t *testing.T) {
+	placeholder := regexp.MustCompile(`\{[a-z_]+\}`)
+	for _, body := range []string{
+		``, `{"category":"x"} {}`, `{}`, `{"category":"x","kwork_ids":["1"]}`, `{"category":"{slot}"}`,
+		`{"kwork_ids":["1","1"]}`, `{"kwork_ids":["<script>"]}`, `{"kwork_ids":[` + strings.Repeat(`"k",`, 30) + `"z"]}`,
+		`{"category":"x","size":"99x60"}`, `{"category":"x","theme":"neon","accent":"red","cards":13,"rotation_seconds":61}`,
+		`{"category":"x","language":"de","name":"` + strings.Repeat("n", 200) + `"}`, strings.Repeat(" ", maxSpecBody+1),
+	} {
+		_, err := parseSpec([]byte(body), testLimits)
+		ps := SpecProblems(err)
+		if err == nil || len(ps) == 0 {
+			t.Fatalf("parseSpec(%.40s) = %v with problems %v", body, err, ps)
+		}
+		var english []string
+		for _, p := range ps {
+			for _, lang := range i18n.Languages {
+				c := i18n.For(lang)
+				text := c.T(p.Key, p.pairs()...)
+				if !c.Has(p.Key) || placeholder.MatchString(text) {
+					t.Errorf("%s in %s: %q", p.Key, lang, text)
+				}
+			}
+			if ru := i18n.For("ru").T(p.Key, p.pairs()...); ru == p.Error() {
+				t.Errorf("%s reads the same in Russian: %q", p.Key, ru)
+			}
+			english = append(english, p.Error())
+		}
+		if got := strings.Join(english, "\n"); got != err.Error() {
+			t.Errorf("parseSpec(%.40s): the API says %q, its problems %q", body, err.Error(), got)
+		}
+	}
+	if _, err := specFromQuery(url.Values{"category": {"x"}, "cards": {"many"}}, testLimits); len(SpecProblems(err)) != 1 {
+		t.Errorf("specFromQuery(cards=many) = %v", err)
+	}
 }
