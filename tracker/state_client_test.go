@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/partners"
+	"github.com/refedge/refedge/internal/redisx"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -320,4 +323,83 @@ func TestRedisStateBrokenConnection(t *testing.T) {
 	if out.Partner != PartnerActive || out.Duplicate || out.IPLimited || out.VisitorLimited {
 		t.Fatalf("after recovery: %+v", out)
 	}
+}
+
+// On Redis Cluster every command of a click goes straight to the master of its key:
+// go-redis memoises a command's hash slot in the command, so a command reused for
+// another click's key would first go to the previous key's master and come back MOVED.
+// Clicks with partners, visitors and addresses on every master must cause no MOVED.
+func TestRedisStateOnClusterSendsNoMoved(t *testing.T) {
+	rdb, err := redisx.Open(clustertest.RedisCluster(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	cc := rdb.UniversalClient.(*redis.ClusterClient)
+	ctx := t.Context()
+	moved := func() int64 {
+		var mu sync.Mutex
+		var n int64
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			info, err := m.Info(ctx, "errorstats").Result()
+			if err != nil {
+				return err
+			}
+			for line := range strings.Lines(info) {
+				// errorstat_MOVED:count=3
+				if v, ok := strings.CutPrefix(strings.TrimSpace(line), "errorstat_MOVED:count="); ok {
+					c, err := strconv.ParseInt(v, 10, 64)
+					if err != nil {
+						return fmt.Errorf("INFO errorstats: %q", line)
+					}
+					mu.Lock()
+					n += c
+					mu.Unlock()
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	reg := &partners.Registry{Redis: rdb}
+	for i := range 8 {
+		if err := reg.Upsert(ctx, partners.Partner{ID: fmt.Sprintf("mv-%s-%d", run, i), Status: partners.Active, EmailConfirmed: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := &RedisState{Redis: rdb, PartnerTTL: -1}
+	before := moved()
+	for i := range 200 {
+		q := StateQuery{Partner: fmt.Appendf(nil, "mv-%s-%d", run, i%8), Visitor: fmt.Appendf(nil, "v:mv-%s-%d", run, i),
+			IP: netip.AddrFrom4([4]byte{10, 77, byte(i >> 8), byte(i)}), Now: time.Now(), Windows: true}
+		var s State
+		if err := st.Lookup(ctx, &q, &s); err != nil {
+			t.Fatalf("click %d: %v", i, err)
+		}
+		if s != (State{Partner: PartnerActive}) {
+			t.Fatalf("click %d, a new visitor from a new address: %+v", i, s)
+		}
+	}
+	if n := moved() - before; n != 0 {
+		t.Fatalf("%d MOVED answers during 200 clicks", n)
+	}
+}
+
+func TestSingleNode(t *testing.T) {
+	f := func(c redis.UniversalClient, want bool) {
+		t.Helper()
+		defer c.Close()
+		if got := singleNode(c); got != want {
+			t.Errorf("singleNode(%T) = %v, want %v", c, got, want)
+		}
+	}
+	f(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), true)
+	f(&redisx.Client{UniversalClient: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})}, true)
+	f(redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), false)
+	f(&redisx.Client{UniversalClient: redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})}, false)
+	f(redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}}), false)
 }
