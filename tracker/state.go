@@ -178,14 +178,19 @@ func (w *slidingWindow) keys(k []byte, from int, p *windowParams, nowMs int64) [
 	return k
 }
 
-func (w *slidingWindow) build(ctx context.Context, p *windowParams) {
-	w.incr = redis.NewIntCmd(ctx, "incr", &w.cur)
-	w.expire = redis.NewBoolCmd(ctx, "expire", &w.cur, p.expire, "NX")
-	w.get = redis.NewStringCmd(ctx, "get", &w.prev)
+// slice points the window's keyArgs into the click's keys.
+func (w *slidingWindow) slice(keys []byte) {
+	w.cur.b, w.prev.b = keys[w.at:w.mid], keys[w.mid:w.end]
 }
 
-func (w *slidingWindow) queue(cmds []redis.Cmder, keys []byte) []redis.Cmder {
-	w.cur.b, w.prev.b = keys[w.at:w.mid], keys[w.mid:w.end]
+func (w *slidingWindow) build(ctx context.Context, r *RedisState, p *windowParams) {
+	cur := r.arg(&w.cur)
+	w.incr = redis.NewIntCmd(ctx, "incr", cur)
+	w.expire = redis.NewBoolCmd(ctx, "expire", cur, p.expire, "NX")
+	w.get = redis.NewStringCmd(ctx, "get", r.arg(&w.prev))
+}
+
+func (w *slidingWindow) queue(cmds []redis.Cmder) []redis.Cmder {
 	w.incr.SetErr(nil)
 	w.expire.SetErr(nil)
 	w.get.SetErr(nil)
@@ -325,8 +330,23 @@ func (r *RedisState) queue(ctx context.Context, cmds []redis.Cmder, c *lookupCal
 	// Slices into k only now: appending may have moved it.
 	c.keys = k
 	c.partner.b = k[:partnerEnd]
-	if !c.built || !r.reuse {
-		c.build(ctx, r)
+	if q.Windows {
+		c.visitors.b = k[partnerEnd:visitorsEnd]
+		c.dupKey.b = k[visitorsEnd:dupEnd]
+		c.visitor.b = k[dupEnd:visitorEnd]
+		c.vis.slice(k)
+		c.ip.slice(k)
+		if r.cfg.PartnerRate > 0 {
+			c.pcap.slice(k)
+		}
+	}
+	switch {
+	case !r.reuse:
+		c.build(ctx, r, !c.cached, q.Windows)
+	case !c.built:
+		// Every command: later clicks may need them.
+		c.build(ctx, r, true, true)
+		c.built = true
 	}
 	if !c.cached {
 		// The two fields the standing derives from, read as stored: no derived copy
@@ -339,18 +359,15 @@ func (r *RedisState) queue(ctx context.Context, cmds []redis.Cmder, c *lookupCal
 	if !q.Windows {
 		return cmds
 	}
-	c.visitors.b = k[partnerEnd:visitorsEnd]
-	c.dupKey.b = k[visitorsEnd:dupEnd]
-	c.visitor.b = k[dupEnd:visitorEnd]
 	c.own.SetErr(nil)
 	c.own.SetVal(false)
 	c.dup.SetErr(nil)
 	c.dup.SetVal(false)
 	cmds = append(cmds, c.own, c.dup)
-	cmds = c.vis.queue(cmds, k)
-	cmds = c.ip.queue(cmds, k)
+	cmds = c.vis.queue(cmds)
+	cmds = c.ip.queue(cmds)
 	if r.cfg.PartnerRate > 0 {
-		cmds = c.pcap.queue(cmds, k)
+		cmds = c.pcap.queue(cmds)
 	}
 	return cmds
 }
@@ -358,19 +375,32 @@ func (r *RedisState) queue(ctx context.Context, cmds []redis.Cmder, c *lookupCal
 // visitorsSuffix turns a partner's key into the key of their own visitors' set.
 var visitorsSuffix = strings.TrimPrefix(partners.VisitorsKey(""), partners.Key(""))
 
-// build makes the call's commands, each naming the call's keyArgs.
-func (c *lookupCall) build(ctx context.Context, r *RedisState) {
-	c.hmget = redis.NewSliceCmd(ctx, "hmget", &c.partner, partners.FieldStatus, partners.FieldEmailConfirmed)
-	c.own = redis.NewBoolCmd(ctx, "sismember", &c.visitors, &c.visitor)
-	dup := make([]any, 0, 3+len(r.dupTail))
-	dup = append(dup, "set", &c.dupKey, "1")
-	c.dup = redis.NewBoolCmd(ctx, append(dup, r.dupTail...)...)
-	c.vis.build(ctx, &r.visWin)
-	c.ip.build(ctx, &r.ipWin)
-	if r.cfg.PartnerRate > 0 {
-		c.pcap.build(ctx, &r.pcapWin)
+// build makes the call's commands: the standing's HMGET and the windows' as asked.
+func (c *lookupCall) build(ctx context.Context, r *RedisState, standing, windows bool) {
+	if standing {
+		c.hmget = redis.NewSliceCmd(ctx, "hmget", r.arg(&c.partner), partners.FieldStatus, partners.FieldEmailConfirmed)
 	}
-	c.built = true
+	if windows {
+		c.own = redis.NewBoolCmd(ctx, "sismember", r.arg(&c.visitors), r.arg(&c.visitor))
+		dup := make([]any, 0, 3+len(r.dupTail))
+		dup = append(dup, "set", r.arg(&c.dupKey), "1")
+		c.dup = redis.NewBoolCmd(ctx, append(dup, r.dupTail...)...)
+		c.vis.build(ctx, r, &r.visWin)
+		c.ip.build(ctx, r, &r.ipWin)
+		if r.cfg.PartnerRate > 0 {
+			c.pcap.build(ctx, r, &r.pcapWin)
+		}
+	}
+}
+
+// arg is k as a command argument: the keyArg itself when commands are reused (it
+// follows the key the call holds), else a string of its current bytes, which go-redis's
+// cluster routing reads as it is (a keyArg it would format with fmt to hash it).
+func (r *RedisState) arg(k *keyArg) any {
+	if r.reuse {
+		return k
+	}
+	return string(k.b)
 }
 
 // burstSpan is the span in which a limiter of rate per minute admits burst clicks.

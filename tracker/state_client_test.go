@@ -96,10 +96,13 @@ func TestRedisStateSameAsLegacy(t *testing.T) {
 		q    Quality
 		ttl  time.Duration
 		step int // the clock moves up to this many milliseconds between clicks
+		// perClick: commands built for each click, as on Redis Cluster.
+		perClick bool
 	}{
-		{"defaults", Quality{}, 0, 30},
-		{"tight-limits-no-cache", Quality{VisitorRate: 3, VisitorBurst: 3, IPRate: 10, IPBurst: 5, PartnerRate: 7, DuplicateWindow: 90 * time.Second}, -1, 900},
-		{"precise-window", Quality{VisitorRate: 40, VisitorBurst: 2, IPRate: 6, IPBurst: 6, PartnerRate: 20, DuplicateWindow: 1500 * time.Millisecond}, time.Second, 900},
+		{"defaults", Quality{}, 0, 30, false},
+		{"tight-limits-no-cache", Quality{VisitorRate: 3, VisitorBurst: 3, IPRate: 10, IPBurst: 5, PartnerRate: 7, DuplicateWindow: 90 * time.Second}, -1, 900, false},
+		{"precise-window", Quality{VisitorRate: 40, VisitorBurst: 2, IPRate: 6, IPBurst: 6, PartnerRate: 20, DuplicateWindow: 1500 * time.Millisecond}, time.Second, 900, false},
+		{"per-click-commands", Quality{VisitorRate: 3, VisitorBurst: 3, IPRate: 10, IPBurst: 5, PartnerRate: 7, DuplicateWindow: 1500 * time.Millisecond}, time.Second, 900, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			oldDB, newDB := testenv.Redis(t), testenv.Redis(t)
@@ -110,6 +113,10 @@ func TestRedisStateSameAsLegacy(t *testing.T) {
 			newDB.AddHook(newLog)
 			old := &legacyState{Redis: oldDB, Quality: tc.q, PartnerTTL: tc.ttl}
 			st := &RedisState{Redis: newDB, Quality: tc.q, PartnerTTL: tc.ttl}
+			if tc.perClick {
+				st.once.Do(st.init)
+				st.reuse = false
+			}
 			ctx := t.Context()
 			rng := rand.New(rand.NewPCG(1, uint64(len(tc.name))))
 			ids := []string{"act", "own", "blk", "unc", "nobody", "act"}

@@ -17,7 +17,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/partners"
+	"github.com/refedge/refedge/internal/redisx"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -63,6 +65,59 @@ func BenchmarkRedisStateClientPath(b *testing.B) {
 		})
 		b.Run(mix.name+"/reuse", func(b *testing.B) {
 			benchLookups(b, mix.repeats, func(rdb *redis.Client) StateStore { return &RedisState{Redis: rdb} })
+		})
+	}
+}
+
+// BenchmarkRedisStateClientPathCluster is BenchmarkRedisStateClientPath's distinct mix on
+// the dev Redis Cluster, where RedisState builds its commands per click: this process's
+// CPU and allocations per lookup only (Redis's CPU is three processes' here).
+//
+//	go test ./tracker/ -run XXX -bench RedisStateClientPathCluster -benchtime 20000x
+func BenchmarkRedisStateClientPathCluster(b *testing.B) {
+	for _, name := range []string{"legacy", "reuse"} {
+		b.Run(name, func(b *testing.B) {
+			rdb, err := redisx.Open(clustertest.RedisCluster(b), false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rdb.Close()
+			ctx := context.Background()
+			run := strconv.FormatInt(time.Now().UnixNano(), 36)
+			reg := &partners.Registry{Redis: rdb}
+			for i := range 50 {
+				if err := reg.Upsert(ctx, partners.Partner{ID: "cb-" + strconv.Itoa(i), Status: partners.Active, EmailConfirmed: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var st StateStore = &RedisState{Redis: rdb}
+			if name == "legacy" {
+				st = &legacyState{Redis: rdb}
+			}
+			var seq, failed atomic.Int64
+			b.ReportAllocs()
+			own0 := ownCPU(b)
+			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var out State
+				q := StateQuery{Windows: true}
+				for pb.Next() {
+					n := seq.Add(1)
+					q.Partner = fmt.Appendf(q.Partner[:0], "cb-%d", n%50)
+					q.Visitor = fmt.Appendf(q.Visitor[:0], "v:v%s%012d", run, n)
+					q.IP = netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
+					q.Now = time.Now()
+					if err := st.Lookup(ctx, &q, &out); err != nil {
+						failed.Add(1)
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(ownCPU(b)-own0)/1e3/float64(b.N), "cpu-µs/click")
+			if f := failed.Load(); f > 0 {
+				b.Fatalf("%d of %d lookups failed", f, b.N)
+			}
 		})
 	}
 }
