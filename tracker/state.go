@@ -267,9 +267,15 @@ func (r *RedisState) Lookup(_ context.Context, q *StateQuery, out *State) error 
 	r.co.Do(c)
 	err := c.err
 	c.q, c.out, c.err = nil, nil, nil
-	r.calls.Put(c)
+	if cap(c.keys) <= maxPooledKeys {
+		r.calls.Put(c)
+	}
 	return err
 }
+
+// maxPooledKeys bounds the key buffer a pooled call keeps: a call whose click's keys
+// grew it past this is dropped rather than pooled.
+const maxPooledKeys = 4 << 10
 
 // run sends one batch of clicks in a pipeline. The client's own timeouts bound it.
 func (r *RedisState) run(calls []*lookupCall) {
