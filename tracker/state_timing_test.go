@@ -11,12 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/refedge/refedge/internal/clustertest"
 	"github.com/refedge/refedge/internal/partners"
+	"github.com/refedge/refedge/internal/redisx"
 	"github.com/refedge/refedge/internal/testenv"
 )
 
@@ -39,27 +42,61 @@ func BenchmarkRedisStatePerClick(b *testing.B) {
 		repeats int // percent of clicks that are a returning visitor's
 	}{{"distinct", 0}, {"keepalive", 20}} {
 		b.Run(mix.name, func(b *testing.B) {
-			rdb := testenv.Redis(b)
-			ctx := context.Background()
-			pipe := rdb.Pipeline()
-			for i := range 1000 {
-				pipe.HSet(ctx, partners.Key("bench-"+strconv.Itoa(i)), partners.FieldStatus, string(partners.Active),
-					partners.FieldEmailConfirmed, "true")
-			}
-			if _, err := pipe.Exec(ctx); err != nil {
+			benchLookups(b, mix.repeats, func(rdb *redis.Client) StateStore { return &RedisState{Redis: rdb} })
+		})
+	}
+}
+
+// BenchmarkRedisStateClientPath compares the click's Redis client path before and after
+// its commands and keys were reused (docs/performance.md, "Redis client path"): legacy
+// is the former path (legacyState), reuse RedisState, in the same binary and run. Both
+// as BenchmarkRedisStatePerClick, plus this process's CPU per lookup (getrusage: the
+// coalescer, go-redis and the driving loop, the same for both) and allocations. Run
+// with a fixed count and alternation, e.g.
+//
+//	go test ./tracker/ -run XXX -bench RedisStateClientPath -benchtime 100000x -count 3
+func BenchmarkRedisStateClientPath(b *testing.B) {
+	for _, mix := range []struct {
+		name    string
+		repeats int
+	}{{"distinct", 0}, {"keepalive", 20}} {
+		b.Run(mix.name+"/legacy", func(b *testing.B) {
+			benchLookups(b, mix.repeats, func(rdb *redis.Client) StateStore { return &legacyState{Redis: rdb} })
+		})
+		b.Run(mix.name+"/reuse", func(b *testing.B) {
+			benchLookups(b, mix.repeats, func(rdb *redis.Client) StateStore { return &RedisState{Redis: rdb} })
+		})
+	}
+}
+
+// BenchmarkRedisStateClientPathCluster is BenchmarkRedisStateClientPath's distinct mix on
+// the dev Redis Cluster, where RedisState builds its commands per click: this process's
+// CPU and allocations per lookup only (Redis's CPU is three processes' here).
+//
+//	go test ./tracker/ -run XXX -bench RedisStateClientPathCluster -benchtime 20000x
+func BenchmarkRedisStateClientPathCluster(b *testing.B) {
+	for _, name := range []string{"legacy", "reuse"} {
+		b.Run(name, func(b *testing.B) {
+			rdb, err := redisx.Open(clustertest.RedisCluster(b), false)
+			if err != nil {
 				b.Fatal(err)
 			}
-			pid := redisPid(b, rdb)
-			sent := &countingHook{}
-			rdb.AddHook(sent)
-			st := &RedisState{Redis: rdb}
-			var seq atomic.Int64
+			defer rdb.Close()
+			ctx := context.Background()
 			run := strconv.FormatInt(time.Now().UnixNano(), 36)
-			var failed atomic.Int64
-			cpu0, cmds0 := procCPU(b, pid), commandCalls(b, rdb)
-			sent.n.Store(0)
-			// As many callers as wrk's connections in make bench, so clicks share pipelines
-			// as they do under load.
+			reg := &partners.Registry{Redis: rdb}
+			for i := range 50 {
+				if err := reg.Upsert(ctx, partners.Partner{ID: "cb-" + strconv.Itoa(i), Status: partners.Active, EmailConfirmed: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var st StateStore = &RedisState{Redis: rdb}
+			if name == "legacy" {
+				st = &legacyState{Redis: rdb}
+			}
+			var seq, failed atomic.Int64
+			b.ReportAllocs()
+			own0 := ownCPU(b)
 			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
@@ -67,35 +104,97 @@ func BenchmarkRedisStatePerClick(b *testing.B) {
 				q := StateQuery{Windows: true}
 				for pb.Next() {
 					n := seq.Add(1)
-					if int(n%100) < mix.repeats {
-						q.Partner = []byte("bench-1")
-						q.Visitor = fmt.Appendf(q.Visitor[:0], "v:d%s%012d", run, n%5000)
-						q.IP = netip.AddrFrom4([4]byte{10, 200, 0, byte(n % 250)})
-					} else {
-						q.Partner = fmt.Appendf(q.Partner[:0], "bench-%d", n%1000)
-						q.Visitor = fmt.Appendf(q.Visitor[:0], "v:v%s%012d", run, n)
-						q.IP = netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
-					}
+					q.Partner = fmt.Appendf(q.Partner[:0], "cb-%d", n%50)
+					q.Visitor = fmt.Appendf(q.Visitor[:0], "v:v%s%012d", run, n)
+					q.IP = netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
 					q.Now = time.Now()
-					out = State{}
 					if err := st.Lookup(ctx, &q, &out); err != nil {
 						failed.Add(1)
 					}
 				}
 			})
 			b.StopTimer()
-			sentN := sent.n.Load()
-			cpu1, cmds1 := procCPU(b, pid), commandCalls(b, rdb)
+			b.ReportMetric(float64(ownCPU(b)-own0)/1e3/float64(b.N), "cpu-µs/click")
 			if f := failed.Load(); f > 0 {
 				b.Fatalf("%d of %d lookups failed", f, b.N)
 			}
-			b.ReportMetric(float64(cpu1-cpu0)*1e6/clockTicks/float64(b.N), "redis-cpu-µs/click")
-			b.ReportMetric(float64(sentN)/float64(b.N), "sent-cmds/click")
-			// Redis counts a script's own calls as commands too; the INFO call that
-			// read the first figure is not the clicks'.
-			b.ReportMetric(float64(cmds1-cmds0-1)/float64(b.N), "redis-cmds/click")
 		})
 	}
+}
+
+// benchLookups drives lookups with windows through the store newStore makes, against the
+// real Redis, from 64 parallel callers, and reports what Redis and this process spent per
+// lookup. repeats is the percent of clicks that are a returning visitor's.
+func benchLookups(b *testing.B, repeats int, newStore func(*redis.Client) StateStore) {
+	rdb := testenv.Redis(b)
+	ctx := context.Background()
+	pipe := rdb.Pipeline()
+	for i := range 1000 {
+		pipe.HSet(ctx, partners.Key("bench-"+strconv.Itoa(i)), partners.FieldStatus, string(partners.Active),
+			partners.FieldEmailConfirmed, "true")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		b.Fatal(err)
+	}
+	pid := redisPid(b, rdb)
+	sent := &countingHook{}
+	rdb.AddHook(sent)
+	st := newStore(rdb)
+	var seq atomic.Int64
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var failed atomic.Int64
+	b.ReportAllocs()
+	cpu0, cmds0 := procCPU(b, pid), commandCalls(b, rdb)
+	own0 := ownCPU(b)
+	sent.n.Store(0)
+	// As many callers as wrk's connections in make bench, so clicks share pipelines
+	// as they do under load.
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var out State
+		q := StateQuery{Windows: true}
+		for pb.Next() {
+			n := seq.Add(1)
+			if int(n%100) < repeats {
+				q.Partner = append(q.Partner[:0], "bench-1"...)
+				q.Visitor = fmt.Appendf(q.Visitor[:0], "v:d%s%012d", run, n%5000)
+				q.IP = netip.AddrFrom4([4]byte{10, 200, 0, byte(n % 250)})
+			} else {
+				q.Partner = fmt.Appendf(q.Partner[:0], "bench-%d", n%1000)
+				q.Visitor = fmt.Appendf(q.Visitor[:0], "v:v%s%012d", run, n)
+				q.IP = netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
+			}
+			q.Now = time.Now()
+			out = State{}
+			if err := st.Lookup(ctx, &q, &out); err != nil {
+				failed.Add(1)
+			}
+		}
+	})
+	b.StopTimer()
+	own1 := ownCPU(b)
+	sentN := sent.n.Load()
+	cpu1, cmds1 := procCPU(b, pid), commandCalls(b, rdb)
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d lookups failed", f, b.N)
+	}
+	b.ReportMetric(float64(own1-own0)/1e3/float64(b.N), "cpu-µs/click")
+	b.ReportMetric(float64(cpu1-cpu0)*1e6/clockTicks/float64(b.N), "redis-cpu-µs/click")
+	b.ReportMetric(float64(sentN)/float64(b.N), "sent-cmds/click")
+	// Redis counts a script's own calls as commands too; the INFO call that
+	// read the first figure is not the clicks'.
+	b.ReportMetric(float64(cmds1-cmds0-1)/float64(b.N), "redis-cmds/click")
+}
+
+// ownCPU is this process's user plus system CPU so far, in nanoseconds.
+func ownCPU(b *testing.B) int64 {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // countingHook counts the commands a client sends.
