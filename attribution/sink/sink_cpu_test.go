@@ -192,7 +192,8 @@ func TestSinkBenchBroker(t *testing.T) {
 	if os.Getenv("REFEDGE_SINKBENCH_BROKER") != "1" {
 		t.Skip("the broker child of TestSinkPathCPU")
 	}
-	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: []string{event.TopicClicks}})
+	// 24 partitions, as referral.clicks has (deploy/kafka/topics.json).
+	b, err := kafkax.StartEmbedded(kafkax.EmbeddedConfig{Topics: []string{event.TopicClicks}, Partitions: 24})
 	if err != nil {
 		t.Fatal(err)
 	}
