@@ -226,12 +226,24 @@ func (p *Pipeline[T]) FullSpools() []string {
 // Len returns the number of events queued and not yet written by every sink.
 func (p *Pipeline[T]) Len() int64 { return p.pending.Load() }
 
+// collectPause is how long the collector lets events gather in the queue once one has
+// arrived: it then takes them all at once and waits again, instead of being woken by
+// every Enqueue (a goroutine wake-up per event, a futex call when the processor it
+// wakes on was idle). Events wait at most this long more before joining a batch, which
+// is cut by size or by FlushInterval anyway; an idle pipeline blocks on the queue and
+// costs nothing. docs/performance.md, "Sinks per click". Zero (benchmarks set it, for a
+// baseline) wakes the collector for every event.
+var collectPause = time.Millisecond
+
 func (p *Pipeline[T]) collect() {
 	defer close(p.done)
 	interval := p.cfg.FlushInterval
 	// Jitter the first tick so replicas and pipelines do not flush in lockstep.
 	timer := time.NewTimer(interval/2 + rand.N(interval/2+1))
 	defer timer.Stop()
+	pause := time.NewTimer(collectPause)
+	pause.Stop()
+	defer pause.Stop()
 	buf := make([]T, 0, p.cfg.BatchSize)
 	flush := func() {
 		if len(buf) == 0 {
@@ -247,23 +259,58 @@ func (p *Pipeline[T]) collect() {
 		}
 		buf = make([]T, 0, p.cfg.BatchSize)
 	}
+	take := func(e T) {
+		buf = append(buf, e)
+		if len(buf) >= p.cfg.BatchSize {
+			flush()
+		}
+	}
+	tick := func() {
+		flush()
+		pipelineDepth.WithLabelValues(p.cfg.Name).Set(float64(p.pending.Load()))
+		timer.Reset(interval)
+	}
+	// takeQueued takes the events queued now (not those that keep arriving meanwhile,
+	// so a busy queue cannot hold the collector here) and reports whether there were any.
+	takeQueued := func() bool {
+		n := len(p.in)
+		for range n {
+			take(<-p.in)
+		}
+		return n > 0
+	}
+	stop := func() {
+		p.drain(&buf, flush)
+		for _, s := range p.sinks {
+			close(s.in)
+		}
+	}
 	for {
 		select {
 		case e := <-p.in:
-			buf = append(buf, e)
-			if len(buf) >= p.cfg.BatchSize {
-				flush()
-			}
+			take(e)
 		case <-timer.C:
-			flush()
-			pipelineDepth.WithLabelValues(p.cfg.Name).Set(float64(p.pending.Load()))
-			timer.Reset(interval)
+			tick()
+			continue
 		case <-p.stopping:
-			p.drain(&buf, flush)
-			for _, s := range p.sinks {
-				close(s.in)
-			}
+			stop()
 			return
+		}
+		// Events are arriving: take them a pause at a time until a pause brings none.
+		for busy := collectPause > 0; busy; {
+			pause.Reset(collectPause)
+			select {
+			case <-pause.C:
+				busy = takeQueued()
+			case <-timer.C:
+				pause.Stop()
+				takeQueued()
+				tick()
+			case <-p.stopping:
+				pause.Stop()
+				stop()
+				return
+			}
 		}
 	}
 }

@@ -154,3 +154,63 @@ func TestConfigLoadEnv(t *testing.T) {
 		t.Errorf("set: %+v %v", c, err)
 	}
 }
+
+// batchSink counts the batches and events it is given.
+type batchSink struct{ batches, events atomic.Int64 }
+
+func (s *batchSink) Name() string { return "batches" }
+func (s *batchSink) Write(_ context.Context, b []int) error {
+	s.batches.Add(1)
+	s.events.Add(int64(len(b)))
+	return nil
+}
+
+// TestPipelineBusyCollector: while events keep arriving (the collector takes them a
+// pause at a time) batches are still cut by age and by size, and Stop delivers the
+// events of the last pause.
+func TestPipelineBusyCollector(t *testing.T) {
+	s := &batchSink{}
+	p := New[int](Config{BatchSize: 1 << 20, FlushInterval: 20 * time.Millisecond, QueueSize: 64}, nil, s)
+	n := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for s.batches.Load() < 3 { // flushed by age at least three times while busy
+		if time.Now().After(deadline) {
+			t.Fatalf("%d batches after %d events in 10 s: not flushed by age while busy", s.batches.Load(), n)
+		}
+		for range 10 {
+			if err := p.Enqueue(n); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		time.Sleep(50 * time.Microsecond) // pacing the producer, not synchronising
+	}
+	if err := p.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.events.Load(); got != int64(n) {
+		t.Fatalf("sink got %d events, want %d", got, n)
+	}
+
+	// By size: a queue much smaller than what arrives in a pause, batches of 100.
+	s = &batchSink{}
+	p = New[int](Config{BatchSize: 100, FlushInterval: time.Hour, QueueSize: 8}, nil, s)
+	for i := range 1000 {
+		if err := p.Enqueue(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for s.events.Load() < 1000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("sink got %d of 1000 events in batches of 100 before Stop", s.events.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if b := s.batches.Load(); b != 10 {
+		t.Fatalf("%d batches, want 10 of 100", b)
+	}
+	if err := p.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
