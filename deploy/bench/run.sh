@@ -9,8 +9,10 @@
 # At the end it prints the performance targets as PASS/FAIL lines, each computed from this
 # run's own figures (SKIP for a target whose part did not run): refedge's CPU per click
 # against bare302's per request, Redis's CPU per valid click, ClickHouse's per ingested
-# click, the keep-alive and new-connection rates against bare302's, and the p99 at half
-# the click mix's maximum rate.
+# click, the ingestion rate into ClickHouse and the edge's RSS at the millionth event,
+# the keep-alive and new-connection rates against bare302's, and the p99 at half the
+# click mix's maximum rate; INFO lines give refedge's CPU ratio split into user and
+# system CPU, and against bare302 paced to the click mix's own rate.
 #
 # Usage: deploy/bench/run.sh [seconds per wrk run, default 10]
 # Environment:
