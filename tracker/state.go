@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -307,8 +306,7 @@ func (r *RedisState) queue(ctx context.Context, cmds []redis.Cmder, c *lookupCal
 	var visitorsEnd, dupEnd, visitorEnd int
 	if q.Windows {
 		now := q.Now.UnixMilli()
-		k = append(k, k[:partnerEnd]...)
-		k = append(k, visitorsSuffix...)
+		k = partners.AppendVisitorsKey(k, q.Partner)
 		visitorsEnd = len(k)
 		k = append(k, k[:partnerEnd]...)
 		k = append(k, ":dup:"...)
@@ -377,9 +375,6 @@ func (r *RedisState) queue(ctx context.Context, cmds []redis.Cmder, c *lookupCal
 	}
 	return cmds
 }
-
-// visitorsSuffix turns a partner's key into the key of their own visitors' set.
-var visitorsSuffix = strings.TrimPrefix(partners.VisitorsKey(""), partners.Key(""))
 
 // build makes the call's commands: the standing's HMGET and the windows' as asked.
 func (c *lookupCall) build(ctx context.Context, r *RedisState, standing, windows bool) {

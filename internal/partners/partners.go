@@ -142,7 +142,12 @@ func (r *Registry) Get(ctx context.Context, id string) (Partner, error) {
 
 // VisitorsKey is the set of visitor keys ("v:<rfe_vid>") the partner used on their
 // own dashboard; clicks from them are self-referrals. It shares the partner's slot.
-func VisitorsKey(id string) string { return Key(id) + ":vids" }
+func VisitorsKey(id string) string { return Key(id) + visitorsSuffix }
+
+// AppendVisitorsKey appends VisitorsKey(id) to dst without allocating a string.
+func AppendVisitorsKey(dst, id []byte) []byte { return append(AppendKey(dst, id), visitorsSuffix...) }
+
+const visitorsSuffix = ":vids"
 
 // AddVisitor records that visitor id rfe_vid belongs to partner id, for a year.
 func (r *Registry) AddVisitor(ctx context.Context, id, rfeVid string) error {
